@@ -1,0 +1,1 @@
+"""Built-in offline corpora: generated or shipped with Python, needing no network."""

@@ -1,0 +1,109 @@
+"""HTTP downloads and archive unpacking for `url` sources.
+
+A download streams to `<name>.part`, is checked against its sha256 when the
+config gives one, and only then takes its real name. Archives are unpacked after
+every entry's path has been checked: an entry such as `../../etc/passwd`, an
+absolute path, a link leading out of the folder or a device file is refused, so
+a hostile tarball cannot write outside the source's folder.
+"""
+
+import gzip
+import hashlib
+import os
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
+
+from minnow.errors import InputError
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def http_download(url: str, folder: Path, sha256: str | None = None, timeout: float = 60) -> Path:
+    """Fetch `url` into `folder`, verifying `sha256` before the file gets its name."""
+    name = PurePosixPath(urlparse(url).path).name or "download"
+    final, part = folder / name, folder / f"{name}.part"
+    h = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
+            while chunk := response.read(CHUNK):
+                h.update(chunk)
+                out.write(chunk)
+    except (urllib.error.URLError, OSError) as e:
+        part.unlink(missing_ok=True)
+        raise InputError(f"{url}: download failed: {getattr(e, 'reason', e)}") from None
+    if sha256 and h.hexdigest() != sha256.lower():
+        part.unlink()
+        raise InputError(f"{url}: sha256 mismatch: config says {sha256}, downloaded file has {h.hexdigest()}")
+    os.replace(part, final)
+    return final
+
+
+def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
+    path = PurePosixPath(member.name)
+    escapes = path.is_absolute() or ".." in path.parts
+    if member.issym() or member.islnk():
+        target = PurePosixPath(member.linkname)
+        link_base = path.parent if member.issym() else PurePosixPath()
+        escapes = escapes or target.is_absolute() or ".." in (link_base / target).parts
+    if escapes:
+        raise InputError(f"{archive}: entry '{member.name}' points outside the download folder; refusing to unpack")
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        raise InputError(f"{archive}: entry '{member.name}' is a device or special file; refusing to unpack")
+
+
+def _untar(archive: Path, folder: Path) -> None:
+    try:
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_member(archive, member)
+            tar.extractall(folder, members=members, filter="data")
+    except tarfile.TarError as e:
+        raise InputError(f"{archive}: not a readable tar archive ({e})") from None
+
+
+def _decompress(archive: Path, opener) -> Path:
+    target = archive.with_suffix("")
+    try:
+        with opener(archive) as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+    except (OSError, EOFError) as e:
+        target.unlink(missing_ok=True)
+        raise InputError(f"{archive}: cannot decompress ({e})") from None
+    return target
+
+
+def _zstd_reader(path: Path):
+    import zstandard
+
+    return zstandard.open(path, "rb")
+
+
+def unpack(archive: Path) -> None:
+    """Unpack `.tar`, `.tar.gz`/`.tgz`, `.gz` or `.zst` in place; other files stay as they are."""
+    name = archive.name
+    if name.endswith((".tar", ".tar.gz", ".tgz", ".tar.zst")):
+        if name.endswith(".tar.zst"):
+            archive_tar = _decompress(archive, _zstd_reader)
+            archive.unlink()
+            archive = archive_tar
+        _untar(archive, archive.parent)
+    elif name.endswith(".gz"):
+        _decompress(archive, gzip.open)
+    elif name.endswith(".zst"):
+        _decompress(archive, _zstd_reader)
+    else:
+        return
+    archive.unlink()

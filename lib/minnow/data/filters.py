@@ -1,0 +1,116 @@
+"""Quality filters: each keeps or drops a document and says why, as datatrove's do.
+
+The repetition filter is datatrove's `GopherRepetitionFilter` (duplicated lines
+and paragraphs, top and duplicated n-gram fractions, the thresholds of the Gopher
+paper), driven with a small regex word splitter so it needs neither spaCy nor
+NLTK data and treats each CJK character as a word. Length and alphanumeric ratio
+are one line each, and language id uses py3langid, whose model ships in the
+wheel, so the offline default needs no download.
+"""
+
+from dataclasses import dataclass
+
+import regex
+
+from minnow.data.documents import Document
+
+WORD = regex.compile(r"\p{Han}|\p{Hiragana}|\p{Katakana}|[\p{L}\p{N}_]+")
+
+
+def words(text: str) -> list[str]:
+    """Words for repetition, dedup and mixing: letter/digit runs, each CJK character
+    one word, punctuation left out (as Gopher counts words)."""
+    return WORD.findall(text)
+
+
+@dataclass
+class LengthFilter:
+    min_chars: int
+    max_chars: int
+    name: str = "length"
+
+    def keep(self, doc: Document) -> bool:
+        return self.min_chars <= len(doc.text) <= self.max_chars
+
+
+@dataclass
+class AlnumRatioFilter:
+    """Drops text that is mostly symbols: tables of numbers, markup, binary junk."""
+
+    min_ratio: float
+    name: str = "alnum_ratio"
+
+    def keep(self, doc: Document) -> bool:
+        visible = [c for c in doc.text if not c.isspace()]
+        return bool(visible) and sum(c.isalnum() for c in visible) / len(visible) >= self.min_ratio
+
+
+class RepetitionFilter:
+    """datatrove's Gopher repetition filter with minnow's word splitter.
+
+    Documents under `min_words` words pass: Gopher applied these statistics after
+    dropping documents of fewer than 50 words, and on a two-line chat turn one
+    repeated phrase already exceeds every n-gram threshold.
+    """
+
+    name = "repetition"
+
+    def __init__(self, min_words, dup_line_frac, dup_para_frac, top_n_grams, dup_n_grams):
+        self.min_words = min_words
+        from datatrove.data import Document as DatatroveDocument
+        from datatrove.pipeline.filters import GopherRepetitionFilter
+        from datatrove.utils.word_tokenizers import WordTokenizer
+
+        class Splitter(WordTokenizer):
+            def word_tokenize(self, text):
+                return words(text)
+
+            def sent_tokenize(self, text):
+                return [text]
+
+            def span_tokenize(self, text):
+                return [(0, len(text))]
+
+        self._doc = DatatroveDocument
+        self._filter = GopherRepetitionFilter(
+            dup_line_frac=dup_line_frac,
+            dup_para_frac=dup_para_frac,
+            dup_line_char_frac=1.0,
+            dup_para_char_frac=1.0,
+            top_n_grams=tuple((int(n), f) for n, f in top_n_grams.items()),
+            dup_n_grams=tuple((int(n), f) for n, f in dup_n_grams.items()),
+            language=Splitter(),
+        )
+
+    def keep(self, doc: Document) -> bool:
+        if len(words(doc.text)) < self.min_words:
+            return True
+        verdict = self._filter.filter(self._doc(text=doc.text, id=doc.id))
+        return verdict is True or (isinstance(verdict, tuple) and verdict[0])
+
+
+class LanguageFilter:
+    """Keeps documents whose most likely language is allowed with enough confidence."""
+
+    name = "language"
+
+    def __init__(self, allowed: list[str], min_score: float):
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        self._identify = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True).classify
+        self.allowed, self.min_score = set(allowed), min_score
+
+    def keep(self, doc: Document) -> bool:
+        language, score = self._identify(doc.text)
+        return language in self.allowed and score >= self.min_score
+
+
+def build_filters(spec: dict) -> list:
+    """The filter chain a corpus config asks for, in a fixed order: cheap ones first."""
+    chain = [LengthFilter(spec["min_chars"], spec["max_chars"]), AlnumRatioFilter(spec["min_alnum_ratio"])]
+    repetition = dict(spec["repetition"])
+    if repetition.pop("enabled"):
+        chain.append(RepetitionFilter(**repetition))
+    if spec["language"]["allowed"]:
+        chain.append(LanguageFilter(**spec["language"]))
+    return chain

@@ -1,0 +1,171 @@
+"""The prepare_corpus stage: raw sources in, one filtered, deduplicated, mixed corpus out.
+
+A pipeline of small steps over a stream of `Document`s, in two passes so memory
+stays flat as the corpus grows:
+
+1. read → normalise → quality filters → exact dedup → near dedup → split;
+   survivors are spilled to a temporary parquet file, and only their ids and
+   MinHash signatures stay in memory;
+2. once each source's surviving size is known, the mix factors are fixed and the
+   spill is streamed into `train.parquet` (mixed) and `val.parquet` (unmixed:
+   every held-out document, so evaluation sees each source's real text).
+
+Every step counts what it dropped, per source, in documents and bytes; the
+counts become `stats.json`.
+"""
+
+import json
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from minnow.atomic import atomic_path, write_json
+from minnow.data import mix
+from minnow.data.dedup import ExactDedup, NearDedup, content_id
+from minnow.data.documents import Document, to_document
+from minnow.data.filters import build_filters
+from minnow.data.normalize import normalize
+from minnow.data.readers import read_records
+from minnow.data.split import is_val
+from minnow.errors import InputError
+
+MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string()), ("messages", MESSAGES)])
+SPILL = SCHEMA.append(pa.field("val", pa.bool_())).append(pa.field("size", pa.int64()))
+ROWS = 8192
+
+
+class RowWriter:
+    """Buffers rows and writes them to parquet in row groups."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self._writer = pq.ParquetWriter(path, schema)
+        self._schema, self._rows = schema, []
+
+    def add(self, row: dict) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self._schema))
+            self._rows = []
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
+
+
+class Counter:
+    """Documents and bytes per source and per step, as stats.json reports them."""
+
+    def __init__(self):
+        self.counts = defaultdict(lambda: defaultdict(lambda: {"documents": 0, "bytes": 0}))
+
+    def add(self, source: str, step: str, text: str, copies: int = 1) -> None:
+        entry = self.counts[source][step]
+        entry["documents"] += copies
+        entry["bytes"] += copies * len(text.encode("utf-8"))
+
+    def as_dict(self) -> dict:
+        return json.loads(json.dumps(self.counts))
+
+
+def read_source(name: str, raw_dir: Path, options: dict):
+    """Documents of one downloaded source, in manifest order."""
+    manifest = json.loads((Path(raw_dir) / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        for record, where in read_records(Path(raw_dir) / entry["path"], options["text_unit"]):
+            yield to_document(record, name, where, options.get("text_field"))
+
+
+def _first_failed(filters, doc: Document) -> str | None:
+    return next((f.name for f in filters if not f.keep(doc)), None)
+
+
+def _scan(spec: dict, raw_dirs: dict, spill: RowWriter, counter: Counter) -> dict[str, int]:
+    """Pass 1: filter and dedup every source; return each source's train size."""
+    filters = build_filters(spec["filters"])
+    exact, near = ExactDedup(), NearDedup(**spec["dedup"])
+    train_size = {}
+    for name, options in spec["sources"].items():
+        train_size[name] = 0
+        for raw in read_source(name, raw_dirs[name], options):
+            counter.add(name, "in", raw.text)
+            doc = normalize(raw, options["lowercase"])
+            doc.id = content_id(doc.text)
+            dropped = _first_failed(filters, doc) or (
+                exact.name if exact.is_duplicate(doc.id) else near.name if near.is_duplicate(doc.text) else None
+            )
+            if dropped:
+                counter.add(name, f"dropped_{dropped}", doc.text)
+                continue
+            val = is_val(doc.id, spec["val_fraction"], spec["seed"])
+            size = mix.measure(doc.text, spec["mix_by"])
+            train_size[name] += 0 if val else size
+            counter.add(name, "val" if val else "train_before_mix", doc.text)
+            spill.add({**_row(doc), "val": val, "size": size})
+        if counter.counts[name]["in"]["documents"] == 0:
+            raise InputError(f"source '{name}' ({raw_dirs[name]}) has no documents")
+    return train_size
+
+
+def _row(doc: Document) -> dict:
+    return {"id": doc.id, "text": doc.text, "source": doc.source, "messages": doc.messages}
+
+
+def _write_splits(spill_path: Path, factors: dict, seed: int, train: RowWriter, val: RowWriter, counter: Counter):
+    """Pass 2: stream the spill into val (as is) and train (mixed)."""
+    for batch in pq.ParquetFile(spill_path).iter_batches(batch_size=ROWS):
+        for row in batch.to_pylist():
+            is_val_row, size = row.pop("val"), row.pop("size")
+            if is_val_row:
+                val.add(row)
+                continue
+            copies = mix.repeats(factors[row["source"]], seed, row["id"], row["source"])
+            counter.add(row["source"], "train", row["text"], copies)
+            for _ in range(copies):
+                train.add(row)
+
+
+def _mix_report(counts: dict, factors: dict) -> dict:
+    total = sum(counts[s]["train"]["bytes"] for s in factors) or 1
+    return {
+        s: {"factor": round(f, 6), "bytes": counts[s]["train"]["bytes"], "share": counts[s]["train"]["bytes"] / total}
+        for s, f in factors.items()
+    }
+
+
+def prepare_corpus(spec: dict, raw_dirs: dict, train_out, val_out, stats_out) -> dict:
+    """Build train/val parquet and stats.json for one corpus config; return the stats."""
+    counter = Counter()
+    Path(train_out).parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=Path(train_out).parent, prefix=".spill-") as tmp:
+        spill_path = Path(tmp) / "spill.parquet"
+        spill = RowWriter(spill_path, SPILL)
+        train_size = _scan(spec, raw_dirs, spill, counter)
+        spill.close()
+        weights = {s: o["weight"] for s, o in spec["sources"].items()}
+        factors = mix.sampling_factors(train_size, weights, spec.get("total"))
+        with atomic_path(train_out) as train_tmp, atomic_path(val_out) as val_tmp:
+            train, val = RowWriter(train_tmp, SCHEMA), RowWriter(val_tmp, SCHEMA)
+            _write_splits(spill_path, factors, spec["seed"], train, val, counter)
+            train.close()
+            val.close()
+    counts = counter.as_dict()
+    stats = {"mix_by": spec["mix_by"], "sources": counts, "mix": _mix_report(counts, factors), "totals": _totals(counts)}
+    write_json(stats_out, stats)
+    return stats
+
+
+def _totals(counts: dict) -> dict:
+    totals = defaultdict(lambda: {"documents": 0, "bytes": 0})
+    for steps in counts.values():
+        for step, entry in steps.items():
+            totals[step]["documents"] += entry["documents"]
+            totals[step]["bytes"] += entry["bytes"]
+    return dict(totals)

@@ -1,0 +1,193 @@
+"""MLflow tracking for pipeline steps: one run per Snakemake job.
+
+The only module that imports mlflow. Every step opens one run in the experiment
+named by the config's `experiment` key, tagged with the step, its wildcards
+(corpus / tokenizer / model name), a digest of the whole config and the git
+commit, and logs its params, metrics and a summary artifact, so runs can be
+compared in the MLflow UI.
+
+The store defaults to a SQLite file (the Snakefile sets MLFLOW_TRACKING_URI when
+the user has not). A fresh SQLite store is not safe to create from several
+processes at once (mlflow races on its schema migration), so `ensure_store`
+creates it under a file lock; the Snakefile calls it once before any job starts
+and every step calls it again, which is then a cheap no-op.
+"""
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from minnow.errors import InputError
+
+log = logging.getLogger(__name__)
+
+MAX_PARAM_CHARS = 6000
+
+
+def tracking_uri() -> str:
+    """The store every step writes to: MLFLOW_TRACKING_URI, else results/mlflow.db."""
+    default = f"sqlite:///{Path('results/mlflow.db').resolve()}"
+    return os.environ.get("MLFLOW_TRACKING_URI", default)
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+@contextmanager
+def _store_lock(uri: str):
+    """Serialise store creation between processes on one machine (no-op for servers)."""
+    db = _sqlite_path(uri)
+    if db is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{db}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_store(experiment: str, uri: str | None = None) -> str:
+    """Create the store and experiment if missing; return the experiment id."""
+    from mlflow.tracking import MlflowClient
+
+    uri = uri or tracking_uri()
+    _quiet_mlflow()
+    with _store_lock(uri):
+        client = MlflowClient(uri)
+        found = client.get_experiment_by_name(experiment)
+        if found is not None:
+            return found.experiment_id
+        db = _sqlite_path(uri)
+        artifacts = (db.parent / "mlartifacts").as_uri() if db else None
+        try:
+            return client.create_experiment(experiment, artifact_location=artifacts)
+        except Exception:
+            # Another process on another node created it between our two calls.
+            found = client.get_experiment_by_name(experiment)
+            if found is None:
+                raise
+            return found.experiment_id
+
+
+def _quiet_mlflow() -> None:
+    for name in ("alembic", "mlflow", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def flatten(params: dict, prefix: str = "") -> dict[str, str]:
+    """Nested dicts to dotted keys with string values, as MLflow params must be."""
+    flat = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            flat[name] = text[:MAX_PARAM_CHARS]
+    return flat
+
+
+def config_digest(config: dict) -> str:
+    """Short hash identifying a whole config, to group runs made from the same one."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def git_commit(folder: str | Path) -> str:
+    """The commit the workflow ran from, or 'unknown' outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+class Run:
+    """The handle a step logs through; thin over MlflowClient so steps stay short."""
+
+    def __init__(self, client, run_id: str):
+        self.client = client
+        self.run_id = run_id
+
+    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
+        self.client.log_batch(self.run_id, metrics=batch)
+
+    def log_params(self, params: dict) -> None:
+        from mlflow.entities import Param
+
+        batch = [Param(k, v) for k, v in flatten(params).items()]
+        for i in range(0, len(batch), 100):
+            self.client.log_batch(self.run_id, params=batch[i : i + 100])
+
+    def log_artifact(self, path: str | Path) -> None:
+        self.client.log_artifact(self.run_id, str(path))
+
+    def log_dict(self, obj: dict, name: str) -> None:
+        self.client.log_dict(self.run_id, obj, name)
+
+
+def _setup_logging(log_file: str | None) -> None:
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="w"))
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", handlers=handlers, force=True
+    )
+
+
+def _fail(message: str) -> None:
+    log.error(message)
+    print(f"minnow: error: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def step_run(smk, step: str):
+    """Run one Snakemake job as one MLflow run; bad input exits 1 with its message.
+
+    `smk` is the `snakemake` object of a step script, passed in so that no lib
+    module imports snakemake. The experiment name and config digest come from the
+    workflow config on purpose: they label runs and must not be rerun triggers.
+    """
+    from mlflow.tracking import MlflowClient
+
+    _setup_logging(smk.log[0] if smk.log else None)
+    experiment = smk.config.get("experiment", "minnow")
+    uri = tracking_uri()
+    experiment_id = ensure_store(experiment, uri)
+    client = MlflowClient(uri)
+    tags = {
+        "step": step,
+        "config_digest": config_digest(smk.config),
+        "git_commit": git_commit(smk.scriptdir),
+        "mlflow.runName": "-".join([step, *map(str, smk.wildcards)]),
+        **{k: str(v) for k, v in smk.wildcards.items()},
+    }
+    run = Run(client, client.create_run(experiment_id, tags=tags).info.run_id)
+    run.log_params(dict(smk.params.items()))
+    try:
+        yield run
+    except InputError as e:
+        client.set_terminated(run.run_id, "FAILED")
+        _fail(str(e))
+        raise SystemExit(1) from None
+    except BaseException:
+        client.set_terminated(run.run_id, "FAILED")
+        raise
+    client.set_terminated(run.run_id, "FINISHED")

@@ -1,0 +1,59 @@
+# Path and config helpers shared by the rules, so the rules hold no logic.
+from pathlib import Path
+
+from minnow import code_digest
+from minnow import config as minnow_config
+from minnow.errors import InputError
+
+try:
+    minnow_config.check(config)
+except InputError as e:
+    raise WorkflowError(str(e))
+
+
+wildcard_constraints:
+    source=r"[^/]+",
+    corpus=r"[^/]+",
+    tokenizer=r"[^/]+",
+
+
+def code(step):
+    """Digest of the lib modules a step's script imports: params rerun the step when they change."""
+    return code_digest.digest(Path(workflow.basedir) / "workflow_scripts" / f"{step}.py")
+
+
+def create_tracking_store():
+    """Create the MLflow store and experiment before any job runs (a fresh SQLite store races)."""
+    from minnow import tracking
+
+    tracking.ensure_store(config["experiment"])
+
+
+def source_spec(wildcards):
+    return config["sources"][wildcards.source]
+
+
+def corpus_spec(wildcards):
+    return config["corpora"][wildcards.corpus]
+
+
+def corpus_raw_dirs(wildcards):
+    return {s: f"results/raw/{s}" for s in config["corpora"][wildcards.corpus]["sources"]}
+
+
+def tokenizer_spec(wildcards):
+    return config["tokenizers"][wildcards.tokenizer]
+
+
+def tokenizer_train_split(wildcards):
+    corpus = config["tokenizers"][wildcards.tokenizer]["corpus"]
+    return f"results/corpus/{corpus}/train.parquet"
+
+
+def shard_folders():
+    """The shards each tokenizer's own corpus needs."""
+    return [f"results/shards/{t['corpus']}/{name}" for name, t in config["tokenizers"].items()]
+
+
+def all_targets():
+    return shard_folders()

@@ -1,0 +1,16 @@
+rule prepare_corpus:
+    input:
+        unpack(corpus_raw_dirs),
+    output:
+        train="results/corpus/{corpus}/train.parquet",
+        val="results/corpus/{corpus}/val.parquet",
+        stats="results/corpus/{corpus}/stats.json",
+    params:
+        corpus=corpus_spec,
+        code=code("prepare_corpus"),
+    log:
+        "results/logs/prepare_corpus/{corpus}.log",
+    benchmark:
+        "results/benchmarks/prepare_corpus/{corpus}.tsv"
+    script:
+        "../workflow_scripts/prepare_corpus.py"

@@ -1,0 +1,16 @@
+rule train_tokenizer:
+    input:
+        train=tokenizer_train_split,
+    output:
+        tokenizer="results/tokenizers/{tokenizer}/tokenizer.json",
+        hf_config="results/tokenizers/{tokenizer}/tokenizer_config.json",
+    params:
+        tokenizer=tokenizer_spec,
+        code=code("train_tokenizer"),
+    threads: workflow.cores
+    log:
+        "results/logs/train_tokenizer/{tokenizer}.log",
+    benchmark:
+        "results/benchmarks/train_tokenizer/{tokenizer}.tsv"
+    script:
+        "../workflow_scripts/train_tokenizer.py"
