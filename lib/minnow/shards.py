@@ -12,6 +12,7 @@ Documents are separated by EOS. Chat documents are laid out turn by turn as
 the ids alone.
 """
 
+import itertools
 import json
 import struct
 from pathlib import Path
@@ -97,26 +98,39 @@ class ShardWriter:
 
 def _encode_batch(tok, rows: list[dict], marker: dict[str, int]) -> np.ndarray:
     """One array for a batch of documents, each encoded and followed by EOS; the
-    tokenizer encodes the whole batch at once, in parallel."""
+    tokenizer encodes the whole batch at once, in parallel, without offsets."""
     docs = [tokenizers.segments(r["text"], r["messages"], marker) for r in rows]
-    texts = [text for doc in docs for _, text, _ in doc]
-    encodings = iter(tok.encode_batch(texts, add_special_tokens=False))
-    out = []
+    encodings = iter(tok.encode_batch_fast([text for doc in docs for _, text, _ in doc], add_special_tokens=False))
+    pieces = []
     for doc in docs:
         for before, _, after in doc:
-            out += before + next(encodings).ids + after
-        out.append(marker["eos"])
-    return np.asarray(out, dtype=np.int64)
+            pieces += [before, next(encodings).ids, after]
+        pieces.append([marker["eos"]])
+    return np.fromiter(itertools.chain.from_iterable(pieces), dtype=np.int64)
 
 
-def encode_split(tok, parquet: Path, writer: ShardWriter, batch_documents: int) -> dict:
-    """Stream one split's parquet through the tokenizer into shards."""
+def _batches(parquet: Path, max_bytes: int):
+    """Rows in batches of about `max_bytes` of text, so memory stays flat whatever the
+    documents' sizes (one 1 MB source file weighs as much as ten thousand chat turns)."""
     import pyarrow.parquet as pq
 
+    rows, size = [], 0
+    for batch in pq.ParquetFile(parquet).iter_batches(batch_size=256, columns=["text", "messages"]):
+        for row in batch.to_pylist():
+            rows.append(row)
+            size += len(row["text"])
+            if size >= max_bytes:
+                yield rows
+                rows, size = [], 0
+    if rows:
+        yield rows
+
+
+def encode_split(tok, parquet: Path, writer: ShardWriter, batch_bytes: int) -> dict:
+    """Stream one split's parquet through the tokenizer into shards."""
     marker = tokenizers.markers(tok)
     documents = text_bytes = 0
-    for batch in pq.ParquetFile(parquet).iter_batches(batch_size=batch_documents, columns=["text", "messages"]):
-        rows = batch.to_pylist()
+    for rows in _batches(parquet, batch_bytes):
         writer.write(_encode_batch(tok, rows, marker))
         documents += len(rows)
         text_bytes += sum(len(r["text"].encode("utf-8")) for r in rows)
@@ -124,7 +138,7 @@ def encode_split(tok, parquet: Path, writer: ShardWriter, batch_documents: int) 
     return {"documents": documents, "text_bytes": text_bytes, "tokens": sum(s["tokens"] for s in shards), "shards": shards}
 
 
-def shard(tokenizer_json, splits: dict[str, Path], out_dir, max_tokens_per_shard: int, batch_documents: int) -> dict:
+def shard(tokenizer_json, splits: dict[str, Path], out_dir, max_tokens_per_shard: int, batch_bytes: int) -> dict:
     """Encode each split's parquet into `out_dir`; write and return meta.json."""
     tok = tokenizers.load(tokenizer_json)
     vocab = tok.get_vocab_size()
@@ -137,7 +151,7 @@ def shard(tokenizer_json, splits: dict[str, Path], out_dir, max_tokens_per_shard
             "eos_id": tokenizers.special_id(tok, "eos"),
             "tokenizer": str(tokenizer_json),
             "splits": {
-                name: encode_split(tok, Path(parquet), ShardWriter(folder, name, dtype, max_tokens_per_shard), batch_documents)
+                name: encode_split(tok, Path(parquet), ShardWriter(folder, name, dtype, max_tokens_per_shard), batch_bytes)
                 for name, parquet in splits.items()
             },
         }

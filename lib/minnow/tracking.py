@@ -143,18 +143,16 @@ class Run:
 
 
 def _setup_logging(log_file: str | None) -> None:
-    handlers = [logging.StreamHandler(sys.stderr)]
+    """Progress goes to the rule's log file; warnings and errors also to the terminal."""
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.setLevel(logging.WARNING)
+    terminal.setFormatter(logging.Formatter("minnow: %(levelname)s: %(message)s"))
+    handlers = [terminal]
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file, mode="w"))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", handlers=handlers, force=True
-    )
-
-
-def _fail(message: str) -> None:
-    log.error(message)
-    print(f"minnow: error: {message}", file=sys.stderr, flush=True)
+        handlers[-1].setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
 
 
 @contextmanager
@@ -185,7 +183,7 @@ def step_run(smk, step: str):
         yield run
     except InputError as e:
         client.set_terminated(run.run_id, "FAILED")
-        _fail(str(e))
+        log.error(str(e))
         raise SystemExit(1) from None
     except BaseException:
         client.set_terminated(run.run_id, "FAILED")

@@ -11,6 +11,7 @@ renamed, so a failed download leaves nothing behind.
 
 import glob
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -41,16 +42,23 @@ def _builtin(spec: dict, folder: Path) -> tuple[str, str | None]:
     return "builtin:python-docs", python_docs.revision()
 
 
+def _free_name(folder: Path, name: str) -> Path:
+    """`folder/name`, or `folder/0001-name` and on, when files from different folders share a name."""
+    target, n = folder / name, 0
+    while target.exists():
+        n += 1
+        target = folder / f"{n:04d}-{name}"
+    return target
+
+
 def _local(spec: dict, folder: Path) -> tuple[str, None]:
     for pattern in spec["paths"]:
-        matches = sorted(glob.glob(pattern, recursive=True))
+        # a recursive glob ("data/**") matches folders too; only files are copied
+        matches = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
         if not matches:
             raise InputError(f"local source: '{pattern}' matches no file")
-        for i, match in enumerate(matches):
-            target = folder / Path(match).name
-            if target.exists():
-                target = folder / f"{i:04d}-{Path(match).name}"
-            shutil.copyfile(match, target)
+        for match in matches:
+            shutil.copyfile(match, _free_name(folder, Path(match).name))
     return "local:" + ",".join(spec["paths"]), None
 
 

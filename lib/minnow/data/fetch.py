@@ -14,10 +14,18 @@ import shutil
 import tarfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
+import zstandard
+
 from minnow.errors import InputError
+
+# What a corrupt or cut-off compressed file raises: gzip's BadGzipFile is an
+# OSError and a truncated stream an EOFError, but a damaged deflate block is a
+# zlib.error and bad zstd data a ZstdError, neither of which is an OSError.
+CORRUPT = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 
 CHUNK = 1 << 20
 
@@ -42,7 +50,9 @@ def http_download(url: str, folder: Path, sha256: str | None = None, timeout: fl
                 out.write(chunk)
     except (urllib.error.URLError, OSError) as e:
         part.unlink(missing_ok=True)
-        raise InputError(f"{url}: download failed: {getattr(e, 'reason', e)}") from None
+        # an HTTPError's reason is whatever text the server sent; the status code is what users look up
+        reason = f"HTTP {e.code} {e.reason}" if isinstance(e, urllib.error.HTTPError) else getattr(e, "reason", e)
+        raise InputError(f"{url}: download failed: {reason}") from None
     if sha256 and h.hexdigest() != sha256.lower():
         part.unlink()
         raise InputError(f"{url}: sha256 mismatch: config says {sha256}, downloaded file has {h.hexdigest()}")
@@ -70,25 +80,45 @@ def _untar(archive: Path, folder: Path) -> None:
             for member in members:
                 _check_member(archive, member)
             tar.extractall(folder, members=members, filter="data")
-    except tarfile.TarError as e:
+    except (tarfile.TarError, EOFError, zlib.error) as e:  # a cut-off .tar.gz raises EOFError
         raise InputError(f"{archive}: not a readable tar archive ({e})") from None
 
 
-def _decompress(archive: Path, opener) -> Path:
+def _decompress(archive: Path, copy) -> Path:
     target = archive.with_suffix("")
     try:
-        with opener(archive) as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
-    except (OSError, EOFError) as e:
+        with open(target, "wb") as dst:
+            copy(archive, dst)
+    except CORRUPT as e:
         target.unlink(missing_ok=True)
         raise InputError(f"{archive}: cannot decompress ({e})") from None
     return target
 
 
-def _zstd_reader(path: Path):
-    import zstandard
+def _gunzip(archive: Path, dst) -> None:
+    with gzip.open(archive) as src:
+        shutil.copyfileobj(src, dst, CHUNK)
 
-    return zstandard.open(path, "rb")
+
+def _unzstd(archive: Path, dst) -> None:
+    """Decompress every zstd frame of `archive`, failing on a cut-off last frame.
+
+    zstandard's stream reader stops quietly where a truncated file stops, so a
+    download cut short would pass as a smaller corpus; one decompressobj per
+    frame says, through `eof`, whether the last frame was complete.
+    """
+    dctx = zstandard.ZstdDecompressor()
+    dobj, in_frame = dctx.decompressobj(), False
+    with open(archive, "rb") as src:
+        while chunk := src.read(CHUNK):
+            while chunk:
+                dst.write(dobj.decompress(chunk))
+                in_frame = not dobj.eof
+                if in_frame:
+                    break
+                chunk, dobj = dobj.unused_data, dctx.decompressobj()
+    if in_frame:
+        raise EOFError("zstd data ends in the middle of a frame (truncated file?)")
 
 
 def unpack(archive: Path) -> None:
@@ -96,14 +126,14 @@ def unpack(archive: Path) -> None:
     name = archive.name
     if name.endswith((".tar", ".tar.gz", ".tgz", ".tar.zst")):
         if name.endswith(".tar.zst"):
-            archive_tar = _decompress(archive, _zstd_reader)
+            archive_tar = _decompress(archive, _unzstd)
             archive.unlink()
             archive = archive_tar
         _untar(archive, archive.parent)
     elif name.endswith(".gz"):
-        _decompress(archive, gzip.open)
+        _decompress(archive, _gunzip)
     elif name.endswith(".zst"):
-        _decompress(archive, _zstd_reader)
+        _decompress(archive, _unzstd)
     else:
         return
     archive.unlink()

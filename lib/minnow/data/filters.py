@@ -14,6 +14,8 @@ import regex
 
 from minnow.data.documents import Document
 
+SPACE = regex.compile(r"\s")
+NOT_ALNUM = regex.compile(r"[^\p{L}\p{N}]")
 WORD = regex.compile(r"\p{Han}|\p{Hiragana}|\p{Katakana}|[\p{L}\p{N}_]+")
 
 
@@ -41,8 +43,10 @@ class AlnumRatioFilter:
     name: str = "alnum_ratio"
 
     def keep(self, doc: Document) -> bool:
-        visible = [c for c in doc.text if not c.isspace()]
-        return bool(visible) and sum(c.isalnum() for c in visible) / len(visible) >= self.min_ratio
+        # subn counts matches in C; a per-character Python loop was a third of prepare_corpus
+        visible = len(doc.text) - SPACE.subn("", doc.text)[1]
+        alnum = len(doc.text) - NOT_ALNUM.subn("", doc.text)[1]
+        return visible > 0 and alnum / visible >= self.min_ratio
 
 
 class RepetitionFilter:
@@ -97,7 +101,7 @@ class LanguageFilter:
     def __init__(self, allowed: list[str], min_score: float):
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-        self._identify = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True).classify
+        self._identify = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True).classify
         self.allowed, self.min_score = set(allowed), min_score
 
     def keep(self, doc: Document) -> bool:

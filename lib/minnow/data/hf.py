@@ -17,9 +17,32 @@ def _load(spec: dict):
 
     kwargs = {k: spec[k] for k in ("name", "split", "revision", "data_files") if spec.get(k) is not None}
     try:
-        return datasets.load_dataset(spec["path"], streaming=spec.get("streaming", True), **kwargs)
+        dataset = datasets.load_dataset(spec["path"], streaming=spec.get("streaming", True), **kwargs)
+    except StopIteration:  # what datasets raises when inferring features from no data at all
+        raise InputError(f"HF dataset '{spec['path']}' has no records (empty files, or no data file matched)") from None
     except Exception as e:  # datasets raises many types: missing files, hub errors, bad splits
         raise InputError(f"cannot load HF dataset '{spec['path']}' ({type(e).__name__}: {e})") from None
+    if isinstance(dataset, dict):  # a DatasetDict: iterating it would yield split names, not records
+        raise InputError(f"HF dataset '{spec['path']}' has splits {', '.join(dataset)}; set `split` to one of them")
+    return dataset
+
+
+def _records(spec: dict):
+    """The dataset's records, with errors raised while iterating turned into InputError.
+
+    A streamed dataset opens and parses its files only when iterated, so a
+    malformed line or an unreachable shard surfaces here, after load_dataset
+    has returned without complaint.
+    """
+    records = iter(_load(spec))
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except Exception as e:  # as in _load: parse errors, network errors, cast errors
+            raise InputError(f"HF dataset '{spec['path']}': reading failed ({type(e).__name__}: {e})") from None
+        yield record
 
 
 def _text_bytes(record: dict) -> int:
@@ -38,29 +61,44 @@ def _capped(records, max_documents: int | None, max_bytes: int | None):
 
 
 def stream_to_parquet(spec: dict, out: Path) -> int:
-    """Write the capped records of the dataset `spec` names to `out`; return how many."""
+    """Write the capped records of the dataset `spec` names to `out`; return how many.
+
+    A dataset yielding nothing is an error, not an empty parquet file: a source
+    with no documents is always a wrong path, filter or cap. On any failure `out`
+    is removed, so no half-written file is left behind.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    records = _capped(iter(_load(spec)), spec.get("max_documents"), spec.get("max_bytes"))
-    writer, batch, count = None, [], 0
+    records = _capped(_records(spec), spec.get("max_documents"), spec.get("max_bytes"))
+    writer, batch, count, done = None, [], 0, False
     try:
         for record in records:
             batch.append(record)
             if len(batch) == BATCH:
                 writer = _write(writer, batch, out, pa, pq)
                 count, batch = count + len(batch), []
-        if batch or writer is None:
+        if batch:
             writer = _write(writer, batch, out, pa, pq)
             count += len(batch)
+        if count == 0:
+            raise InputError(f"HF dataset '{spec['path']}' yielded no records (check split, data_files and caps)")
+        done = True
     finally:
         if writer is not None:
             writer.close()
+        if not done:
+            out.unlink(missing_ok=True)
     return count
 
 
 def _write(writer, batch: list[dict], out: Path, pa, pq):
-    table = pa.Table.from_pylist(batch, schema=writer.schema if writer else None)
+    """Append `batch` to `out`; the first batch fixes the column types for the whole file."""
+    try:
+        table = pa.Table.from_pylist(batch, schema=writer.schema if writer else None)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:  # e.g. a field int in one record, text in a later one
+        fixed = f" fixed by the first {BATCH} records" if writer else ""
+        raise InputError(f"records do not fit one set of column types{fixed} ({e})") from None
     if writer is None:
         writer = pq.ParquetWriter(out, table.schema)
     writer.write_table(table)

@@ -1,0 +1,80 @@
+"""Shared fixtures: a copy of the workflow to run Snakemake in, and small configs."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def tracked_files() -> list[str]:
+    """What a fresh clone of the working tree would hold (tracked + new, not ignored)."""
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return [f for f in out.stdout.splitlines() if (REPO / f).is_file()]
+
+
+@pytest.fixture
+def workflow_copy(tmp_path) -> Path:
+    """The workflow as a fresh clone would have it, in a temporary folder."""
+    dest = tmp_path / "minnow"
+    for name in tracked_files():
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target)
+    return dest
+
+
+def small_config() -> dict:
+    """The default config's shape on a corpus small enough for a test run."""
+    return {
+        "experiment": "minnow-test",
+        "sources": {
+            "guppy": {"kind": "builtin", "generator": "guppy", "count": 1500, "seed": 7},
+            "pydocs": {"kind": "builtin", "generator": "python-docs", "max_documents": 60},
+        },
+        "corpora": {
+            "default": {
+                "sources": {"guppy": {"weight": 0.7, "lowercase": True}, "pydocs": {"weight": 0.3}},
+                "val_fraction": 0.05,
+                "filters": {"min_chars": 16, "max_chars": 200000, "min_alnum_ratio": 0.5},
+            }
+        },
+        "tokenizers": {"bpe512": {"corpus": "default", "vocab_size": 512}},
+    }
+
+
+def write_config(folder: Path, config: dict) -> Path:
+    path = folder / "config" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(folder: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real Snakemake in `folder`, as a user would from a clone."""
+    cmd = [str(BIN / "snakemake"), "--cores", "2", *args]
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, env=full_env, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def planned_rules(folder: Path, *args: str) -> dict[str, int]:
+    """Job counts per rule in Snakemake's own dry-run summary ('Job stats')."""
+    out = snakemake(folder, "-n", "--quiet", "rules", *args).stdout
+    counts = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+            counts[parts[0]] = int(parts[1])
+    return counts

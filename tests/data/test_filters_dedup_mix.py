@@ -1,0 +1,93 @@
+import pytest
+
+from minnow.data.dedup import ExactDedup, NearDedup, lsh_bands, shingles
+from minnow.data.documents import Document
+from minnow.data.filters import AlnumRatioFilter, LanguageFilter, LengthFilter, RepetitionFilter, words
+from minnow.data.mix import repeats, sampling_factors
+from minnow.data.normalize import normalize, normalize_text
+from minnow.data.split import is_val
+from minnow.errors import InputError
+
+GOPHER = dict(dup_line_frac=0.3, dup_para_frac=0.3, top_n_grams={2: 0.2, 3: 0.18, 4: 0.16},
+              dup_n_grams={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1})
+PROSE = (
+    "The quick brown fox jumps over the lazy dog while the farmer sleeps under an old oak tree. "
+    "Later that evening a storm rolled across the valley, flooding fields and scattering the sheep. "
+    "By morning the river had returned to its banks and children were playing in the mud again."
+)
+
+
+def test_normalize_nfc_whitespace_and_lowercase():
+    decomposed = "Cafe\u0301\u00a0\u200bbar  \r\n\r\n\r\n\r\n  code:\n    indented   \n"
+    assert normalize_text(decomposed) == "Caf\u00e9 bar\n\n  code:\n    indented"
+    assert normalize_text("ÉTÉ", lowercase=True) == "été"
+    chat = normalize(Document("x", "s", [{"role": "user", "content": "HI\u00a0 "}]), lowercase=True)
+    assert chat.messages == [{"role": "user", "content": "hi"}] and chat.text == "hi"
+
+
+def test_words_count_cjk_characters_and_skip_punctuation():
+    assert words("Hello, world! 你好世界") == ["Hello", "world", "你", "好", "世", "界"]
+
+
+def test_length_and_alnum_filters():
+    assert LengthFilter(5, 10).keep(Document("abcdef", "s"))
+    assert not LengthFilter(5, 10).keep(Document("abc", "s"))
+    assert AlnumRatioFilter(0.5).keep(Document("plain words here", "s"))
+    assert not AlnumRatioFilter(0.5).keep(Document("|---|---|--|  ** ## 1", "s"))
+
+
+def test_repetition_filter_drops_repeated_text_but_spares_short_chat():
+    f = RepetitionFilter(min_words=50, **GOPHER)
+    assert f.keep(Document(PROSE, "s"))
+    assert not f.keep(Document("buy cheap pills now\n" * 40, "s"))
+    assert f.keep(Document("do fish play? fish play a lot. fish play.", "s"))
+
+
+def test_language_filter_keeps_allowed_languages():
+    f = LanguageFilter(["en"], 0.5)
+    assert f.keep(Document(PROSE, "s"))
+    assert not f.keep(Document("Der schnelle braune Fuchs springt über den faulen Hund und schläft.", "s"))
+
+
+def test_exact_dedup_sees_second_copy_only():
+    d = ExactDedup()
+    assert [d.is_duplicate(i) for i in ["a", "b", "a"]] == [False, False, True]
+
+
+def test_near_dedup_drops_small_edits_keeps_different_text():
+    d = NearDedup(threshold=0.7, num_perm=128, ngram=3)
+    edited = PROSE.replace("lazy", "sleepy")
+    other = "An entirely different document about compilers, parsing and register allocation in detail."
+    assert [d.is_duplicate(t) for t in (PROSE, edited, other)] == [False, True, False]
+
+
+def test_lsh_band_midpoint_is_below_threshold():
+    b = lsh_bands(128, 0.8)
+    assert 128 % b == 0 and (1 / b) ** (b / 128) <= 0.8
+    assert shingles("one two", 5) == ["one two"]
+
+
+def test_mix_without_total_repeats_nothing_and_hits_weights():
+    factors = sampling_factors({"a": 1000, "b": 9000}, {"a": 0.5, "b": 0.5}, None)
+    assert factors == pytest.approx({"a": 1.0, "b": 1000 / 9000})
+
+
+def test_mix_with_total_upsamples():
+    factors = sampling_factors({"a": 100, "b": 300}, {"a": 1, "b": 1}, 1000)
+    assert factors == pytest.approx({"a": 5.0, "b": 500 / 300})
+    counts = [repeats(2.25, 0, f"doc{i}", "a") for i in range(4000)]
+    assert set(counts) == {2, 3} and sum(counts) / 4000 == pytest.approx(2.25, abs=0.03)
+    assert counts == [repeats(2.25, 0, f"doc{i}", "a") for i in range(4000)]
+
+
+def test_mix_refuses_a_source_emptied_by_filters():
+    with pytest.raises(InputError, match="source\\(s\\) b have no train documents"):
+        sampling_factors({"a": 10, "b": 0}, {"a": 1, "b": 1}, None)
+
+
+def test_split_is_deterministic_and_near_fraction():
+    ids = [f"{i:016x}" for i in range(20000)]
+    val = [i for i in ids if is_val(i, 0.1, seed=3)]
+    assert val == [i for i in ids if is_val(i, 0.1, seed=3)]
+    assert len(val) == pytest.approx(2000, rel=0.08)
+    assert val != [i for i in ids if is_val(i, 0.1, seed=4)]

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from minnow import config as minnow_config
+from minnow.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = str(REPO / "config" / "schema" / "config.schema.yaml")
+CONFIGS = sorted(p for p in (REPO / "config").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_validates(path):
+    config = yaml.safe_load(path.read_text())
+    validate(config, SCHEMA)
+    minnow_config.check(config)
+
+
+def test_defaults_are_filled_in():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(config, SCHEMA)
+    corpus = config["corpora"]["default"]
+    assert corpus["dedup"]["threshold"] == 0.8 and corpus["filters"]["repetition"]["min_words"] == 50
+    assert corpus["sources"]["pydocs"]["text_unit"] == "paragraph"
+    assert config["shard"]["max_tokens_per_file"] == 100_000_000
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["tokenizers"]["bpe4k"].update(vocab_sise=10), "'vocab_sise' was unexpected"),
+        (lambda c: c["corpora"]["default"]["filters"].update(min_alnum_ratio="high"), "'high' is not of type 'number'"),
+        (lambda c: c["sources"]["guppy"].update(kind="ftp"), "'ftp' is not one of"),
+        (lambda c: c["sources"].update(web={"kind": "url"}), "'url' is a required property"),
+    ],
+)
+def test_config_mistakes_are_named(edit, message):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    edit(config)
+    with pytest.raises(WorkflowError, match=message):
+        validate(config, SCHEMA)
+
+
+def test_dangling_references_are_named():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["corpora"]["default"]["sources"]["gupy"] = {"weight": 1}
+    config["tokenizers"]["bpe4k"]["corpus"] = "defualt"
+    with pytest.raises(InputError) as err:
+        minnow_config.check(config)
+    assert "corpora.default.sources: 'gupy' is not defined under sources" in str(err.value)
+    assert "tokenizers.bpe4k.corpus: 'defualt' is not defined under corpora" in str(err.value)

@@ -1,0 +1,131 @@
+"""Snakemake runs the real workflow: the default config end to end, reruns, bad input."""
+
+import json
+import sqlite3
+
+import pytest
+import yaml
+
+from conftest import planned_rules, small_config, snakemake, write_config
+
+pytestmark = pytest.mark.slow
+STAGES = ["download", "prepare_corpus", "train_tokenizer", "shard"]
+
+
+@pytest.fixture(scope="module")
+def default_build(tmp_path_factory):
+    """A fresh copy of the workflow, built to the shards of the default config."""
+    from conftest import REPO, tracked_files
+    import shutil
+
+    folder = tmp_path_factory.mktemp("default") / "minnow"
+    for name in tracked_files():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, folder / name)
+    snakemake(folder)
+    return folder
+
+
+def mlflow_runs(folder):
+    with sqlite3.connect(folder / "results" / "mlflow.db") as db:
+        rows = db.execute(
+            "select r.run_uuid, r.status, t.value from runs r join tags t on t.run_uuid = r.run_uuid where t.key = 'step'"
+        ).fetchall()
+        params = dict(db.execute("select run_uuid, count(*) from params group by run_uuid").fetchall())
+        metrics = dict(db.execute("select run_uuid, count(*) from metrics group by run_uuid").fetchall())
+    return [(step, status, params.get(run, 0), metrics.get(run, 0)) for run, status, step in rows]
+
+
+def test_default_config_builds_shards_offline_from_a_fresh_clone(default_build):
+    meta = json.loads((default_build / "results/shards/default/bpe4k/meta.json").read_text())
+    assert meta["vocab_size"] == 4096 and meta["splits"]["train"]["tokens"] > 1_000_000
+    assert meta["splits"]["val"]["tokens"] > 10_000
+    stats = json.loads((default_build / "results/corpus/default/stats.json").read_text())
+    assert stats["mix"]["guppy"]["share"] == pytest.approx(0.7, abs=0.02)
+
+
+def test_every_stage_logs_one_mlflow_run_with_params_and_metrics(default_build):
+    runs = mlflow_runs(default_build)
+    assert sorted(step for step, *_ in runs) == sorted(["download", "download", *STAGES[1:]])
+    assert all(status == "FINISHED" and params > 0 and metrics > 0 for _, status, params, metrics in runs)
+
+
+def test_second_run_does_nothing(default_build):
+    assert planned_rules(default_build) == {}
+    assert "Nothing to be done" in snakemake(default_build, "-n").stdout
+
+
+def override(folder, config: dict) -> str:
+    path = folder / "override.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_changing_vocab_size_reruns_only_tokenizer_and_shards(default_build):
+    extra = override(default_build, {"tokenizers": {"bpe4k": {"corpus": "default", "vocab_size": 2048}}})
+    assert planned_rules(default_build, "--configfile", extra) == {"train_tokenizer": 1, "shard": 1, "all": 1}
+
+
+def test_changing_a_filter_threshold_reruns_prepare_corpus_onward_but_not_download(default_build):
+    extra = override(default_build, {"corpora": {"default": {"filters": {"min_alnum_ratio": 0.6}}}})
+    plan = planned_rules(default_build, "--configfile", extra)
+    assert plan == {"prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "all": 1}
+
+
+def test_editing_a_lib_module_reruns_the_stages_that_import_it(default_build):
+    filters = default_build / "lib" / "minnow" / "data" / "filters.py"
+    original = filters.read_text()
+    filters.write_text(original + "\n# a changed comment still changes the code digest\n")
+    try:
+        env = {"PYTHONPATH": str(default_build / "lib")}
+        plan = snakemake(default_build, "-n", "--quiet", "rules", env=env).stdout
+        assert "prepare_corpus" in plan and "download" not in plan
+    finally:
+        filters.write_text(original)
+
+
+def bad_inputs(folder):
+    """Three corpora, each reading one broken local file."""
+    data = folder / "data"
+    data.mkdir()
+    (data / "bad.jsonl").write_text('{"text": "fine line of text"}\n{"text": "next fine line"}\n{"text": broken}\n')
+    (data / "latin1.txt").write_bytes(b"a good first paragraph here\n\nna\xefve second one\n")
+    (data / "empty.jsonl").write_text("")
+    config = small_config()
+    config["sources"] = {name: {"kind": "local", "paths": [f"data/{file}"]}
+                         for name, file in [("bad", "bad.jsonl"), ("latin", "latin1.txt"), ("empty", "empty.jsonl")]}
+    config["corpora"] = {name: {"sources": {name: {"weight": 1}}} for name in config["sources"]}
+    config["tokenizers"] = {f"tok_{name}": {"corpus": name, "vocab_size": 300} for name in config["sources"]}
+    return config
+
+
+def test_bad_input_stops_with_file_and_line_and_leaves_no_output(workflow_copy):
+    write_config(workflow_copy, bad_inputs(workflow_copy))
+    proc = snakemake(workflow_copy, "--keep-going", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "minnow: ERROR: results/raw/bad/bad.jsonl:3: malformed JSON" in out
+    assert "latin1.txt:3: not valid UTF-8 (byte 0xef at column 3)" in out
+    assert "source 'empty'" in out and "has no documents" in out
+    assert "Traceback" not in out
+    assert not (workflow_copy / "results" / "corpus").exists() or not any((workflow_copy / "results" / "corpus").rglob("*.*"))
+
+
+def test_config_typo_stops_before_anything_runs(workflow_copy):
+    config = small_config()
+    config["tokenizers"]["bpe512"]["vocab_sise"] = 1000
+    write_config(workflow_copy, config)
+    proc = snakemake(workflow_copy, check=False)
+    assert proc.returncode != 0
+    assert "'vocab_sise' was unexpected" in proc.stdout + proc.stderr
+    assert not (workflow_copy / "results").exists()
+
+
+def test_eight_parallel_downloads_log_to_a_fresh_store(workflow_copy):
+    config = small_config()
+    config["sources"] = {f"g{i}": {"kind": "builtin", "generator": "guppy", "count": 100, "seed": i} for i in range(8)}
+    config["corpora"] = {"default": {"sources": {f"g{i}": {"weight": 1} for i in range(8)}}}
+    write_config(workflow_copy, config)
+    snakemake(workflow_copy, "--cores", "8", *[f"results/raw/g{i}" for i in range(8)])
+    runs = mlflow_runs(workflow_copy)
+    assert len(runs) == 8 and all(step == "download" and status == "FINISHED" for step, status, *_ in runs)

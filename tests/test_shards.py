@@ -1,0 +1,82 @@
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from minnow import shards, tokenizer
+from minnow.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def shard_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shards")
+    docs = [{"text": f"document {i} about fish number {i * 7}.", "messages": None} for i in range(300)]
+    docs.append({"text": "hi\nblub", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "blub"}]})
+    pq.write_table(pa.Table.from_pylist(docs), folder / "train.parquet")
+    pq.write_table(pa.Table.from_pylist(docs[:20]), folder / "val.parquet")
+    tokenizer.save(tokenizer.train(folder / "train.parquet", vocab_size=320), folder / "tok")
+    meta = shards.shard(folder / "tok" / "tokenizer.json", {"train": folder / "train.parquet", "val": folder / "val.parquet"},
+                        folder / "out", max_tokens_per_shard=1000, batch_bytes=2000)
+    return folder, meta
+
+
+def test_documents_are_separated_by_eos_and_split_across_files(shard_folder):
+    folder, meta = shard_folder
+    train = meta["splits"]["train"]
+    assert len(train["shards"]) > 1 and all(s["tokens"] <= 1000 for s in train["shards"])
+    ids = np.concatenate([shards.open_shard(folder / "out" / s["file"]) for s in train["shards"]])
+    assert len(ids) == train["tokens"] and (ids == meta["eos_id"]).sum() == train["documents"] == 301
+    tok = tokenizer.load(folder / "tok" / "tokenizer.json")
+    first = ids[: np.argmax(ids == meta["eos_id"])]
+    assert tok.decode(first.tolist()) == "document 0 about fish number 0."
+    assert meta["dtype"] == "uint16" and json.loads((folder / "out" / "meta.json").read_text()) == meta
+
+
+def test_chat_documents_are_laid_out_by_turn(shard_folder):
+    folder, meta = shard_folder
+    tok = tokenizer.load(folder / "tok" / "tokenizer.json")
+    ids = np.concatenate([shards.open_shard(folder / "out" / s["file"]) for s in meta["splits"]["train"]["shards"]])
+    last = ids[np.flatnonzero(ids == meta["eos_id"])[-2] + 1 : -1].tolist()
+    assert last == tokenizer.encode_chat(tok, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "blub"}])
+
+
+def test_large_vocab_uses_uint32():
+    assert shards.dtype_for(65536) == np.uint16 and shards.dtype_for(65537) == np.uint32
+
+
+def test_truncated_shard_is_refused(shard_folder, tmp_path):
+    folder, meta = shard_folder
+    data = (folder / "out" / "train_0000.bin").read_bytes()
+    cut = tmp_path / "train_0000.bin"
+    cut.write_bytes(data[:-3])
+    with pytest.raises(InputError, match=r"train_0000\.bin: truncated shard: header promises"):
+        shards.open_shard(cut)
+    cut.write_bytes(data[:10])
+    with pytest.raises(InputError, match="shorter than its 32-byte header"):
+        shards.open_shard(cut)
+
+
+def test_foreign_file_is_refused(tmp_path):
+    foreign = tmp_path / "train.bin"
+    np.arange(100, dtype=np.uint16).tofile(foreign)
+    with pytest.raises(InputError, match=r"train\.bin: not a minnow token shard"):
+        shards.open_shard(foreign)
+
+
+def test_windows_are_next_token_pairs_from_the_memmap(shard_folder):
+    folder, _ = shard_folder
+    reader = shards.TokenShards(folder / "out", "train")
+    assert all(isinstance(a, np.memmap) for a in reader.arrays)
+    x, y = reader.windows(8, 16, np.random.default_rng(0))
+    assert x.shape == y.shape == (8, 16) and x.dtype == np.int64
+    assert (x[:, 1:] == y[:, :-1]).all()
+    x2, _ = reader.windows(8, 16, np.random.default_rng(0))
+    assert (x == x2).all()
+
+
+def test_context_longer_than_data_is_refused(shard_folder):
+    folder, _ = shard_folder
+    with pytest.raises(InputError, match="too few for a context"):
+        shards.TokenShards(folder / "out", "val").windows(2, 100000, np.random.default_rng(0))
