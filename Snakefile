@@ -16,6 +16,7 @@ include: "rules/download.smk"
 include: "rules/prepare_corpus.smk"
 include: "rules/train_tokenizer.smk"
 include: "rules/shard.smk"
+include: "rules/train.smk"
 
 
 onstart:

@@ -15,6 +15,7 @@ wildcard_constraints:
     source=r"[^/]+",
     corpus=r"[^/]+",
     tokenizer=r"[^/]+",
+    model="|".join(config["models"]) or "no-models-defined",
 
 
 def code(step):
@@ -50,10 +51,28 @@ def tokenizer_train_split(wildcards):
     return f"results/corpus/{corpus}/train.parquet"
 
 
-def shard_folders():
-    """The shards each tokenizer's own corpus needs."""
-    return [f"results/shards/{t['corpus']}/{name}" for name, t in config["tokenizers"].items()]
+def model_spec(wildcards):
+    return config["models"][wildcards.model]
+
+
+def model_shards(wildcards):
+    m = config["models"][wildcards.model]
+    return f"results/shards/{m['corpus']}/{m['tokenizer']}"
+
+
+def model_tokenizer(wildcards):
+    return f"results/tokenizers/{config['models'][wildcards.model]['tokenizer']}/tokenizer.json"
+
+
+def model_vocab(wildcards):
+    """Embedding rows: the tokenizer's requested size rounded up to a multiple of 64
+    (fixed by the config alone, so the architecture never depends on how far BPE got)."""
+    requested = config["tokenizers"][config["models"][wildcards.model]["tokenizer"]]["vocab_size"]
+    return -(-requested // 64) * 64
 
 
 def all_targets():
-    return shard_folders()
+    """Each model in `targets`; with none, the shards of every tokenizer's corpus."""
+    if config["targets"]:
+        return [f"results/{m}/model.safetensors" for m in config["targets"]]
+    return [f"results/shards/{t['corpus']}/{name}" for name, t in config["tokenizers"].items()]

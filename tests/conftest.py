@@ -78,3 +78,24 @@ def planned_rules(folder: Path, *args: str) -> dict[str, int]:
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+@pytest.fixture(scope="session")
+def chat_shards(tmp_path_factory) -> tuple[Path, Path]:
+    """Shards of a little guppy chat mixed with plain text, and their tokenizer: (shards, tokenizer.json)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from minnow import shards, tokenizer
+    from minnow.data.builtin import guppy
+
+    folder = tmp_path_factory.mktemp("chat-shards")
+    rows = [{"text": f"{r['input']}\n{r['output']}", "messages": [{"role": "user", "content": r["input"]},
+             {"role": "assistant", "content": r["output"]}]} for r in guppy.generate(2500, seed=1)]
+    rows += [{"text": f"the tank is {i} degrees and the castle is grey.", "messages": None} for i in range(300)]
+    for split, part in (("train", rows[:2400] + rows[2500:2750]), ("val", rows[2400:2500] + rows[2750:])):
+        pq.write_table(pa.Table.from_pylist(part), folder / f"{split}.parquet")
+    tokenizer.save(tokenizer.train(folder / "train.parquet", vocab_size=512), folder / "tok")
+    splits = {s: folder / f"{s}.parquet" for s in ("train", "val")}
+    shards.shard(folder / "tok" / "tokenizer.json", splits, folder / "shards", 100_000, 100_000)
+    return folder / "shards", folder / "tok" / "tokenizer.json"

@@ -9,12 +9,12 @@ import yaml
 from conftest import planned_rules, small_config, snakemake, write_config
 
 pytestmark = pytest.mark.slow
-STAGES = ["download", "prepare_corpus", "train_tokenizer", "shard"]
+STAGES = ["download", "prepare_corpus", "train_tokenizer", "shard", "train"]
 
 
 @pytest.fixture(scope="module")
 def default_build(tmp_path_factory):
-    """A fresh copy of the workflow, built to the shards of the default config."""
+    """A fresh copy of the workflow, built by `snakemake` alone: the default config's main job."""
     from conftest import REPO, tracked_files
     import shutil
 
@@ -50,6 +50,24 @@ def test_every_stage_logs_one_mlflow_run_with_params_and_metrics(default_build):
     assert all(status == "FINISHED" and params > 0 and metrics > 0 for _, status, params, metrics in runs)
 
 
+def test_tiny_model_trains_well_below_the_unigram_entropy_of_its_data(default_build):
+    import numpy as np
+
+    from minnow.shards import TokenShards
+
+    tokens = np.concatenate([np.asarray(a) for a in TokenShards(default_build / "results/shards/default/bpe4k", "train").arrays])
+    p = np.bincount(tokens) / len(tokens)
+    unigram_entropy = -(p[p > 0] * np.log(p[p > 0])).sum()
+    summary = json.loads((default_build / "results/tiny/train_summary.json").read_text())
+    assert summary["final_val_loss"] < unigram_entropy - 1.5, (summary["final_val_loss"], unigram_entropy)
+    assert (default_build / "results/tiny/loss_curve.png").stat().st_size > 10_000
+
+
+def test_changing_train_steps_reruns_only_train(default_build):
+    extra = override(default_build, {"models": {"tiny": {"train": {"steps": 500}}}})
+    assert planned_rules(default_build, "--configfile", extra) == {"train": 1, "all": 1}
+
+
 def test_second_run_does_nothing(default_build):
     assert planned_rules(default_build) == {}
     assert "Nothing to be done" in snakemake(default_build, "-n").stdout
@@ -63,13 +81,13 @@ def override(folder, config: dict) -> str:
 
 def test_changing_vocab_size_reruns_only_tokenizer_and_shards(default_build):
     extra = override(default_build, {"tokenizers": {"bpe4k": {"corpus": "default", "vocab_size": 2048}}})
-    assert planned_rules(default_build, "--configfile", extra) == {"train_tokenizer": 1, "shard": 1, "all": 1}
+    assert planned_rules(default_build, "--configfile", extra) == {"train_tokenizer": 1, "shard": 1, "train": 1, "all": 1}
 
 
 def test_changing_a_filter_threshold_reruns_prepare_corpus_onward_but_not_download(default_build):
     extra = override(default_build, {"corpora": {"default": {"filters": {"min_alnum_ratio": 0.6}}}})
     plan = planned_rules(default_build, "--configfile", extra)
-    assert plan == {"prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "all": 1}
+    assert plan == {"prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "all": 1}
 
 
 def test_editing_a_lib_module_reruns_the_stages_that_import_it(default_build):

@@ -78,5 +78,13 @@ def test_windows_are_next_token_pairs_from_the_memmap(shard_folder):
 
 def test_context_longer_than_data_is_refused(shard_folder):
     folder, _ = shard_folder
-    with pytest.raises(InputError, match="too few for a context"):
+    with pytest.raises(InputError, match="too few for windows of 100001"):
         shards.TokenShards(folder / "out", "val").windows(2, 100000, np.random.default_rng(0))
+
+
+def test_a_rank_reads_its_rows_of_the_global_batch(shard_folder):
+    folder, _ = shard_folder
+    reader = shards.TokenShards(folder / "out", "train")
+    whole = reader.sample(6, 9, np.random.default_rng(5))
+    parts = [reader.sample(6, 9, np.random.default_rng(5), slice(r * 3, r * 3 + 3)) for r in range(2)]
+    assert (np.concatenate(parts) == whole).all()

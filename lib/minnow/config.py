@@ -11,6 +11,8 @@ REFERENCES = (
     # (section, field holding names, section the names must be in)
     ("corpora", "sources", "sources"),
     ("tokenizers", "corpus", "corpora"),
+    ("models", "corpus", "corpora"),
+    ("models", "tokenizer", "tokenizers"),
 )
 
 
@@ -29,8 +31,14 @@ def reference_errors(config: dict) -> list[str]:
     return errors
 
 
+def target_errors(config: dict) -> list[str]:
+    models = config.get("models", {})
+    return [f"targets: '{t}' is not defined under models (defined: {', '.join(sorted(models)) or 'none'})"
+            for t in config.get("targets", []) if t not in models]
+
+
 def check(config: dict) -> None:
     """Raise InputError listing every dangling reference in `config`."""
-    errors = reference_errors(config)
+    errors = reference_errors(config) + target_errors(config)
     if errors:
         raise InputError("invalid config:\n  " + "\n  ".join(errors))

@@ -171,12 +171,21 @@ class TokenShards:
         self.arrays = [open_shard(f) for f in files]
         self.tokens = sum(len(a) for a in self.arrays)
 
+    def sample(self, batch_size: int, length: int, rng: np.random.Generator, rows: slice | None = None) -> np.ndarray:
+        """`batch_size` random runs of `length` consecutive tokens, as int64 (batch, length).
+
+        All offsets are drawn, but only the `rows` asked for are read: a DDP rank
+        draws the whole global batch (so every rank agrees on it) and reads its part.
+        """
+        usable = np.array([max(len(a) - length + 1, 0) for a in self.arrays], dtype=np.float64)
+        if usable.sum() == 0:
+            raise InputError(f"shards hold {self.tokens} tokens, too few for windows of {length}")
+        picks = rng.choice(len(self.arrays), size=batch_size, p=usable / usable.sum())
+        offsets = (rng.random(batch_size) * usable[picks]).astype(np.int64)
+        chosen = range(batch_size)[rows or slice(None)]
+        return np.stack([self.arrays[picks[i]][offsets[i] : offsets[i] + length] for i in chosen]).astype(np.int64)
+
     def windows(self, batch_size: int, context: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """A batch of inputs x and next-token targets y, each (batch_size, context)."""
-        usable = np.array([max(len(a) - context - 1, 0) for a in self.arrays], dtype=np.float64)
-        if usable.sum() == 0:
-            raise InputError(f"shards hold {self.tokens} tokens, too few for a context of {context}")
-        picks = rng.choice(len(self.arrays), size=batch_size, p=usable / usable.sum())
-        rows = [self.arrays[i][o : o + context + 1] for i in picks for o in [rng.integers(0, usable[i] + 1)]]
-        batch = np.stack(rows).astype(np.int64)
+        batch = self.sample(batch_size, context + 1, rng)
         return batch[:, :-1], batch[:, 1:]

@@ -128,6 +128,10 @@ class Run:
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
         self.client.log_batch(self.run_id, metrics=batch)
 
+    def log_step_metrics(self, step: int, metrics: dict[str, float]) -> None:
+        """The training loop's callback: metrics at a step, for curves in the UI."""
+        self.log_metrics(metrics, step)
+
     def log_params(self, params: dict) -> None:
         from mlflow.entities import Param
 
@@ -140,6 +144,13 @@ class Run:
 
     def log_dict(self, obj: dict, name: str) -> None:
         self.client.log_dict(self.run_id, obj, name)
+
+
+def attach(run_id: str) -> Run:
+    """A handle on an existing run, for worker processes logging into their step's run."""
+    from mlflow.tracking import MlflowClient
+
+    return Run(MlflowClient(tracking_uri()), run_id)
 
 
 def _setup_logging(log_file: str | None) -> None:

@@ -68,7 +68,7 @@ def test_filters_and_dedup_are_counted_per_source(tmp_path, raw):
     assert web["dropped_exact_duplicate"]["documents"] == 1
     assert web["dropped_near_duplicate"]["documents"] == 50
     assert web["dropped_alnum_ratio"]["documents"] == 1 and web["dropped_length"]["documents"] == 1
-    assert web["val"]["documents"] + web["train_before_mix"]["documents"] == 200
+    assert web["val_before_mix"]["documents"] + web["train_before_mix"]["documents"] == 200
     assert json.loads((tmp_path / "corpus" / "stats.json").read_text()) == stats
 
 
@@ -94,6 +94,8 @@ def test_mix_shares_follow_weights_and_the_output_is_deterministic(tmp_path, raw
                                 "chat": {**corpus_spec()["sources"]["chat"], "weight": 0.2}})
     stats, train, _ = run(tmp_path, raw, spec)
     assert stats["mix"]["web"]["share"] == pytest.approx(0.8, abs=0.03)
+    val_bytes = {s: stats["sources"][s]["val"]["bytes"] for s in ("web", "chat")}
+    assert val_bytes["web"] / sum(val_bytes.values()) == pytest.approx(0.8, abs=0.1)  # val is mixed like train
     factors = sorted(stats["mix"][s]["factor"] for s in ("web", "chat"))
     assert factors[1] == 1.0 and factors[0] < 1.0  # the largest mix that repeats nothing
     _, again, _ = run(tmp_path, raw, spec)

@@ -7,8 +7,9 @@ stays flat as the corpus grows:
    survivors are spilled to a temporary parquet file, and only their ids and
    MinHash signatures stay in memory;
 2. once each source's surviving size is known, the mix factors are fixed and the
-   spill is streamed into `train.parquet` (mixed) and `val.parquet` (unmixed:
-   every held-out document, so evaluation sees each source's real text).
+   spill is streamed into `train.parquet` and `val.parquet`, both mixed by the
+   same factors so validation measures the distribution training sees; val is
+   only ever subsampled (a source upsampled in train keeps its val as it is).
 
 Every step counts what it dropped, per source, in documents and bytes; the
 counts become `stats.json`.
@@ -34,7 +35,7 @@ from minnow.errors import InputError
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string()), ("messages", MESSAGES)])
-SPILL = SCHEMA.append(pa.field("val", pa.bool_())).append(pa.field("size", pa.int64()))
+SPILL = SCHEMA.append(pa.field("val", pa.bool_()))
 ROWS = 8192
 
 
@@ -105,10 +106,9 @@ def _scan(spec: dict, raw_dirs: dict, spill: RowWriter, counter: Counter) -> dic
                 counter.add(name, f"dropped_{dropped}", doc.text)
                 continue
             val = is_val(doc.id, spec["val_fraction"], spec["seed"])
-            size = mix.measure(doc.text, spec["mix_by"])
-            train_size[name] += 0 if val else size
-            counter.add(name, "val" if val else "train_before_mix", doc.text)
-            spill.add({**_row(doc), "val": val, "size": size})
+            train_size[name] += 0 if val else mix.measure(doc.text, spec["mix_by"])
+            counter.add(name, "val_before_mix" if val else "train_before_mix", doc.text)
+            spill.add({**_row(doc), "val": val})
         if counter.counts[name]["in"]["documents"] == 0:
             raise InputError(f"source '{name}' ({raw_dirs[name]}) has no documents")
     return train_size
@@ -119,14 +119,16 @@ def _row(doc: Document) -> dict:
 
 
 def _write_splits(spill_path: Path, factors: dict, seed: int, train: RowWriter, val: RowWriter, counter: Counter):
-    """Pass 2: stream the spill into val (as is) and train (mixed)."""
+    """Pass 2: stream the spill into val and train, each mixed."""
     for batch in pq.ParquetFile(spill_path).iter_batches(batch_size=ROWS):
         for row in batch.to_pylist():
-            is_val_row, size = row.pop("val"), row.pop("size")
-            if is_val_row:
-                val.add(row)
+            factor = factors[row["source"]]
+            if row.pop("val"):  # the same mix, but never a repeated document
+                if mix.repeats(min(factor, 1.0), seed, row["id"], row["source"]):
+                    counter.add(row["source"], "val", row["text"])
+                    val.add(row)
                 continue
-            copies = mix.repeats(factors[row["source"]], seed, row["id"], row["source"])
+            copies = mix.repeats(factor, seed, row["id"], row["source"])
             counter.add(row["source"], "train", row["text"], copies)
             for _ in range(copies):
                 train.add(row)

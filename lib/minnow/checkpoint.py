@@ -1,0 +1,106 @@
+"""Checkpoints (resumable training state) and final weights (safetensors + config.json).
+
+A checkpoint holds everything a killed run needs to continue as if it had not
+stopped: weights, optimizer moments, the step (which fixes the schedule and the
+data position, since batches are drawn from a per-step seed), RNG states, the
+loss history and both configs. It is written to a temporary file and renamed,
+so a kill mid-write leaves the previous checkpoint intact, and it is loaded with
+`weights_only=True`, so a checkpoint file cannot run code.
+
+Final weights are `model.safetensors` with a Hugging Face Llama `config.json`
+(plus minnow's own config under the key "minnow"), so the export stage and
+`transformers` read the same folder.
+"""
+
+import json
+from pathlib import Path
+
+import torch
+
+from minnow.atomic import atomic_path
+from minnow.errors import InputError
+from minnow.model import ModelConfig, Transformer
+
+FORMAT = 1
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({**state, "format": FORMAT}, tmp)
+
+
+def load_checkpoint(path: str | Path, model_cfg: ModelConfig) -> dict:
+    """A checkpoint's state, refused with a clear message if it is not for this model."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # unpickling errors, truncated zip archives, foreign files
+        raise InputError(f"{path}: not a readable minnow checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT or "model_config" not in state:
+        raise InputError(f"{path}: not a minnow checkpoint (format {FORMAT} expected)")
+    theirs, ours = state["model_config"], model_cfg.to_dict()
+    if theirs != ours:
+        changed = ", ".join(f"{k} {theirs.get(k)} → {v}" for k, v in ours.items() if theirs.get(k) != v)
+        raise InputError(
+            f"{path}: checkpoint is for another model ({changed}); delete {Path(path).parent} to train from scratch"
+        )
+    return state
+
+
+def hf_config(cfg: ModelConfig, special_ids: dict[str, int]) -> dict:
+    """config.json in the form `transformers` reads as LlamaForCausalLM."""
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": cfg.vocab_size,
+        "hidden_size": cfg.d_model,
+        "intermediate_size": cfg.ffn_dim,
+        "num_hidden_layers": cfg.n_layers,
+        "num_attention_heads": cfg.n_heads,
+        "num_key_value_heads": cfg.n_kv_heads,
+        "head_dim": cfg.head_dim,
+        "max_position_embeddings": cfg.context,
+        "rms_norm_eps": cfg.norm_eps,
+        "rope_theta": cfg.rope_theta,
+        "tie_word_embeddings": cfg.tie_embeddings,
+        "hidden_act": "silu",
+        "attention_bias": False,
+        "mlp_bias": False,
+        "torch_dtype": "float32",
+        "bos_token_id": special_ids.get("bos"),
+        "eos_token_id": special_ids.get("eos"),
+        "pad_token_id": special_ids.get("pad"),
+        "minnow": cfg.to_dict(),
+    }
+
+
+def save_model(model: Transformer, weights: str | Path, config: str | Path, special_ids: dict[str, int]) -> None:
+    """Write final weights (a tied head is stored once, as HF expects) and config.json."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if model.cfg.tie_embeddings:
+        del state["lm_head.weight"]
+    with atomic_path(weights) as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    with atomic_path(config) as tmp:
+        tmp.write_text(json.dumps(hf_config(model.cfg, special_ids), indent=2) + "\n")
+
+
+def load_model(folder: str | Path) -> Transformer:
+    """A trained model from a folder holding model.safetensors and config.json."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    try:
+        cfg = ModelConfig(**json.loads((folder / "config.json").read_text())["minnow"])
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as e:
+        raise InputError(f"{folder / 'config.json'}: not a minnow model config ({e})") from None
+    model = Transformer(cfg)
+    state = load_file(str(folder / "model.safetensors"))
+    if cfg.tie_embeddings:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise InputError(f"{folder / 'model.safetensors'}: weights do not fit config.json ({e})") from None
+    return model.eval()

@@ -1,0 +1,21 @@
+rule train:
+    input:
+        shards=model_shards,
+        tokenizer=model_tokenizer,
+    output:
+        weights="results/{model}/model.safetensors",
+        config="results/{model}/config.json",
+        curve="results/{model}/loss_curve.png",
+        summary="results/{model}/train_summary.json",
+    params:
+        model=model_spec,
+        vocab_size=model_vocab,
+        checkpoints="results/{model}/checkpoints",
+        code=code("train"),
+    threads: workflow.cores
+    log:
+        "results/logs/train/{model}.log",
+    benchmark:
+        "results/benchmarks/train/{model}.tsv"
+    script:
+        "../workflow_scripts/train.py"

@@ -1,0 +1,139 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from minnow import checkpoint, launch, training
+from minnow.errors import InputError
+from minnow.model import ModelConfig, Transformer
+from minnow.training import Paths, TrainConfig, answer_mask, lr_at
+
+SPEC = {"d_model": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "ffn_dim": 64, "context": 32,
+        "train": {"steps": 40, "batch_size": 8, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 5, "eval_every": 10,
+                  "eval_batches": 4, "checkpoint_every": 5, "device": "cpu"}}
+VOCAB = 512
+
+
+def spec(**train):
+    return {**SPEC, "train": {**SPEC["train"], **train}}
+
+
+def run_args(folder: Path, shards, tok, model_spec=None) -> dict:
+    return dict(spec=model_spec or SPEC, vocab_size=VOCAB, shards=shards, tokenizer_json=tok,
+                paths=Paths(folder / "checkpoints", folder / "model.safetensors", folder / "config.json"),
+                curve=folder / "loss_curve.png", summary=folder / "summary.json", name="test")
+
+
+def train_in_process(folder, chat_shards, model_spec=None) -> dict:
+    return training.train_model(**run_args(folder, *chat_shards, model_spec), progress=False, threads=1)
+
+
+def test_schedule_warms_up_then_decays_to_min_lr():
+    cfg = TrainConfig(steps=100, batch_size=1, lr=1.0, min_lr=0.1, warmup_steps=10)
+    lrs = [lr_at(s, cfg) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] == pytest.approx(0.1, abs=1e-3)
+
+
+def test_answer_mask_keeps_assistant_answers_and_their_end():
+    m = {"system": 1, "user": 2, "assistant": 3, "end": 4, "eos": 5}
+    #          answer?  -   x   x   x   -  -   -   -   x   x   x   -
+    window = np.array([[9, 10, 3, 20, 21, 4, 5, 2, 30, 4, 3, 40, 4, 5]])
+    targets = window[0, 1:]
+    mask = answer_mask(window, m)[0]
+    assert targets[mask].tolist() == [20, 21, 4, 40, 4]
+    assert answer_mask(np.array([[20, 21, 22]]), m).sum() == 0  # role unknown before the first marker
+
+
+def test_weight_decay_spares_embeddings_and_norms():
+    model = Transformer(ModelConfig(vocab_size=64, d_model=16, n_layers=1, n_heads=2, n_kv_heads=1, ffn_dim=32, context=8))
+    decay, no_decay = training.param_groups(model, 0.1)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert all("proj" in names[id(p)] for p in decay["params"])
+    assert {names[id(p)] for p in no_decay["params"]} >= {"model.embed_tokens.weight", "model.norm.weight"}
+
+
+def test_training_is_seeded_and_learns(tmp_path, chat_shards):
+    first = train_in_process(tmp_path / "a", chat_shards, spec(steps=100, eval_every=20))
+    second = train_in_process(tmp_path / "b", chat_shards, spec(steps=100, eval_every=20))
+    assert first["history"] == second["history"]
+    val = [loss for _, loss in first["history"]["val"]]
+    assert val[-1] < val[0] - 0.8 and val[-1] < np.log(VOCAB) - 1.5
+    assert (tmp_path / "a" / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["steps"] == 100
+
+
+def test_answers_only_training_ignores_user_turns(tmp_path, chat_shards):
+    result = train_in_process(tmp_path, chat_shards, spec(loss_on="answers", steps=10))
+    assert all(np.isfinite(loss) for _, loss in result["history"]["train"])
+
+
+def test_saved_model_loads_in_minnow_and_transformers_with_equal_logits(tmp_path, chat_shards):
+    from transformers import AutoModelForCausalLM
+
+    train_in_process(tmp_path, chat_shards, spec(steps=5))
+    ours = checkpoint.load_model(tmp_path)
+    hf = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
+    idx = torch.randint(0, VOCAB, (2, 32))
+    with torch.no_grad():
+        assert torch.allclose(ours(idx)[0], hf(idx).logits, atol=1e-4)
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path, chat_shards):
+    train_in_process(tmp_path, chat_shards, spec(steps=5))
+    wider = {**spec(steps=10), "d_model": 48, "ffn_dim": 96}
+    with pytest.raises(InputError, match=r"last\.pt: checkpoint is for another model \(d_model 32 → 48, ffn_dim 64 → 96\)"):
+        train_in_process(tmp_path, chat_shards, wider)
+
+
+def test_foreign_checkpoint_file_is_refused(tmp_path):
+    bad = tmp_path / "last.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    cfg = ModelConfig(vocab_size=64, d_model=16, n_layers=1, n_heads=2, n_kv_heads=1, ffn_dim=32, context=8)
+    with pytest.raises(InputError, match=r"last\.pt: not a readable minnow checkpoint"):
+        checkpoint.load_checkpoint(bad, cfg)
+
+
+TRAIN_SCRIPT = """
+import json, sys
+from pathlib import Path
+from minnow import launch, training
+args = launch._decode(json.loads(Path(sys.argv[1]).read_text()))
+training.train_model(**args, progress=False, threads=1)
+"""
+
+
+def test_resume_after_sigkill_continues_the_curve(tmp_path, chat_shards):
+    long = spec(steps=300, eval_every=50)
+    straight = train_in_process(tmp_path / "straight", chat_shards, long)
+    folder = tmp_path / "killed"
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps(launch._encode(run_args(folder, *chat_shards, long))))
+    proc = subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, str(args_file)])
+    last = folder / "checkpoints" / "last.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline and not last.exists():
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(last, weights_only=True)["step"]
+    assert 5 <= killed_at < 300 and not (folder / "model.safetensors").exists()
+    resumed = train_in_process(folder, chat_shards, long)
+    assert resumed["resumed"] and resumed["steps"] == 300
+    assert np.allclose([l for _, l in resumed["history"]["train"]], [l for _, l in straight["history"]["train"]], atol=1e-5)
+    assert [s for s, _ in resumed["history"]["val"]] == [50, 100, 150, 200, 250, 300]
+
+
+def test_ddp_with_two_gloo_processes_matches_one_process_on_the_same_global_batch(tmp_path, chat_shards):
+    single = train_in_process(tmp_path / "one", chat_shards, spec(steps=6, batch_size=8))
+    args = run_args(tmp_path / "two", *chat_shards, spec(steps=6, batch_size=4, gpus=2))
+    double = launch.torchrun(args, nproc=2, run_id=None)
+    assert double["steps"] == 6
+    assert np.allclose([l for _, l in double["history"]["train"]], [l for _, l in single["history"]["train"]], atol=1e-4)

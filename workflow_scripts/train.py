@@ -1,0 +1,25 @@
+"""train: train (or resume) one model preset on its corpus's shards.
+
+input:  shards — folder of token shards; tokenizer — tokenizer.json
+output: weights — model.safetensors; config — config.json (HF Llama + minnow);
+        curve — loss_curve.png; summary — train_summary.json
+params: model — the preset (architecture and train settings); vocab_size — embedding rows;
+        checkpoints — folder of resumable checkpoints (kept across reruns, so not an output)
+"""
+
+from pathlib import Path
+
+from minnow import launch, tracking, training
+
+with tracking.step_run(snakemake, step="train") as run:
+    p, out = snakemake.params, snakemake.output
+    paths = training.Paths(Path(p.checkpoints), Path(out.weights), Path(out.config))
+    args = dict(spec=p.model, vocab_size=p.vocab_size, shards=Path(snakemake.input.shards),
+                tokenizer_json=Path(snakemake.input.tokenizer), paths=paths, curve=Path(out.curve),
+                summary=Path(out.summary), name=snakemake.wildcards.model)
+    if p.model["train"]["gpus"] > 1:
+        result = launch.torchrun(args, p.model["train"]["gpus"], run.run_id)
+    else:
+        result = training.train_model(**args, on_metrics=run.log_step_metrics, threads=snakemake.threads)
+    run.log_metrics({k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    run.log_artifact(out.curve)
