@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 
 from minnow import checkpoint, tokenizer
+from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
 from minnow.shards import TokenShards
 
@@ -60,9 +61,10 @@ class TrainConfig:
     gpus: int = 1
 
     # Settings that change what a run computes: a checkpoint made under different
-    # ones cannot be continued. steps and the eval/checkpoint cadence may change.
+    # ones cannot be continued. `steps` counts, since the cosine schedule depends on
+    # it; the eval/checkpoint cadence and how the run is executed do not.
     def identity(self) -> dict:
-        skip = {"steps", "eval_every", "checkpoint_every", "compile", "gpus", "device"}
+        skip = {"eval_every", "checkpoint_every", "compile", "gpus", "device"}
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
 
@@ -167,7 +169,7 @@ class Trainer:
         tok = tokenizer.load(tokenizer_json)
         self.special_ids = tokenizer.markers(tok)
         if tok.get_vocab_size() > model_cfg.vocab_size:
-            raise ValueError(f"tokenizer has {tok.get_vocab_size()} tokens, model only {model_cfg.vocab_size}")
+            raise InputError(f"{tokenizer_json}: {tok.get_vocab_size()} tokens, but the model embeds only {model_cfg.vocab_size}")
         self.batches = Batches(Path(shards), model_cfg.context, cfg, self.rank, self.world, self.special_ids)
         torch.manual_seed(cfg.seed)
         self.model = Transformer(model_cfg).to(self.device)
