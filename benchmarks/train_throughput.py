@@ -26,7 +26,9 @@ import torch.nn.functional as F
 import yaml
 
 from minnow.model import Attention, Transformer, apply_rope
-from minnow.training import autocast_dtype, configs, device_peak_flops, param_groups
+from minnow.config import embedding_rows
+from minnow.devices import autocast_dtype, peak_flops
+from minnow.training import configs, param_groups
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_BATCH = {"tiny": 16, "guppy": 16, "small": 4}  # sequences per step on a 2-core CPU
@@ -84,14 +86,14 @@ def sync(device):
 def main(presets: list[str], steps: int, variants: list[str]) -> None:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    peak = device_peak_flops(device)
+    peak = peak_flops(device)
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}\n")
     print("| preset | params | batch × context | variant | tokens/s | GFLOP/s | MFU | vs baseline |")
     print("|---|---|---|---|---|---|---|---|")
     for preset in presets:
         spec = config["models"][preset]
-        vocab = -(-config["tokenizers"][spec["tokenizer"]]["vocab_size"] // 64) * 64
+        vocab = embedding_rows(config["tokenizers"][spec["tokenizer"]]["vocab_size"])
         model_cfg, train_cfg = configs(spec, vocab)
         batch = train_cfg.batch_size if device.type == "cuda" else CPU_BATCH.get(preset, 4)
         tokens = batch * model_cfg.context

@@ -65,10 +65,8 @@ def model_tokenizer(wildcards):
 
 
 def model_vocab(wildcards):
-    """Embedding rows: the tokenizer's requested size rounded up to a multiple of 64
-    (fixed by the config alone, so the architecture never depends on how far BPE got)."""
     requested = config["tokenizers"][config["models"][wildcards.model]["tokenizer"]]["vocab_size"]
-    return -(-requested // 64) * 64
+    return minnow_config.embedding_rows(requested)
 
 
 def all_targets():

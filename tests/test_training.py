@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from minnow import checkpoint, launch, training
+from minnow import checkpoint, launch, tokenizer, training
+from minnow.batches import Batches, answer_mask
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
-from minnow.training import Paths, TrainConfig, answer_mask, lr_at
+from minnow.training import Paths, TrainConfig, lr_at
 
 SPEC = {"d_model": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "ffn_dim": 64, "context": 32,
         "train": {"steps": 40, "batch_size": 8, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 5, "eval_every": 10,
@@ -70,7 +71,24 @@ def test_training_is_seeded_and_learns(tmp_path, chat_shards):
     assert json.loads((tmp_path / "a" / "summary.json").read_text())["steps"] == 100
 
 
-def test_answers_only_training_ignores_user_turns(tmp_path, chat_shards):
+def test_answers_only_batches_count_only_the_fish_answers(chat_shards):
+    from minnow.data.builtin import guppy
+
+    shards, tok_path = chat_shards
+    tok = tokenizer.load(tok_path)
+    marker = tokenizer.markers(tok)
+    batches = Batches(shards, 32, 16, seed=0, eval_batches=1, answers_only=True, marker=marker)
+    answers = {r["output"] for r in guppy.generate(2500, seed=1)}
+    x, y = batches.train_batch(step=3, micro=0)
+    assert 0 < (y != -100).float().mean() < 0.9
+    for row in y.numpy():
+        kept = row[row != -100]
+        for span in np.split(kept, np.flatnonzero(kept == marker["end"]) + 1):
+            text = tok.decode([t for t in span.tolist() if t != marker["end"]])
+            assert not text or any(text in answer for answer in answers), text
+
+
+def test_answers_only_training_stays_finite(tmp_path, chat_shards):
     result = train_in_process(tmp_path, chat_shards, spec(loss_on="answers", steps=10))
     assert all(np.isfinite(loss) for _, loss in result["history"]["train"])
 
@@ -87,10 +105,22 @@ def test_saved_model_loads_in_minnow_and_transformers_with_equal_logits(tmp_path
 
 
 def test_checkpoint_of_another_model_is_refused(tmp_path, chat_shards):
-    train_in_process(tmp_path, chat_shards, spec(steps=5))
-    wider = {**spec(steps=10), "d_model": 48, "ffn_dim": 96}
+    first = train_in_process(tmp_path / "a", chat_shards, spec(steps=5))
+    model_cfg, cfg = training.configs({**spec(steps=10), "d_model": 48, "ffn_dim": 96}, VOCAB)
+    wider = training.Trainer(model_cfg, cfg, *chat_shards, run_args(tmp_path / "b", *chat_shards)["paths"])
+    wider.run_dir.mkdir(parents=True)
+    (wider.run_dir / "last.pt").write_bytes((Path(first["checkpoints"]) / "last.pt").read_bytes())
     with pytest.raises(InputError, match=r"last\.pt: checkpoint is for another model \(d_model 32 → 48, ffn_dim 64 → 96\)"):
-        train_in_process(tmp_path, chat_shards, wider)
+        wider.run(progress=False)
+
+
+def test_a_changed_run_starts_over_instead_of_continuing_a_stale_checkpoint(tmp_path, chat_shards):
+    first = train_in_process(tmp_path, chat_shards, spec(steps=5))
+    again = train_in_process(tmp_path, chat_shards, spec(steps=5))
+    assert again["resumed"] and again["checkpoints"] == first["checkpoints"]
+    changed = training.train_model(**run_args(tmp_path, *chat_shards, spec(steps=5)), progress=False, code="new code")
+    assert not changed["resumed"] and changed["checkpoints"] != first["checkpoints"]
+    assert (Path(first["checkpoints"]) / "last.pt").exists()  # the earlier run's checkpoints are kept
 
 
 def test_foreign_checkpoint_file_is_refused(tmp_path):
@@ -110,6 +140,7 @@ training.train_model(**args, progress=False, threads=1)
 """
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_continues_the_curve(tmp_path, chat_shards):
     long = spec(steps=300, eval_every=50)
     straight = train_in_process(tmp_path / "straight", chat_shards, long)
@@ -117,10 +148,10 @@ def test_resume_after_sigkill_continues_the_curve(tmp_path, chat_shards):
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps(launch._encode(run_args(folder, *chat_shards, long))))
     proc = subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, str(args_file)])
-    last = folder / "checkpoints" / "last.pt"
     deadline = time.time() + 120
-    while time.time() < deadline and not last.exists():
+    while time.time() < deadline and not list((folder / "checkpoints").glob("*/last.pt")):
         time.sleep(0.01)
+    (last,) = (folder / "checkpoints").glob("*/last.pt")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = torch.load(last, weights_only=True)["step"]
@@ -131,6 +162,7 @@ def test_resume_after_sigkill_continues_the_curve(tmp_path, chat_shards):
     assert [s for s, _ in resumed["history"]["val"]] == [50, 100, 150, 200, 250, 300]
 
 
+@pytest.mark.slow
 def test_ddp_with_two_gloo_processes_matches_one_process_on_the_same_global_batch(tmp_path, chat_shards):
     single = train_in_process(tmp_path / "one", chat_shards, spec(steps=6, batch_size=8))
     args = run_args(tmp_path / "two", *chat_shards, spec(steps=6, batch_size=4, gpus=2))

@@ -4,7 +4,8 @@ input:  shards — folder of token shards; tokenizer — tokenizer.json
 output: weights — model.safetensors; config — config.json (HF Llama + minnow);
         curve — loss_curve.png; summary — train_summary.json
 params: model — the preset (architecture and train settings); vocab_size — embedding rows;
-        checkpoints — folder of resumable checkpoints (kept across reruns, so not an output)
+        checkpoints — folder of resumable checkpoints, one subfolder per run fingerprint
+                      (kept across reruns, so not an output); code — digest of the lib code
 """
 
 from pathlib import Path
@@ -16,7 +17,7 @@ with tracking.step_run(snakemake, step="train") as run:
     paths = training.Paths(Path(p.checkpoints), Path(out.weights), Path(out.config))
     args = dict(spec=p.model, vocab_size=p.vocab_size, shards=Path(snakemake.input.shards),
                 tokenizer_json=Path(snakemake.input.tokenizer), paths=paths, curve=Path(out.curve),
-                summary=Path(out.summary), name=snakemake.wildcards.model)
+                summary=Path(out.summary), name=snakemake.wildcards.model, code=p.code)
     if p.model["train"]["gpus"] > 1:
         result = launch.torchrun(args, p.model["train"]["gpus"], run.run_id)
     else:

@@ -96,7 +96,10 @@ def load_model(folder: str | Path) -> Transformer:
     except (OSError, KeyError, TypeError, json.JSONDecodeError) as e:
         raise InputError(f"{folder / 'config.json'}: not a minnow model config ({e})") from None
     model = Transformer(cfg)
-    state = load_file(str(folder / "model.safetensors"))
+    try:
+        state = load_file(str(folder / "model.safetensors"))
+    except Exception as e:  # a missing file, or safetensors' own SafetensorError
+        raise InputError(f"{folder / 'model.safetensors'}: not readable safetensors ({e})") from None
     if cfg.tie_embeddings:
         state["lm_head.weight"] = state["model.embed_tokens.weight"]
     try:

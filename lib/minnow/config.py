@@ -1,9 +1,12 @@
-"""Checks the JSON schema cannot express: names that must refer to other entries.
+"""Checks the JSON schema cannot express, run when the workflow is parsed.
 
 The schema catches misspelt keys and wrong types; this catches a corpus mixing
-a source that does not exist, or a tokenizer trained on an unknown corpus, with
-the dotted key of the mistake in the message.
+a source that does not exist, a tokenizer trained on an unknown corpus, or a
+model whose heads do not divide its width, with the dotted key of the mistake
+in the message, before any stage has run.
 """
+
+import math
 
 from minnow.errors import InputError
 
@@ -31,6 +34,28 @@ def reference_errors(config: dict) -> list[str]:
     return errors
 
 
+def embedding_rows(requested_vocab: int) -> int:
+    """A model's embedding rows: its tokenizer's requested size rounded up to a multiple
+    of 64, fixed by the config alone so the architecture never depends on how far BPE got."""
+    return -(-requested_vocab // 64) * 64
+
+
+def model_errors(config: dict) -> list[str]:
+    """Shapes and schedules the schema cannot check, caught before any stage runs."""
+    errors = []
+    for name, m in config.get("models", {}).items():
+        key, t = f"models.{name}", m["train"]
+        if m["d_model"] % m["n_heads"] or (m["d_model"] // m["n_heads"]) % 2:
+            errors.append(f"{key}.n_heads: d_model {m['d_model']} must split into n_heads {m['n_heads']} heads of even size")
+        if m["n_heads"] % m["n_kv_heads"]:
+            errors.append(f"{key}.n_kv_heads: n_heads {m['n_heads']} must be a multiple of n_kv_heads {m['n_kv_heads']}")
+        if t.get("min_lr", 0) > t.get("lr", math.inf):
+            errors.append(f"{key}.train.min_lr: {t['min_lr']} is above lr {t['lr']}")
+        if t.get("warmup_steps", 0) >= t["steps"]:
+            errors.append(f"{key}.train.warmup_steps: {t['warmup_steps']} leaves no step of the {t['steps']} after warmup")
+    return errors
+
+
 def target_errors(config: dict) -> list[str]:
     models = config.get("models", {})
     return [f"targets: '{t}' is not defined under models (defined: {', '.join(sorted(models)) or 'none'})"
@@ -39,6 +64,6 @@ def target_errors(config: dict) -> list[str]:
 
 def check(config: dict) -> None:
     """Raise InputError listing every dangling reference in `config`."""
-    errors = reference_errors(config) + target_errors(config)
+    errors = reference_errors(config) + model_errors(config) + target_errors(config)
     if errors:
         raise InputError("invalid config:\n  " + "\n  ".join(errors))

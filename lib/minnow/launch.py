@@ -16,6 +16,7 @@ from pathlib import Path
 
 from minnow import training
 from minnow.atomic import write_json
+from minnow.errors import InputError
 
 PATH_ARGS = ("shards", "tokenizer_json", "curve", "summary")
 
@@ -41,7 +42,8 @@ def torchrun(args: dict, nproc: int, run_id: str | None) -> dict:
            "-m", "minnow.launch", str(args_file), run_id or ""]
     proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     if proc.returncode != 0:
-        raise RuntimeError(f"torchrun with {nproc} processes failed (exit {proc.returncode}); see the log above")
+        raise InputError(f"training under torchrun with {nproc} processes failed (exit {proc.returncode}); "
+                         "the failing rank's message is above")
     return json.loads(Path(args["summary"]).read_text())
 
 
@@ -52,7 +54,11 @@ def main(args_file: str, run_id: str) -> None:
         from minnow import tracking
 
         on_metrics = tracking.attach(run_id).log_step_metrics
-    training.train_model(**args, on_metrics=on_metrics, progress=False)
+    try:
+        training.train_model(**args, on_metrics=on_metrics, progress=False)
+    except InputError as e:  # one clean line per rank, as a single-process step would print
+        print(f"minnow: ERROR: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -90,8 +90,10 @@ class KVCache:
     def update(self, layer: int, k, v):
         """Store this step's (B, nkv, T, hd) keys/values; return all cached so far."""
         end = self.pos + k.shape[2]
-        self.k[layer][:, :, self.pos : end] = k
-        self.v[layer][:, :, self.pos : end] = v
+        if end > self.k[layer].shape[2]:
+            raise ValueError(f"KV cache holds {self.k[layer].shape[2]} tokens; {end} requested")
+        self.k[layer][:, :, self.pos : end] = k.to(self.k[layer].dtype)
+        self.v[layer][:, :, self.pos : end] = v.to(self.v[layer].dtype)
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
 
@@ -207,8 +209,11 @@ class Transformer(nn.Module):
         logits = self.lm_head(self.model.norm(x))
         if targets is None:
             return logits, None
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
-        return logits, loss
+        flat = targets.reshape(-1)
+        # summed then divided, so a batch with no counted target (an answers-only batch
+        # that caught no answer) gives 0, not NaN
+        total = F.cross_entropy(logits.float().view(-1, logits.size(-1)), flat, ignore_index=-100, reduction="sum")
+        return logits, total / (flat != -100).sum().clamp(min=1)
 
     def flops_per_token(self) -> float:
         """Training FLOPs per token: 6 per weight, plus attention scores (PaLM appendix B)."""

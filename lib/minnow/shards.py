@@ -118,7 +118,7 @@ def _batches(parquet: Path, max_bytes: int):
     for batch in pq.ParquetFile(parquet).iter_batches(batch_size=256, columns=["text", "messages"]):
         for row in batch.to_pylist():
             rows.append(row)
-            size += len(row["text"])
+            size += len(row["text"].encode("utf-8"))
             if size >= max_bytes:
                 yield rows
                 rows, size = [], 0
@@ -165,10 +165,14 @@ class TokenShards:
     def __init__(self, folder: str | Path, split: str):
         folder = Path(folder)
         meta_path = folder / "meta.json"
-        if not meta_path.is_file():
-            raise InputError(f"{folder}: no meta.json; not a minnow shard folder")
-        files = [folder / s["file"] for s in json.loads(meta_path.read_text())["splits"][split]["shards"]]
-        self.arrays = [open_shard(f) for f in files]
+        try:
+            entries = json.loads(meta_path.read_text())["splits"][split]["shards"]
+        except FileNotFoundError:
+            raise InputError(f"{folder}: no meta.json; not a minnow shard folder") from None
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise InputError(f"{meta_path}: no readable '{split}' split ({type(e).__name__}: {e})") from None
+        self.where = f"{folder} ({split})"
+        self.arrays = [open_shard(folder / s["file"]) for s in entries]
         self.tokens = sum(len(a) for a in self.arrays)
 
     def sample(self, batch_size: int, length: int, rng: np.random.Generator, rows: slice | None = None) -> np.ndarray:
@@ -179,7 +183,8 @@ class TokenShards:
         """
         usable = np.array([max(len(a) - length + 1, 0) for a in self.arrays], dtype=np.float64)
         if usable.sum() == 0:
-            raise InputError(f"shards hold {self.tokens} tokens, too few for windows of {length}")
+            raise InputError(f"{self.where}: {self.tokens} tokens, too few for windows of {length}; "
+                             "give this split more data (val_fraction, sources) or the model a shorter context")
         picks = rng.choice(len(self.arrays), size=batch_size, p=usable / usable.sum())
         offsets = (rng.random(batch_size) * usable[picks]).astype(np.int64)
         chosen = range(batch_size)[rows or slice(None)]

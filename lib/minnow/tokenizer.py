@@ -60,7 +60,7 @@ def train(train_parquet: str | Path, vocab_size: int, min_frequency: int = 2):
     return tok
 
 
-def hf_config(model_max_length: int | None = None) -> dict:
+def hf_config() -> dict:
     """tokenizer_config.json for transformers' AutoTokenizer, with the chat template."""
     return {
         "tokenizer_class": "PreTrainedTokenizerFast",
@@ -68,7 +68,7 @@ def hf_config(model_max_length: int | None = None) -> dict:
         "eos_token": SPECIAL_TOKENS["eos"],
         "pad_token": SPECIAL_TOKENS["pad"],
         "chat_template": CHAT_TEMPLATE,
-        "model_max_length": model_max_length or 1_000_000_000,
+        "model_max_length": 1_000_000_000,
         "clean_up_tokenization_spaces": False,
     }
 

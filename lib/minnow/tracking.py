@@ -6,8 +6,8 @@ named by the config's `experiment` key, tagged with the step, its wildcards
 commit, and logs its params, metrics and a summary artifact, so runs can be
 compared in the MLflow UI.
 
-The store defaults to a SQLite file (the Snakefile sets MLFLOW_TRACKING_URI when
-the user has not). A fresh SQLite store is not safe to create from several
+The store is MLFLOW_TRACKING_URI when set, else the SQLite file
+results/mlflow.db under the working directory. A fresh SQLite store is not safe to create from several
 processes at once (mlflow races on its schema migration), so `ensure_store`
 creates it under a file lock; the Snakefile calls it once before any job starts
 and every step calls it again, which is then a cheap no-op.

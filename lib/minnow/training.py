@@ -5,20 +5,21 @@ cosine decay, gradient accumulation and clipping; bf16 autocast on CUDA (fp16
 with a GradScaler where bf16 is missing), fp32 on CPU unless configured;
 optional `torch.compile`; DDP when launched by torchrun.
 
-Reproducibility and resume rest on one choice: the batch for (step, micro-step)
-is drawn from a generator seeded by (seed, step, micro), so the data position is
-the step itself, a resumed run sees exactly the batches it would have seen, and
-every rank draws the same global batch and keeps its own rows. Validation uses
-fixed batches drawn once from the seed, so curves compare across runs.
+Checkpoints live in a folder named by the run's fingerprint: a hash of the
+architecture, the training settings, the shards, the tokenizer and the code. A
+rerun after a kill has the same fingerprint and resumes; a rerun because
+something changed gets a new folder and starts over, so a stale checkpoint is
+never continued and an earlier run's checkpoints are never lost.
 
 Metrics go to a callback (`on_metrics(step, dict)`) that defaults to doing
 nothing, so tests run without MLflow.
 """
 
 import contextlib
+import hashlib
+import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,15 +28,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from minnow import checkpoint, tokenizer
+from minnow import checkpoint, devices, tokenizer
+from minnow.batches import Batches
 from minnow.errors import InputError
+from minnow.digests import sha256_file
 from minnow.model import ModelConfig, Transformer
-from minnow.shards import TokenShards
 
 log = logging.getLogger(__name__)
-
-# Peak dense bf16 FLOP/s of devices whose MFU minnow reports.
-PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12, "4090": 165e12}
 
 
 @dataclass(frozen=True)
@@ -60,38 +59,16 @@ class TrainConfig:
     loss_on: str = "all"  # all | answers
     gpus: int = 1
 
-    # Settings that change what a run computes: a checkpoint made under different
-    # ones cannot be continued. `steps` counts, since the cosine schedule depends on
-    # it; the eval/checkpoint cadence and how the run is executed do not.
     def identity(self) -> dict:
-        skip = {"eval_every", "checkpoint_every", "compile", "gpus", "device"}
-        return {k: v for k, v in asdict(self).items() if k not in skip}
+        """The settings that decide what a run computes (not how often it reports)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("eval_every", "checkpoint_every", "compile")}
 
 
 @dataclass
 class Paths:
-    checkpoints: Path
+    checkpoints: Path  # root; each run gets checkpoints/<fingerprint>/
     weights: Path
     config: Path
-
-
-def pick_device(preference: str = "auto") -> torch.device:
-    if preference != "auto":
-        return torch.device(preference)
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """The autocast dtype, or None for plain fp32: bf16 on CUDA where supported, else fp16."""
-    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
-        return None
-    if precision == "fp16" or (precision == "auto" and not torch.cuda.is_bf16_supported()):
-        return torch.float16
-    return torch.bfloat16
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -102,42 +79,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
 
 
-def answer_mask(window: np.ndarray, marker: dict[str, int]) -> np.ndarray:
-    """Which targets (window[:, 1:]) are assistant answers, from the ids alone.
-
-    A target is an answer when the last role marker at or before its input is
-    <|assistant|>; its closing <|end|> counts (the model must learn to stop).
-    Targets before the window's first marker are of unknown role and excluded.
-    """
-    roles = [marker[n] for n in ("system", "user", "assistant", "end", "eos")]
-    positions = np.where(np.isin(window, roles), np.arange(window.shape[1]), -1)
-    last = np.maximum.accumulate(positions, axis=1)
-    last_token = np.where(last >= 0, np.take_along_axis(window, np.maximum(last, 0), axis=1), -1)
-    starts_turn = np.isin(window[:, 1:], [marker["system"], marker["user"], marker["assistant"], marker["eos"]])
-    return (last_token[:, :-1] == marker["assistant"]) & ~starts_turn
-
-
-class Batches:
-    """Train batches by (step, micro-step) and fixed validation batches."""
-
-    def __init__(self, shards: Path, context: int, cfg: TrainConfig, rank: int, world: int, marker: dict | None):
-        self.train, self.val = TokenShards(shards, "train"), TokenShards(shards, "val")
-        self.context, self.cfg, self.rank, self.world, self.marker = context, cfg, rank, world, marker
-        rng = np.random.default_rng([cfg.seed, 2**31])
-        self.val_batches = [self._pair(self.val.sample(cfg.batch_size, context + 1, rng)) for _ in range(cfg.eval_batches)]
-
-    def _pair(self, window: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = window[:, :-1], window[:, 1:].copy()
-        if self.cfg.loss_on == "answers":
-            y[~answer_mask(window, self.marker)] = -100
-        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)
-
-    def train_batch(self, step: int, micro: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.cfg.seed, step, micro])
-        rows = slice(self.rank * self.cfg.batch_size, (self.rank + 1) * self.cfg.batch_size)
-        return self._pair(self.train.sample(self.world * self.cfg.batch_size, self.context + 1, rng, rows))
-
-
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """Decay the matrices of linear layers; never embeddings or norm gains."""
     decay, no_decay = [], []
@@ -146,45 +87,56 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def device_peak_flops(device: torch.device) -> float | None:
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    return next((peak for key, peak in PEAK_FLOPS.items() if key in name), None)
+def fingerprint(model_cfg: ModelConfig, cfg: TrainConfig, shards: Path, tokenizer_json: Path, code: str) -> str:
+    """What makes two training runs the same run: resume only within one fingerprint."""
+    parts = {
+        "model": model_cfg.to_dict(),
+        "train": cfg.identity(),
+        "shards": hashlib.sha256((Path(shards) / "meta.json").read_bytes()).hexdigest(),
+        "tokenizer": sha256_file(tokenizer_json),
+        "code": code,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class Trainer:
-    """One training run; `run()` trains from scratch or from the last checkpoint."""
+    """One training run; `run()` trains from scratch or from the run's last checkpoint."""
 
     def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, shards: Path, tokenizer_json: Path, paths: Paths,
-                 on_metrics=None, threads: int | None = None):
+                 on_metrics=None, threads: int | None = None, code: str = ""):
         self.model_cfg, self.cfg, self.paths = model_cfg, cfg, paths
         self.on_metrics = on_metrics or (lambda step, metrics: None)
-        self.rank, self.world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-        self.device = pick_device(cfg.device)
+        self.rank, self.world = devices.rank_and_world()
+        self.device = devices.pick_device(cfg.device)
         if threads and self.device.type == "cpu":
             torch.set_num_threads(threads)
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        devices.allow_tf32(cfg.precision)
         tok = tokenizer.load(tokenizer_json)
         self.special_ids = tokenizer.markers(tok)
         if tok.get_vocab_size() > model_cfg.vocab_size:
             raise InputError(f"{tokenizer_json}: {tok.get_vocab_size()} tokens, but the model embeds only {model_cfg.vocab_size}")
-        self.batches = Batches(Path(shards), model_cfg.context, cfg, self.rank, self.world, self.special_ids)
+        self.run_dir = Path(paths.checkpoints) / fingerprint(model_cfg, cfg, shards, tokenizer_json, code)
+        self.batches = Batches(Path(shards), model_cfg.context, cfg.batch_size, cfg.seed, cfg.eval_batches,
+                               cfg.loss_on == "answers", self.special_ids, self.rank, self.world)
         torch.manual_seed(cfg.seed)
         self.model = Transformer(model_cfg).to(self.device)
         self.optimizer = torch.optim.AdamW(
             param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
             fused=self.device.type == "cuda",
         )
-        self.dtype = autocast_dtype(self.device, cfg.precision)
+        self.dtype = devices.autocast_dtype(self.device, cfg.precision)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.step, self.best_val, self.history = 0, math.inf, {"train": [], "val": []}
         self.forward = self._wrap(self.model)
 
+    @property
+    def tokens_per_step(self) -> int:
+        return self.world * self.cfg.batch_size * self.cfg.grad_accum * self.model_cfg.context
+
     def _wrap(self, model):
         if self.world > 1:
-            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         return torch.compile(model) if self.cfg.compile else model
 
     def _autocast(self):
@@ -200,7 +152,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
             "step": self.step,
-            "data_position": self.step,
+            "data_position": self.step,  # batches are drawn per step, so the step is the data cursor
             "best_val": self.best_val,
             "history": self.history,
             "rng": {"torch": torch.get_rng_state(),
@@ -211,17 +163,14 @@ class Trainer:
 
     def save(self, name: str) -> None:
         if self.rank == 0:
-            checkpoint.save_checkpoint(self.paths.checkpoints / name, self._state())
+            checkpoint.save_checkpoint(self.run_dir / name, self._state())
 
     def resume(self) -> bool:
-        """Continue from checkpoints/last.pt if there is one made by the same settings."""
-        path = self.paths.checkpoints / "last.pt"
+        """Continue from this run's last.pt if one exists; refuse one of another model."""
+        path = self.run_dir / "last.pt"
         if not path.exists():
             return False
         state = checkpoint.load_checkpoint(path, self.model_cfg)
-        if state["train_config"] != self.cfg.identity():
-            log.warning("%s was made with other training settings; starting from scratch", path)
-            return False
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
@@ -243,7 +192,7 @@ class Trainer:
                 _, loss = self.model(x.to(self.device), y.to(self.device))
             losses.append(loss.item())
         self.model.train()
-        return float(np.nanmean(losses))
+        return float(np.mean(losses))
 
     def train_step(self) -> tuple[float, float]:
         """One optimizer step over grad_accum micro-batches; returns (loss, grad norm)."""
@@ -252,9 +201,10 @@ class Trainer:
         total = 0.0
         for micro in range(self.cfg.grad_accum):
             x, y = (t.to(self.device, non_blocking=True) for t in self.batches.train_batch(self.step, micro))
-            sync = micro == self.cfg.grad_accum - 1 or self.world == 1
-            with (contextlib.nullcontext() if sync else self.forward.no_sync()), self._autocast():
-                _, loss = self.forward(x, y)
+            last = micro == self.cfg.grad_accum - 1
+            with contextlib.nullcontext() if last or self.world == 1 else self.forward.no_sync():
+                with self._autocast():
+                    _, loss = self.forward(x, y)
                 self.scaler.scale(loss / self.cfg.grad_accum).backward()
             total += loss.item() / self.cfg.grad_accum
         self.scaler.unscale_(self.optimizer)
@@ -268,35 +218,38 @@ class Trainer:
             total = loss_t.item()
         return total, norm
 
+    def _after_step(self, loss: float, norm: float, seconds: float, peak: float | None) -> dict:
+        """Metrics, evaluation and checkpoints due after the step just taken."""
+        metrics = {"train_loss": loss, "lr": lr_at(self.step - 1, self.cfg), "grad_norm": norm,
+                   "tokens_per_s": self.tokens_per_step / seconds,
+                   "flops_per_s": self.tokens_per_step * self.model.flops_per_token() / seconds}
+        if peak:
+            metrics["mfu"] = metrics["flops_per_s"] / (peak * self.world)
+        self.history["train"].append([self.step, loss])
+        if self.step % self.cfg.eval_every == 0 or self.step == self.cfg.steps:
+            metrics["val_loss"] = self.evaluate()
+            self.history["val"].append([self.step, metrics["val_loss"]])
+            log.info("step %d/%d: train loss %.4f, val loss %.4f, lr %.2e, %.0f tokens/s", self.step,
+                     self.cfg.steps, loss, metrics["val_loss"], metrics["lr"], metrics["tokens_per_s"])
+            if metrics["val_loss"] < self.best_val:
+                self.best_val = metrics["val_loss"]
+                self.save("best.pt")
+        if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+            self.save("last.pt")
+        return metrics
+
     def run(self, progress: bool = True) -> dict:
         from tqdm import tqdm
 
         resumed = self.resume()
-        tokens_per_step = self.world * self.cfg.batch_size * self.cfg.grad_accum * self.model_cfg.context
-        peak = device_peak_flops(self.device)
+        peak = devices.peak_flops(self.device)
         bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train")
         self.model.train()
         while self.step < self.cfg.steps:
             start = time.perf_counter()
             loss, norm = self.train_step()
-            seconds = time.perf_counter() - start
             self.step += 1
-            metrics = {"train_loss": loss, "lr": lr_at(self.step - 1, self.cfg), "grad_norm": norm,
-                       "tokens_per_s": tokens_per_step / seconds,
-                       "flops_per_s": tokens_per_step * self.model.flops_per_token() / seconds}
-            if peak:
-                metrics["mfu"] = metrics["flops_per_s"] / (peak * self.world)
-            self.history["train"].append([self.step, loss])
-            if self.step % self.cfg.eval_every == 0 or self.step == self.cfg.steps:
-                metrics["val_loss"] = self.evaluate()
-                self.history["val"].append([self.step, metrics["val_loss"]])
-                log.info("step %d/%d: train loss %.4f, val loss %.4f, lr %.2e, %.0f tokens/s", self.step,
-                         self.cfg.steps, loss, metrics["val_loss"], metrics["lr"], metrics["tokens_per_s"])
-                if metrics["val_loss"] < self.best_val:
-                    self.best_val = metrics["val_loss"]
-                    self.save("best.pt")
-            if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
-                self.save("last.pt")
+            metrics = self._after_step(loss, norm, time.perf_counter() - start, peak)
             if self.rank == 0:
                 self.on_metrics(self.step, metrics)
             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{metrics['tokens_per_s']:.0f}")
@@ -310,23 +263,16 @@ class Trainer:
         return {
             "steps": self.step,
             "resumed": resumed,
+            "checkpoints": str(self.run_dir),
             "final_val_loss": self.history["val"][-1][1] if self.history["val"] else None,
             "best_val_loss": self.best_val,
             "params": self.model.num_params(),
             "params_without_embeddings": self.model.num_params(embeddings=False),
-            "tokens_seen": self.step * self.world * self.cfg.batch_size * self.cfg.grad_accum * self.model_cfg.context,
+            "tokens_seen": self.step * self.tokens_per_step,
             "device": str(self.device),
             "autocast": str(self.dtype).removeprefix("torch.") if self.dtype else "fp32",
             "history": self.history,
         }
-
-
-def init_distributed() -> None:
-    """Join the process group torchrun set up (nccl on CUDA, gloo on CPU); no-op alone."""
-    if int(os.environ.get("WORLD_SIZE", 1)) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
 
 
 def configs(spec: dict, vocab_size: int) -> tuple[ModelConfig, TrainConfig]:
@@ -337,12 +283,13 @@ def configs(spec: dict, vocab_size: int) -> tuple[ModelConfig, TrainConfig]:
 
 
 def train_model(spec: dict, vocab_size: int, shards: Path, tokenizer_json: Path, paths: Paths, curve: Path,
-                summary: Path, name: str, on_metrics=None, threads: int | None = None, progress: bool = True) -> dict:
+                summary: Path, name: str, on_metrics=None, threads: int | None = None, progress: bool = True,
+                code: str = "") -> dict:
     """Train (or resume) one preset and write its weights, loss curve and summary."""
-    init_distributed()
+    devices.init_distributed()
     model_cfg, cfg = configs(spec, vocab_size)
-    result = Trainer(model_cfg, cfg, shards, tokenizer_json, paths, on_metrics, threads).run(progress)
-    if int(os.environ.get("RANK", 0)) == 0:
+    result = Trainer(model_cfg, cfg, shards, tokenizer_json, paths, on_metrics, threads, code).run(progress)
+    if devices.rank_and_world()[0] == 0:
         from minnow.atomic import write_json
         from minnow.plots import loss_curve
 

@@ -15,7 +15,8 @@ import pytest
 import zstandard
 
 from loopback import serve_folder
-from minnow.data.fetch import http_download, sha256_file, unpack
+from minnow.data.fetch import http_download, unpack
+from minnow.digests import sha256_file
 from minnow.errors import InputError
 
 JSONL = b'{"text": "first document"}\n{"text": "second document"}\n{"text": "third"}\n'

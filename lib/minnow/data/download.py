@@ -19,6 +19,7 @@ import minnow
 from minnow.atomic import atomic_dir, write_json
 from minnow.data import fetch
 from minnow.data.readers import SUFFIXES
+from minnow.digests import sha256_file
 from minnow.errors import InputError
 
 
@@ -102,7 +103,7 @@ def _describe(folder: Path) -> list[dict]:
     return [
         {
             "path": str(p.relative_to(folder)),
-            "sha256": fetch.sha256_file(p),
+            "sha256": sha256_file(p),
             "bytes": p.stat().st_size,
             "documents": _count_documents(p),
         }

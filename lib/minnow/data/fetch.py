@@ -8,6 +8,7 @@ a hostile tarball cannot write outside the source's folder.
 """
 
 import gzip
+import http.client
 import hashlib
 import os
 import shutil
@@ -30,14 +31,6 @@ CORRUPT = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 CHUNK = 1 << 20
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def http_download(url: str, folder: Path, sha256: str | None = None, timeout: float = 60) -> Path:
     """Fetch `url` into `folder`, verifying `sha256` before the file gets its name."""
     name = PurePosixPath(urlparse(url).path).name or "download"
@@ -48,7 +41,7 @@ def http_download(url: str, folder: Path, sha256: str | None = None, timeout: fl
             while chunk := response.read(CHUNK):
                 h.update(chunk)
                 out.write(chunk)
-    except (urllib.error.URLError, OSError) as e:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # IncompleteRead is neither
         part.unlink(missing_ok=True)
         # an HTTPError's reason is whatever text the server sent; the status code is what users look up
         reason = f"HTTP {e.code} {e.reason}" if isinstance(e, urllib.error.HTTPError) else getattr(e, "reason", e)

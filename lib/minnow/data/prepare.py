@@ -118,8 +118,10 @@ def _row(doc: Document) -> dict:
     return {"id": doc.id, "text": doc.text, "source": doc.source, "messages": doc.messages}
 
 
-def _write_splits(spill_path: Path, factors: dict, seed: int, train: RowWriter, val: RowWriter, counter: Counter):
-    """Pass 2: stream the spill into val and train, each mixed."""
+def _write_splits(spill_path: Path, factors: dict, seed: int, by: str, train: RowWriter, val: RowWriter,
+                  counter: Counter) -> dict[str, int]:
+    """Pass 2: stream the spill into val and train, each mixed; return train size per source."""
+    units = dict.fromkeys(factors, 0)
     for batch in pq.ParquetFile(spill_path).iter_batches(batch_size=ROWS):
         for row in batch.to_pylist():
             factor = factors[row["source"]]
@@ -130,16 +132,17 @@ def _write_splits(spill_path: Path, factors: dict, seed: int, train: RowWriter, 
                 continue
             copies = mix.repeats(factor, seed, row["id"], row["source"])
             counter.add(row["source"], "train", row["text"], copies)
+            units[row["source"]] += copies * mix.measure(row["text"], by)
             for _ in range(copies):
                 train.add(row)
+    return units
 
 
-def _mix_report(counts: dict, factors: dict) -> dict:
-    total = sum(counts[s]["train"]["bytes"] for s in factors) or 1
-    return {
-        s: {"factor": round(f, 6), "bytes": counts[s]["train"]["bytes"], "share": counts[s]["train"]["bytes"] / total}
-        for s, f in factors.items()
-    }
+def _mix_report(counts: dict, factors: dict, units: dict, by: str) -> dict:
+    """Per source: sampling factor, bytes, and share of train in the mix_by unit."""
+    total = sum(units.values()) or 1
+    return {s: {"factor": round(f, 6), "bytes": counts[s]["train"]["bytes"], by: units[s], "share": units[s] / total}
+            for s, f in factors.items()}
 
 
 def prepare_corpus(spec: dict, raw_dirs: dict, train_out, val_out, stats_out) -> dict:
@@ -155,11 +158,11 @@ def prepare_corpus(spec: dict, raw_dirs: dict, train_out, val_out, stats_out) ->
         factors = mix.sampling_factors(train_size, weights, spec.get("total"))
         with atomic_path(train_out) as train_tmp, atomic_path(val_out) as val_tmp:
             train, val = RowWriter(train_tmp, SCHEMA), RowWriter(val_tmp, SCHEMA)
-            _write_splits(spill_path, factors, spec["seed"], train, val, counter)
+            units = _write_splits(spill_path, factors, spec["seed"], spec["mix_by"], train, val, counter)
             train.close()
             val.close()
     counts = counter.as_dict()
-    stats = {"mix_by": spec["mix_by"], "sources": counts, "mix": _mix_report(counts, factors), "totals": _totals(counts)}
+    stats = {"mix_by": spec["mix_by"], "sources": counts, "mix": _mix_report(counts, factors, units, spec["mix_by"]), "totals": _totals(counts)}
     write_json(stats_out, stats)
     return stats
 

@@ -75,7 +75,14 @@ def read_parquet(path: Path) -> Iterator[tuple[dict, str]]:
     except (pa.ArrowException, OSError) as e:
         raise InputError(f"{path}: not a readable parquet file ({e})") from None
     row = 0
-    for batch in table.iter_batches(batch_size=4096):
+    batches = table.iter_batches(batch_size=4096)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError) as e:  # a damaged row group surfaces only when read
+            raise InputError(f"{path}: unreadable after row {row} ({e})") from None
+        if batch is None:
+            return
         for record in batch.to_pylist():
             row += 1
             yield record, f"{path}:row {row}"

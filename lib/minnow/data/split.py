@@ -3,7 +3,8 @@
 A document goes to val when a hash of (seed, id) falls below `val_fraction`, so
 the split is the same on every machine and run, and adding documents never moves
 existing ones between splits. Near-dedup runs over the whole corpus before the
-split, so no near-duplicate of a val document can remain in train.
+split, so no near-duplicate of a val document that MinHash LSH detects remains
+in train (LSH finds pairs above the threshold with high probability, not always).
 """
 
 import hashlib
