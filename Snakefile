@@ -17,6 +17,7 @@ include: "rules/prepare_corpus.smk"
 include: "rules/train_tokenizer.smk"
 include: "rules/shard.smk"
 include: "rules/train.smk"
+include: "rules/perplexity.smk"
 
 
 onstart:

@@ -1,4 +1,5 @@
 # Path and config helpers shared by the rules, so the rules hold no logic.
+import re
 from pathlib import Path
 
 from minnow import code_digest
@@ -11,11 +12,18 @@ except InputError as e:
     raise WorkflowError(str(e))
 
 
+def eval_set_names():
+    """Every corpus's val split (val-<corpus>) and the config's extra eval sets."""
+    return [f"val-{c}" for c in config["corpora"]] + list(config["evaluation"]["eval_sets"])
+
+
 wildcard_constraints:
     source=r"[^/]+",
     corpus=r"[^/]+",
     tokenizer=r"[^/]+",
-    model="|".join(config["models"]) or "no-models-defined",
+    model="|".join(map(re.escape, config["models"])) or "no-models-defined",
+    evalset="|".join(map(re.escape, eval_set_names())),
+    reference="|".join(map(re.escape, config["references"])) or "no-references-defined",
 
 
 def code(step):
@@ -64,13 +72,53 @@ def model_tokenizer(wildcards):
     return f"results/tokenizers/{config['models'][wildcards.model]['tokenizer']}/tokenizer.json"
 
 
+def model_data(wildcards):
+    """What a model folder records of its data: chat lowercases input if training text was."""
+    m = config["models"][wildcards.model]
+    sources = config["corpora"][m["corpus"]]["sources"].values()
+    return {"corpus": m["corpus"], "tokenizer": m["tokenizer"], "lowercase": all(s["lowercase"] for s in sources)}
+
+
 def model_vocab(wildcards):
     requested = config["tokenizers"][config["models"][wildcards.model]["tokenizer"]]["vocab_size"]
     return minnow_config.embedding_rows(requested)
 
 
+def eval_set_spec(wildcards):
+    name = wildcards.evalset
+    if name.startswith("val-"):
+        return {"kind": "corpus_val", "corpus": name.removeprefix("val-")}
+    return config["evaluation"]["eval_sets"][name]
+
+
+def eval_set_input(wildcards):
+    spec = eval_set_spec(wildcards)
+    return {"val": f"results/corpus/{spec['corpus']}/val.parquet"} if spec["kind"] == "corpus_val" else {}
+
+
+def reference_spec(wildcards):
+    return config["references"][wildcards.reference]
+
+
+def model_eval_sets(wildcards):
+    """A model is evaluated on its own corpus's val split and every extra eval set."""
+    corpus = config["models"][wildcards.model]["corpus"]
+    return [f"val-{corpus}", *config["evaluation"]["eval_sets"]]
+
+
+def perplexity_inputs(wildcards):
+    sets = model_eval_sets(wildcards)
+    return {
+        "weights": f"results/{wildcards.model}/model.safetensors",
+        "tokenizer": f"results/{wildcards.model}/tokenizer.json",
+        "texts": [f"results/eval/{s}.txt" for s in sets],
+        "metas": [f"results/eval/{s}.json" for s in sets],
+        "references": [f"results/references/{r}/{s}.json" for s in sets for r in config["references"]],
+    }
+
+
 def all_targets():
-    """Each model in `targets`; with none, the shards of every tokenizer's corpus."""
+    """Each model in `targets`, evaluated; with none, the shards of every tokenizer's corpus."""
     if config["targets"]:
-        return [f"results/{m}/model.safetensors" for m in config["targets"]]
+        return [f"results/{m}/ppl.json" for m in config["targets"]]
     return [f"results/shards/{t['corpus']}/{name}" for name, t in config["tokenizers"].items()]

@@ -5,11 +5,14 @@ rule train:
     output:
         weights="results/{model}/model.safetensors",
         config="results/{model}/config.json",
+        tokenizer="results/{model}/tokenizer.json",
+        tokenizer_config="results/{model}/tokenizer_config.json",
         curve="results/{model}/loss_curve.png",
         summary="results/{model}/train_summary.json",
     params:
         model=model_spec,
         vocab_size=model_vocab,
+        data=model_data,
         checkpoints="results/{model}/checkpoints",
         code=code("train"),
     threads: workflow.cores

@@ -2,8 +2,10 @@
 
 input:  shards — folder of token shards; tokenizer — tokenizer.json
 output: weights — model.safetensors; config — config.json (HF Llama + minnow);
+        tokenizer, tokenizer_config — copies, so the folder loads on its own;
         curve — loss_curve.png; summary — train_summary.json
 params: model — the preset (architecture and train settings); vocab_size — embedding rows;
+        data — corpus, tokenizer and lowercase, recorded in config.json;
         checkpoints — folder of resumable checkpoints, one subfolder per run fingerprint
                       (kept across reruns, so not an output); code — digest of the lib code
 """
@@ -17,10 +19,10 @@ with tracking.step_run(snakemake, step="train") as run:
     paths = training.Paths(Path(p.checkpoints), Path(out.weights), Path(out.config))
     args = dict(spec=p.model, vocab_size=p.vocab_size, shards=Path(snakemake.input.shards),
                 tokenizer_json=Path(snakemake.input.tokenizer), paths=paths, curve=Path(out.curve),
-                summary=Path(out.summary), name=snakemake.wildcards.model, code=p.code)
+                summary=Path(out.summary), name=snakemake.wildcards.model, code=p.code, data=p.data)
     if p.model["train"]["gpus"] > 1:
         result = launch.torchrun(args, p.model["train"]["gpus"], run.run_id)
     else:
         result = training.train_model(**args, on_metrics=run.log_step_metrics, threads=snakemake.threads)
-    run.log_metrics({k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    run.log_metrics(tracking.numeric_leaves({k: v for k, v in result.items() if k != "history"}))
     run.log_artifact(out.curve)

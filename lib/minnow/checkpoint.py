@@ -46,8 +46,10 @@ def load_checkpoint(path: str | Path, model_cfg: ModelConfig) -> dict:
     return state
 
 
-def hf_config(cfg: ModelConfig, special_ids: dict[str, int]) -> dict:
-    """config.json in the form `transformers` reads as LlamaForCausalLM."""
+def hf_config(cfg: ModelConfig, special_ids: dict[str, int], data: dict | None = None) -> dict:
+    """config.json in the form `transformers` reads as LlamaForCausalLM, plus minnow's
+    own model config and what it was trained on (`minnow_data`: corpus, tokenizer,
+    lowercase), which chat needs to treat input as training did."""
     return {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
@@ -70,10 +72,12 @@ def hf_config(cfg: ModelConfig, special_ids: dict[str, int]) -> dict:
         "eos_token_id": special_ids.get("eos"),
         "pad_token_id": special_ids.get("pad"),
         "minnow": cfg.to_dict(),
+        "minnow_data": data or {},
     }
 
 
-def save_model(model: Transformer, weights: str | Path, config: str | Path, special_ids: dict[str, int]) -> None:
+def save_model(model: Transformer, weights: str | Path, config: str | Path, special_ids: dict[str, int],
+               data: dict | None = None) -> None:
     """Write final weights (a tied head is stored once, as HF expects) and config.json."""
     from safetensors.torch import save_file
 
@@ -83,7 +87,16 @@ def save_model(model: Transformer, weights: str | Path, config: str | Path, spec
     with atomic_path(weights) as tmp:
         save_file(state, str(tmp), metadata={"format": "pt"})
     with atomic_path(config) as tmp:
-        tmp.write_text(json.dumps(hf_config(model.cfg, special_ids), indent=2) + "\n")
+        tmp.write_text(json.dumps(hf_config(model.cfg, special_ids, data), indent=2) + "\n")
+
+
+def model_info(folder: str | Path) -> dict:
+    """A model folder's config.json."""
+    path = Path(folder) / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not a readable model config ({e})") from None
 
 
 def load_model(folder: str | Path) -> Transformer:

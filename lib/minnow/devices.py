@@ -36,6 +36,15 @@ def allow_tf32(precision: str) -> None:
     torch.backends.cudnn.allow_tf32 = precision != "fp32"
 
 
+def tune_cpu(threads: int | None) -> None:
+    """Use the job's threads, and flush denormal floats to zero: as a small model
+    trains, tiny gradients go subnormal and each op on them takes the slow path
+    (seen here: a tiny run fell from 10 000 to 1 100 tokens/s halfway through)."""
+    if threads:
+        torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+
+
 def peak_flops(device: torch.device) -> float | None:
     """The device's peak bf16 FLOP/s where known, for MFU."""
     if device.type != "cuda":

@@ -83,6 +83,15 @@ def save(tok, folder: str | Path) -> Path:
     return folder / "tokenizer.json"
 
 
+def copy_files(tokenizer_json: str | Path, folder: str | Path) -> None:
+    """Put tokenizer.json and tokenizer_config.json beside a model, so the folder
+    loads on its own (minnow chat, transformers' AutoTokenizer)."""
+    source = Path(tokenizer_json).parent
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        with atomic_path(Path(folder) / name) as tmp:
+            tmp.write_bytes((source / name).read_bytes())
+
+
 def load(path: str | Path):
     """A trained tokenizer, set to encode special-token strings in text as plain text."""
     from tokenizers import Tokenizer

@@ -98,6 +98,19 @@ def flatten(params: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def numeric_leaves(obj: dict, prefix: str = "") -> dict[str, float]:
+    """Every number in a nested dict under a dotted key, for metrics such as
+    `val-default.model.bits_per_byte` that the MLflow UI can put side by side."""
+    found = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found.update(numeric_leaves(value, f"{name}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            found[name] = value
+    return found
+
+
 def config_digest(config: dict) -> str:
     """Short hash identifying a whole config, to group runs made from the same one."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -103,13 +103,13 @@ class Trainer:
     """One training run; `run()` trains from scratch or from the run's last checkpoint."""
 
     def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, shards: Path, tokenizer_json: Path, paths: Paths,
-                 on_metrics=None, threads: int | None = None, code: str = ""):
-        self.model_cfg, self.cfg, self.paths = model_cfg, cfg, paths
+                 on_metrics=None, threads: int | None = None, code: str = "", data: dict | None = None):
+        self.model_cfg, self.cfg, self.paths, self.data = model_cfg, cfg, paths, data
         self.on_metrics = on_metrics or (lambda step, metrics: None)
         self.rank, self.world = devices.rank_and_world()
         self.device = devices.pick_device(cfg.device)
-        if threads and self.device.type == "cpu":
-            torch.set_num_threads(threads)
+        if self.device.type == "cpu":
+            devices.tune_cpu(threads)
         devices.allow_tf32(cfg.precision)
         tok = tokenizer.load(tokenizer_json)
         self.special_ids = tokenizer.markers(tok)
@@ -243,7 +243,8 @@ class Trainer:
 
         resumed = self.resume()
         peak = devices.peak_flops(self.device)
-        bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train")
+        bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train",
+                   mininterval=2.0)
         self.model.train()
         while self.step < self.cfg.steps:
             start = time.perf_counter()
@@ -259,7 +260,7 @@ class Trainer:
 
     def finish(self, resumed: bool) -> dict:
         if self.rank == 0:
-            checkpoint.save_model(self.model, self.paths.weights, self.paths.config, self.special_ids)
+            checkpoint.save_model(self.model, self.paths.weights, self.paths.config, self.special_ids, self.data)
         return {
             "steps": self.step,
             "resumed": resumed,
@@ -284,12 +285,14 @@ def configs(spec: dict, vocab_size: int) -> tuple[ModelConfig, TrainConfig]:
 
 def train_model(spec: dict, vocab_size: int, shards: Path, tokenizer_json: Path, paths: Paths, curve: Path,
                 summary: Path, name: str, on_metrics=None, threads: int | None = None, progress: bool = True,
-                code: str = "") -> dict:
-    """Train (or resume) one preset and write its weights, loss curve and summary."""
+                code: str = "", data: dict | None = None) -> dict:
+    """Train (or resume) one preset and write a self-contained model folder: weights,
+    config.json, the tokenizer files, loss curve and summary."""
     devices.init_distributed()
     model_cfg, cfg = configs(spec, vocab_size)
-    result = Trainer(model_cfg, cfg, shards, tokenizer_json, paths, on_metrics, threads, code).run(progress)
+    result = Trainer(model_cfg, cfg, shards, tokenizer_json, paths, on_metrics, threads, code, data).run(progress)
     if devices.rank_and_world()[0] == 0:
+        tokenizer.copy_files(tokenizer_json, paths.weights.parent)
         from minnow.atomic import write_json
         from minnow.plots import loss_curve
 

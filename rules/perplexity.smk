@@ -1,0 +1,52 @@
+rule eval_set:
+    input:
+        unpack(eval_set_input),
+    output:
+        text="results/eval/{evalset}.txt",
+        meta="results/eval/{evalset}.json",
+    params:
+        spec=eval_set_spec,
+        max_bytes=config["evaluation"]["max_bytes"],
+        code=code("eval_set"),
+    log:
+        "results/logs/eval_set/{evalset}.log",
+    script:
+        "../workflow_scripts/eval_set.py"
+
+
+rule reference_perplexity:
+    input:
+        text="results/eval/{evalset}.txt",
+    output:
+        "results/references/{reference}/{evalset}.json",
+    params:
+        reference=reference_spec,
+        context=config["evaluation"]["reference_context"],
+        stride_fraction=config["evaluation"]["stride_fraction"],
+        code=code("reference_perplexity"),
+    threads: workflow.cores
+    log:
+        "results/logs/reference_perplexity/{reference}/{evalset}.log",
+    benchmark:
+        "results/benchmarks/reference_perplexity/{reference}/{evalset}.tsv"
+    script:
+        "../workflow_scripts/reference_perplexity.py"
+
+
+rule perplexity:
+    input:
+        unpack(perplexity_inputs),
+    output:
+        "results/{model}/ppl.json",
+    params:
+        protocol=config["evaluation"],
+        sets=model_eval_sets,
+        references=list(config["references"]),
+        code=code("perplexity"),
+    threads: workflow.cores
+    log:
+        "results/logs/perplexity/{model}.log",
+    benchmark:
+        "results/benchmarks/perplexity/{model}.tsv"
+    script:
+        "../workflow_scripts/perplexity.py"

@@ -1,0 +1,27 @@
+"""perplexity: score a model on its eval sets and gather the references' scores into ppl.json.
+
+input:  weights, tokenizer — the model folder's files; texts, metas — eval sets (one per
+        params.sets); references — one JSON per (eval set, reference), in params order
+output: results/{model}/ppl.json
+params: protocol — the evaluation config; sets — eval set names; references — reference names
+"""
+
+from pathlib import Path
+
+import torch
+
+from minnow import tracking
+from minnow.atomic import write_json
+from minnow.perplexity import report
+
+with tracking.step_run(snakemake, step="perplexity") as run:
+    torch.set_num_threads(snakemake.threads)
+    inp, p = snakemake.input, snakemake.params
+    refs = iter(inp.references)
+    references = {s: {r: Path(next(refs)) for r in p.references} for s in p.sets}
+    result = report(snakemake.wildcards.model, Path(inp.weights).parent, dict(zip(p.sets, map(Path, inp.texts))),
+                    dict(zip(p.sets, map(Path, inp.metas))), references, p.protocol)
+    write_json(snakemake.output[0], result)
+    scores = {s: {"model": v["model"], "ref": v["references"]} for s, v in result["eval_sets"].items()}
+    run.log_metrics(tracking.numeric_leaves(scores))
+    run.log_artifact(snakemake.output[0])
