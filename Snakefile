@@ -18,6 +18,7 @@ include: "rules/train_tokenizer.smk"
 include: "rules/shard.smk"
 include: "rules/train.smk"
 include: "rules/perplexity.smk"
+include: "rules/samples.smk"
 
 
 onstart:

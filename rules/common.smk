@@ -120,5 +120,5 @@ def perplexity_inputs(wildcards):
 def all_targets():
     """Each model in `targets`, evaluated; with none, the shards of every tokenizer's corpus."""
     if config["targets"]:
-        return [f"results/{m}/ppl.json" for m in config["targets"]]
+        return [f"results/{m}/{out}" for m in config["targets"] for out in ("ppl.json", "samples.md")]
     return [f"results/shards/{t['corpus']}/{name}" for name, t in config["tokenizers"].items()]

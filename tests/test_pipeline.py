@@ -9,7 +9,9 @@ import yaml
 from conftest import planned_rules, small_config, snakemake, write_config
 
 pytestmark = pytest.mark.slow
-STAGES = ["download", "prepare_corpus", "train_tokenizer", "shard", "train"]
+STAGES = ["download", "prepare_corpus", "train_tokenizer", "shard", "train", "eval_set", "reference_perplexity",
+          "perplexity", "samples"]
+DOWNSTREAM_OF_MODEL = {"perplexity": 1, "samples": 1, "all": 1}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,8 @@ def mlflow_runs(folder):
     return [(step, status, params.get(run, 0), metrics.get(run, 0)) for run, status, step in rows]
 
 
-def test_default_config_builds_shards_offline_from_a_fresh_clone(default_build):
+def test_main_job_runs_offline_from_a_fresh_clone_to_ppl_json(default_build):
+    assert (default_build / "results/tiny/ppl.json").exists() and (default_build / "results/tiny/samples.md").exists()
     meta = json.loads((default_build / "results/shards/default/bpe4k/meta.json").read_text())
     assert meta["vocab_size"] == 4096 and meta["splits"]["train"]["tokens"] > 1_000_000
     assert meta["splits"]["val"]["tokens"] > 10_000
@@ -46,7 +49,7 @@ def test_default_config_builds_shards_offline_from_a_fresh_clone(default_build):
 
 def test_every_stage_logs_one_mlflow_run_with_params_and_metrics(default_build):
     runs = mlflow_runs(default_build)
-    assert sorted(step for step, *_ in runs) == sorted(["download", "download", *STAGES[1:]])
+    assert sorted(step for step, *_ in runs) == sorted(["download", *STAGES])
     assert all(status == "FINISHED" and params > 0 and metrics > 0 for _, status, params, metrics in runs)
 
 
@@ -63,9 +66,36 @@ def test_tiny_model_trains_well_below_the_unigram_entropy_of_its_data(default_bu
     assert (default_build / "results/tiny/loss_curve.png").stat().st_size > 10_000
 
 
-def test_changing_train_steps_reruns_only_train(default_build):
+def test_a_new_model_reuses_the_cached_reference_scores(default_build):
     extra = override(default_build, {"models": {"tiny": {"train": {"steps": 500}}}})
-    assert planned_rules(default_build, "--configfile", extra) == {"train": 1, "all": 1}
+    assert planned_rules(default_build, "--configfile", extra) == {"train": 1, **DOWNSTREAM_OF_MODEL}
+
+
+def test_ppl_json_beats_a_unigram_baseline_and_lists_the_reference(default_build):
+    import math
+
+    import numpy as np
+
+    from minnow import tokenizer
+    from minnow.shards import TokenShards
+
+    ppl = json.loads((default_build / "results/tiny/ppl.json").read_text())
+    val = ppl["eval_sets"]["val-default"]
+    text = (default_build / "results/eval/val-default.txt").read_text()
+    assert val["bytes"] == len(text.encode()) <= ppl["protocol"]["max_bytes"] == val["max_bytes"]
+    train = np.concatenate([np.asarray(a) for a in TokenShards(default_build / "results/shards/default/bpe4k", "train").arrays])
+    counts = np.bincount(train, minlength=4096) + 1.0
+    ids = tokenizer.load(default_build / "results/tiny/tokenizer.json").encode(text, add_special_tokens=False).ids
+    unigram_bpb = -np.log(counts[ids] / counts.sum()).sum() / math.log(2) / val["bytes"]
+    assert val["model"]["bits_per_byte"] < unigram_bpb - 1.0, (val["model"]["bits_per_byte"], unigram_bpb)
+    reference = val["references"]["smollm2-135m-instruct-q4_1"]
+    assert reference["parameters"] > 100e6 and reference["bytes"] == val["bytes"] and 0 < reference["bits_per_byte"] < 3
+    assert {row["model"] for row in val["ranking_bits_per_byte"]} == {"tiny", "smollm2-135m-instruct-q4_1"}
+
+
+def test_samples_show_continuations_and_chat(default_build):
+    page = (default_build / "results/tiny/samples.md").read_text()
+    assert "## Continuations" in page and "**user:** hi guppy!" in page and "**tiny:**" in page
 
 
 def test_second_run_does_nothing(default_build):
@@ -81,13 +111,15 @@ def override(folder, config: dict) -> str:
 
 def test_changing_vocab_size_reruns_only_tokenizer_and_shards(default_build):
     extra = override(default_build, {"tokenizers": {"bpe4k": {"corpus": "default", "vocab_size": 2048}}})
-    assert planned_rules(default_build, "--configfile", extra) == {"train_tokenizer": 1, "shard": 1, "train": 1, "all": 1}
+    plan = planned_rules(default_build, "--configfile", extra)
+    assert plan == {"train_tokenizer": 1, "shard": 1, "train": 1, **DOWNSTREAM_OF_MODEL}
 
 
 def test_changing_a_filter_threshold_reruns_prepare_corpus_onward_but_not_download(default_build):
     extra = override(default_build, {"corpora": {"default": {"filters": {"min_alnum_ratio": 0.6}}}})
     plan = planned_rules(default_build, "--configfile", extra)
-    assert plan == {"prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "all": 1}
+    assert plan == {"prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "eval_set": 1,
+                    "reference_perplexity": 1, **DOWNSTREAM_OF_MODEL}  # new val bytes: references rescore
 
 
 def test_editing_a_lib_module_reruns_the_stages_that_import_it(default_build):

@@ -1,0 +1,17 @@
+"""samples: write what a model says to the config's fixed prompts.
+
+input:  weights, tokenizer — the model folder's files
+output: results/{model}/samples.md
+params: samples — prompts, chat questions and sampling settings
+"""
+
+from pathlib import Path
+
+from minnow import tracking
+from minnow.samples import write_samples
+
+with tracking.step_run(snakemake, step="samples") as run:
+    spec = snakemake.params.samples
+    page = write_samples(Path(snakemake.input.weights).parent, spec, Path(snakemake.output[0]))
+    run.log_metrics({"prompts": len(spec["prompts"]), "chat_prompts": len(spec["chat"]), "characters": len(page)})
+    run.log_artifact(snakemake.output[0])
