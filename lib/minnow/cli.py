@@ -15,39 +15,23 @@ from minnow.errors import InputError
 CHAT_HELP = "type a message and press enter; /reset forgets the conversation, /quit (or Ctrl-D) leaves"
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
-    return value
+def _checked(convert, ok, rule: str):
+    """An argparse type: convert the text, then refuse a value that breaks `rule`."""
+
+    def parse(text: str):
+        value = convert(text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, not {value}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {value}")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], not {value}")
-    return value
+_positive_int = _checked(int, lambda v: v >= 1, ">= 1")
+_non_negative_int = _checked(int, lambda v: v >= 0, ">= 0")
+_non_negative_float = _checked(float, lambda v: v >= 0, ">= 0")
+_positive_float = _checked(float, lambda v: v > 0, "> 0")
+_probability = _checked(float, lambda v: 0 < v <= 1, "in (0, 1]")
 
 
 def _sampling_options() -> argparse.ArgumentParser:
