@@ -19,6 +19,7 @@ include: "rules/shard.smk"
 include: "rules/train.smk"
 include: "rules/perplexity.smk"
 include: "rules/samples.smk"
+include: "rules/export.smk"
 
 
 onstart:

@@ -106,6 +106,10 @@ def model_eval_sets(wildcards):
     return [f"val-{corpus}", *config["evaluation"]["eval_sets"]]
 
 
+def model_val_text(wildcards):
+    return f"results/eval/val-{config['models'][wildcards.model]['corpus']}.txt"
+
+
 def perplexity_inputs(wildcards):
     sets = model_eval_sets(wildcards)
     return {
@@ -120,5 +124,6 @@ def perplexity_inputs(wildcards):
 def all_targets():
     """Each model in `targets`, evaluated; with none, the shards of every tokenizer's corpus."""
     if config["targets"]:
-        return [f"results/{m}/{out}" for m in config["targets"] for out in ("ppl.json", "samples.md")]
+        outputs = ("ppl.json", "samples.md", "export/quant.json")
+        return [f"results/{m}/{out}" for m in config["targets"] for out in outputs]
     return [f"results/shards/{t['corpus']}/{name}" for name, t in config["tokenizers"].items()]

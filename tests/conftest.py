@@ -99,3 +99,22 @@ def chat_shards(tmp_path_factory) -> tuple[Path, Path]:
     splits = {s: folder / f"{s}.parquet" for s in ("train", "val")}
     shards.shard(folder / "tok" / "tokenizer.json", splits, folder / "shards", 100_000, 100_000)
     return folder / "shards", folder / "tok" / "tokenizer.json"
+
+
+CHAT_MODEL_SPEC = {"d_model": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "ffn_dim": 64, "context": 64,
+                   "train": {"steps": 150, "batch_size": 16, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 10,
+                             "eval_every": 150, "eval_batches": 1, "checkpoint_every": 150, "device": "cpu"}}
+
+
+@pytest.fixture(scope="session")
+def model_folder(tmp_path_factory, chat_shards) -> Path:
+    """A small trained chat model folder (lowercase guppy data), trained once per session."""
+    from minnow import training
+
+    folder = tmp_path_factory.mktemp("tiny-chat-model")
+    shards, tok = chat_shards
+    paths = training.Paths(folder / "checkpoints", folder / "model.safetensors", folder / "config.json")
+    training.train_model(CHAT_MODEL_SPEC, 512, shards, tok, paths, folder / "loss_curve.png", folder / "summary.json",
+                         "tiny-chat", threads=1, progress=False,
+                         data={"lowercase": True, "corpus": "guppy-chat", "tokenizer": "bpe512"})
+    return folder

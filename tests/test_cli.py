@@ -3,18 +3,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from minnow.chat import Assistant
 from minnow.cli import converse
-from test_generate import train_tiny_model
 
 MINNOW = str(Path(sys.executable).parent / "minnow")
-
-
-@pytest.fixture(scope="module")
-def model_folder(tmp_path_factory, chat_shards):
-    return train_tiny_model(tmp_path_factory.getbasetemp(), chat_shards)
 
 
 def minnow(*args: str, stdin: str = "") -> subprocess.CompletedProcess:

@@ -7,33 +7,10 @@ import jinja2
 import pytest
 import torch
 
-from minnow import tokenizer, training
+from minnow import tokenizer
 from minnow.chat import Assistant, kept_turns
 from minnow.errors import InputError
 from minnow.generate import apply_repetition_penalty, filter_logits, generate, top_k_filter, top_p_filter
-
-SPEC = {"d_model": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "ffn_dim": 64, "context": 64,
-        "train": {"steps": 150, "batch_size": 16, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 10, "eval_every": 150,
-                  "eval_batches": 1, "checkpoint_every": 150, "device": "cpu"}}
-DATA = {"lowercase": True, "corpus": "guppy-chat", "tokenizer": "bpe512"}
-
-
-def train_tiny_model(base: Path, chat_shards) -> Path:
-    """A trained model folder under the session's temp root, trained once however many
-    test modules ask (each module that imports a fixture gets its own copy of it)."""
-    folder = base / "tiny-chat-model"
-    if not (folder / "summary.json").exists():
-        shards, tok = chat_shards
-        paths = training.Paths(folder / "checkpoints", folder / "model.safetensors", folder / "config.json")
-        training.train_model(SPEC, 512, shards, tok, paths, folder / "loss_curve.png", folder / "summary.json",
-                             "tiny-chat", threads=1, progress=False, data=DATA)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def model_folder(tmp_path_factory, chat_shards) -> Path:
-    return train_tiny_model(tmp_path_factory.getbasetemp(), chat_shards)
-
 
 @pytest.fixture(scope="session")
 def assistant(model_folder) -> Assistant:
@@ -167,7 +144,7 @@ def test_a_lowercase_model_reads_user_and_system_text_lowercased(assistant, mode
     cased = tmp_path / "cased"
     shutil.copytree(model_folder, cased, ignore=shutil.ignore_patterns("checkpoints"))
     config = json.loads((cased / "config.json").read_text())
-    (cased / "config.json").write_text(json.dumps({**config, "minnow_data": {**DATA, "lowercase": False}}))
+    (cased / "config.json").write_text(json.dumps({**config, "minnow_data": {**config["minnow_data"], "lowercase": False}}))
     as_written = Assistant.load(cased)
     assert not as_written.lowercase and as_written.prompt_ids(shouted) != as_written.prompt_ids(quiet)
 

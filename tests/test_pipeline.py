@@ -10,8 +10,8 @@ from conftest import planned_rules, small_config, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 STAGES = ["download", "prepare_corpus", "train_tokenizer", "shard", "train", "eval_set", "reference_perplexity",
-          "perplexity", "samples"]
-DOWNSTREAM_OF_MODEL = {"perplexity": 1, "samples": 1, "all": 1}
+          "perplexity", "samples", "export"]
+DOWNSTREAM_OF_MODEL = {"perplexity": 1, "samples": 1, "export": 1, "all": 1}
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,19 @@ def test_ppl_json_beats_a_unigram_baseline_and_lists_the_reference(default_build
     reference = val["references"]["smollm2-135m-instruct-q4_1"]
     assert reference["parameters"] > 100e6 and reference["bytes"] == val["bytes"] and 0 < reference["bits_per_byte"] < 3
     assert {row["model"] for row in val["ranking_bits_per_byte"]} == {"tiny", "smollm2-135m-instruct-q4_1"}
+
+
+def test_export_reports_real_sizes_and_quality_deltas(default_build):
+    quant = json.loads((default_build / "results/tiny/export/quant.json").read_text())
+    schemes = quant["schemes"]
+    assert schemes["int4-g128"]["bytes"] < schemes["mixed"]["bytes"] < quant["fp32"]["bytes"]
+    assert schemes["int4-g128"]["compression_vs_fp32"] > 5 and schemes["int8"]["compression_vs_fp32"] > 3
+    assert 0 <= schemes["int8"]["delta_bits_per_byte"] < schemes["int4-g128"]["delta_bits_per_byte"] < 1
+    assert quant["fp32"]["bits_per_byte"] == pytest.approx(
+        json.loads((default_build / "results/tiny/ppl.json").read_text())["eval_sets"]["val-default"]["model"]["bits_per_byte"])
+    for kind in ("f32", "f16", "q8_0"):
+        assert (default_build / f"results/tiny/export/model-{kind}.gguf").stat().st_size == quant["gguf"][kind]["bytes"]
+    assert (default_build / "results/tiny/export/hf/generation_config.json").exists()
 
 
 def test_samples_show_continuations_and_chat(default_build):

@@ -76,16 +76,22 @@ def hf_config(cfg: ModelConfig, special_ids: dict[str, int], data: dict | None =
     }
 
 
+def stored_state(model: Transformer) -> dict[str, torch.Tensor]:
+    """The tensors a weights file holds: the state dict without a tied head's
+    duplicate (safetensors refuses shared tensors; HF re-ties on load)."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if model.cfg.tie_embeddings:
+        del state["lm_head.weight"]
+    return state
+
+
 def save_model(model: Transformer, weights: str | Path, config: str | Path, special_ids: dict[str, int],
                data: dict | None = None) -> None:
     """Write final weights (a tied head is stored once, as HF expects) and config.json."""
     from safetensors.torch import save_file
 
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    if model.cfg.tie_embeddings:
-        del state["lm_head.weight"]
     with atomic_path(weights) as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt"})
+        save_file(stored_state(model), str(tmp), metadata={"format": "pt"})
     with atomic_path(config) as tmp:
         tmp.write_text(json.dumps(hf_config(model.cfg, special_ids, data), indent=2) + "\n")
 

@@ -71,8 +71,13 @@ def evaluate_model(folder: Path, texts: dict[str, Path], stride_fraction: float)
     """A minnow model folder's metrics on each eval text, in windows of its own context."""
     from minnow import checkpoint, tokenizer
 
-    model = checkpoint.load_model(folder)
-    tok = tokenizer.load(Path(folder) / "tokenizer.json")
+    return evaluate(checkpoint.load_model(folder), tokenizer.load(Path(folder) / "tokenizer.json"), texts, stride_fraction)
+
+
+def evaluate(model, tok, texts: dict[str, Path], stride_fraction: float) -> dict[str, dict]:
+    """A minnow model's metrics on each eval text (its tokenizer `tok`), in windows of its context."""
+    from minnow import tokenizer
+
     context = model.cfg.context
     stride = max(1, int(context * stride_fraction))
     results = {}

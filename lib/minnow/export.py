@@ -1,0 +1,72 @@
+"""The export stage: quantized weights with their measured cost, a Hugging Face folder, GGUF files.
+
+Each quantization scheme is saved, loaded back through the same code a user
+would run (`quantize.load_quantized`) and scored by the perplexity code on the
+model's val eval set, so quant.json reports what a scheme really costs in
+bits-per-byte beside what it saves in bytes. The Hugging Face folder is the
+model folder as transformers wants it (config.json, model.safetensors, tokenizer
+files with the chat template, generation_config.json stopping at <|end|> too),
+and the GGUF files are for llama.cpp and ollama.
+"""
+
+import math
+import shutil
+from pathlib import Path
+
+from minnow import checkpoint, gguf_export, perplexity, quantize, tokenizer
+from minnow.atomic import atomic_dir, write_json
+
+HF_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+
+
+def write_hf_folder(folder: Path, out: Path) -> None:
+    """A folder `AutoModelForCausalLM`/`AutoTokenizer.from_pretrained` load with no custom code."""
+    info = checkpoint.model_info(folder)
+    special = tokenizer.markers(tokenizer.load(Path(folder) / "tokenizer.json"))
+    with atomic_dir(out) as tmp:
+        for name in HF_FILES:
+            shutil.copyfile(Path(folder) / name, tmp / name)
+        write_json(tmp / "generation_config.json", {
+            "bos_token_id": info["bos_token_id"], "pad_token_id": info["pad_token_id"],
+            "eos_token_id": [special["eos"], special["end"]],  # a chat answer ends at <|end|>
+        })
+
+
+def _scores(model, tok, eval_text: Path, stride_fraction: float) -> dict:
+    return perplexity.evaluate(model, tok, {"val": eval_text}, stride_fraction)["val"]
+
+
+def _entry(path: Path, scores: dict, baseline: dict, fp32_bytes: int, fp16_bytes: int) -> dict:
+    size = path.stat().st_size
+    return {"file": path.name, "bytes": size, "compression_vs_fp32": fp32_bytes / size,
+            "compression_vs_fp16": fp16_bytes / size, "bits_per_byte": scores["bits_per_byte"],
+            "token_perplexity": scores["token_perplexity"],
+            "delta_bits_per_byte": scores["bits_per_byte"] - baseline["bits_per_byte"],
+            "delta_token_perplexity": scores["token_perplexity"] - baseline["token_perplexity"]}
+
+
+def export(folder: Path, eval_text: Path, out_dir: Path, gguf_types: list[str], stride_fraction: float) -> dict:
+    """Write every export of a model folder into out_dir; return quant.json's content."""
+    model = checkpoint.load_model(folder)
+    tok = tokenizer.load(Path(folder) / "tokenizer.json")
+    baseline = _scores(model, tok, eval_text, stride_fraction)
+    fp32_bytes = (Path(folder) / "model.safetensors").stat().st_size
+    fp16_bytes = 2 * sum(math.prod(t.shape) for t in checkpoint.stored_state(model).values())
+    schemes = {}
+    for scheme in quantize.SCHEMES:
+        path = out_dir / f"{scheme}.safetensors"
+        layout = quantize.save_quantized(model, scheme, path)
+        scores = _scores(quantize.load_quantized(path), tok, eval_text, stride_fraction)
+        schemes[scheme] = {**_entry(path, scores, baseline, fp32_bytes, fp16_bytes), "tensors": layout}
+    write_hf_folder(folder, out_dir / "hf")
+    gguf = {t: gguf_export.write_gguf(folder, out_dir / f"model-{t}.gguf", t) for t in gguf_types}
+    return {
+        "eval_set": {"text": str(eval_text), "bytes": baseline["bytes"], "stride_fraction": stride_fraction},
+        "fp32": {"file": "model.safetensors", "bytes": fp32_bytes, "bits_per_byte": baseline["bits_per_byte"],
+                 "token_perplexity": baseline["token_perplexity"]},
+        "fp16_bytes": fp16_bytes,
+        "schemes": schemes,
+        "gguf": gguf,
+        "hf": {"folder": "hf", "files": [*HF_FILES, "generation_config.json"]},
+    }
+

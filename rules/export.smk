@@ -1,0 +1,23 @@
+rule export:
+    input:
+        weights="results/{model}/model.safetensors",
+        tokenizer="results/{model}/tokenizer.json",
+        text=model_val_text,
+    output:
+        quant="results/{model}/export/quant.json",
+        int8="results/{model}/export/int8.safetensors",
+        int4="results/{model}/export/int4-g128.safetensors",
+        mixed="results/{model}/export/mixed.safetensors",
+        hf=directory("results/{model}/export/hf"),
+        gguf=expand("results/{{model}}/export/model-{kind}.gguf", kind=config["export"]["gguf_types"]),
+    params:
+        gguf_types=config["export"]["gguf_types"],
+        stride_fraction=config["evaluation"]["stride_fraction"],
+        code=code("export"),
+    threads: workflow.cores
+    log:
+        "results/logs/export/{model}.log",
+    benchmark:
+        "results/benchmarks/export/{model}.tsv"
+    script:
+        "../workflow_scripts/export.py"

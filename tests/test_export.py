@@ -1,0 +1,48 @@
+import json
+import math
+
+import pytest
+import torch
+
+from minnow import checkpoint, export, tokenizer
+
+
+@pytest.fixture(scope="module")
+def exported(model_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    text = out / "val.txt"
+    text.write_text("hi guppy! what do you eat?\nflakes and bloodworms, blub.\n\n" * 20)
+    report = export.export(model_folder, text, out, ["f16"], 0.5)
+    return report, out
+
+
+def test_quant_report_has_real_sizes_and_measured_deltas(exported):
+    report, out = exported
+    fp32 = report["fp32"]
+    assert fp32["bytes"] > 0 and math.isfinite(fp32["bits_per_byte"])
+    s = report["schemes"]
+    assert set(s) == {"int8", "int4-g128", "mixed"}
+    assert s["int8"]["bytes"] < fp32["bytes"] / 2  # (int4's groups of 128 pad this 32-wide test model's rows 4x)
+    assert s["int8"]["compression_vs_fp32"] == pytest.approx(fp32["bytes"] / s["int8"]["bytes"])
+    assert abs(s["int8"]["delta_bits_per_byte"]) < abs(s["int4-g128"]["delta_bits_per_byte"]) + 0.05
+    assert all(math.isfinite(v["delta_token_perplexity"]) for v in s.values())
+    assert (out / "model-f16.gguf").stat().st_size == report["gguf"]["f16"]["bytes"]
+
+
+def test_hugging_face_folder_loads_with_no_custom_code_and_equal_logits(exported, model_folder):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _, out = exported
+    hf = AutoModelForCausalLM.from_pretrained(out / "hf").eval()
+    hf_tok = AutoTokenizer.from_pretrained(out / "hf")
+    ours = checkpoint.load_model(model_folder)
+    text = "hi guppy! what do you eat?"
+    ids = tokenizer.load(model_folder / "tokenizer.json").encode(text, add_special_tokens=False).ids
+    assert hf_tok(text, add_special_tokens=False)["input_ids"] == ids
+    x = torch.tensor([ids])
+    with torch.no_grad():
+        assert torch.allclose(ours(x)[0], hf(x).logits, atol=1e-4)
+    rendered = hf_tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    assert rendered == "<|user|>hi<|end|><|assistant|>"
+    generation = json.loads((out / "hf" / "generation_config.json").read_text())
+    assert tokenizer.markers(tokenizer.load(model_folder / "tokenizer.json"))["end"] in generation["eos_token_id"]

@@ -1,0 +1,247 @@
+"""GGUF export: a minnow model read back by transformers' GGUF loader computes the
+same logits and tokenizes text the same way; broken files are refused clearly."""
+
+import json
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from minnow import checkpoint, tokenizer
+from minnow.errors import InputError
+from minnow.gguf_export import permute_for_llama_cpp, read_gguf_check, write_gguf
+from minnow.model import ModelConfig, Transformer
+
+TEXTS = [
+    "the guppy swims past the castle and eats three flakes.",
+    "def add(a, b):\n    return a + b\n",
+    "小鱼在水里游泳，它很开心。你好，世界！",
+    "emoji 🐟🫧 and accents: café, naïve, Ærø",
+]
+# max |logit difference| allowed, relative to the largest |logit|, and the least cosine similarity;
+# measured on these models: f32 exact, f16 ~1.4e-3, q8_0 2-4e-2 (cosine >= 0.9997)
+BOUNDS = {"f32": (1e-5, 0.999999), "f16": (1e-2, 0.99999), "q8_0": (0.1, 0.999)}
+
+
+@pytest.fixture(scope="module")
+def tok_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tok")
+    pq.write_table(pa.Table.from_pylist([{"text": t} for t in TEXTS * 200]), folder / "train.parquet")
+    tokenizer.save(tokenizer.train(folder / "train.parquet", vocab_size=400), folder)
+    return folder
+
+
+def make_model(folder, tok_dir, tie: bool = True, ffn_dim: int = 128, seed: int = 0) -> Transformer:
+    """A random (untrained) model saved as a model folder with its tokenizer."""
+    tok = tokenizer.load(tok_dir / "tokenizer.json")
+    vocab = -(-tok.get_vocab_size() // 64) * 64  # more embedding rows than tokens, as training rounds up
+    torch.manual_seed(seed)
+    model = Transformer(ModelConfig(vocab_size=vocab, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2,
+                                    ffn_dim=ffn_dim, context=64, tie_embeddings=tie))
+    with torch.no_grad():  # wider than the init, so logits spread well beyond rounding error
+        for p in model.parameters():
+            p.normal_(1.0, 0.2) if p.ndim == 1 else p.normal_(0.0, 0.1)
+    checkpoint.save_model(model, folder / "model.safetensors", folder / "config.json", tokenizer.markers(tok))
+    tokenizer.copy_files(tok_dir / "tokenizer.json", folder)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def tied(tmp_path_factory, tok_dir):
+    folder = tmp_path_factory.mktemp("tied") / "fish"
+    folder.mkdir()
+    return folder, make_model(folder, tok_dir)
+
+
+def export(folder, tmp_path, dtype):
+    """Write the GGUF alone in its own folder, so transformers cannot fall back on the
+    model folder's config.json or tokenizer.json."""
+    out = tmp_path / dtype / "fish.gguf"
+    return out, write_gguf(folder, out, dtype)
+
+
+def hf_logits(out, ids):
+    from transformers import AutoModelForCausalLM
+
+    with torch.no_grad():
+        return AutoModelForCausalLM.from_pretrained(str(out.parent), gguf_file=out.name)(ids).logits
+
+
+def assert_logits_close(model, out, dtype):
+    ids = torch.randint(0, model.cfg.vocab_size, (2, 48), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = model(ids)[0]
+    got = hf_logits(out, ids)
+    rel, cos = BOUNDS[dtype]
+    assert (got - ref).abs().max() <= rel * ref.abs().max()
+    assert torch.nn.functional.cosine_similarity(got.flatten(), ref.flatten(), dim=0) >= cos
+
+
+def fields(out) -> tuple[dict, dict]:
+    """A GGUF's metadata values and its tensors, by name."""
+    import gguf
+
+    reader = gguf.GGUFReader(out)
+    return {k: f.contents() for k, f in reader.fields.items()}, {t.name: t for t in reader.tensors}
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", "q8_0"])
+def test_transformers_computes_minnows_logits_from_the_gguf(tied, tmp_path, dtype):
+    folder, model = tied
+    out, info = export(folder, tmp_path, dtype)
+    assert info == {"path": str(out), "bytes": out.stat().st_size, "dtype": dtype, "tensors": 2 + 9 * 2,
+                    "fallbacks": {}}
+    assert sorted(p.name for p in out.parent.iterdir()) == ["fish.gguf"]  # no temporary file left behind
+    assert read_gguf_check(out) == {"architecture": "llama", "name": "fish", "tensors": 20,
+                                    "file_type": {"f32": "ALL_F32", "f16": "MOSTLY_F16", "q8_0": "MOSTLY_Q8_0"}[dtype]}
+    assert_logits_close(model, out, dtype)
+
+
+def test_metadata_and_tensors_are_what_llama_cpp_reads(tied, tmp_path):
+    from gguf import GGMLQuantizationType as T
+    from gguf import TokenType
+
+    folder, model = tied
+    cfg, tok = model.cfg, tokenizer.load(folder / "tokenizer.json")
+    out, _ = export(folder, tmp_path, "q8_0")
+    meta, tensors = fields(out)
+    expected = {"context_length": 64, "embedding_length": 64, "block_count": 2, "feed_forward_length": 128,
+                "attention.head_count": 4, "attention.head_count_kv": 2, "rope.dimension_count": 16, "vocab_size": 448}
+    assert {k: meta[f"llama.{k}"] for k in expected} == expected
+    assert meta["llama.rope.freq_base"] == cfg.rope_theta
+    assert meta["llama.attention.layer_norm_rms_epsilon"] == pytest.approx(cfg.norm_eps)
+    kinds = ("general.architecture", "tokenizer.ggml.model", "tokenizer.ggml.pre")
+    assert [meta[k] for k in kinds] == ["llama", "gpt2", "gpt-2"]
+    n = tok.get_vocab_size()
+    assert meta["tokenizer.ggml.tokens"][:n] == [tok.id_to_token(i) for i in range(n)]
+    assert meta["tokenizer.ggml.tokens"][n:] == [f"[PAD{i}]" for i in range(n, 448)]
+    types = meta["tokenizer.ggml.token_type"]
+    specials = set(tokenizer.markers(tok).values())
+    assert [i for i, t in enumerate(types) if t == TokenType.CONTROL] == sorted(specials)
+    assert set(types[:n]) == {TokenType.CONTROL, TokenType.NORMAL} and set(types[n:]) == {TokenType.UNUSED}
+    merges = json.loads((folder / "tokenizer.json").read_text())["model"]["merges"]
+    assert meta["tokenizer.ggml.merges"] == [" ".join(m) for m in merges]
+    for name, key in (("bos", "bos_token_id"), ("eos", "eos_token_id"), ("pad", "padding_token_id")):
+        assert meta[f"tokenizer.ggml.{key}"] == tokenizer.special_id(tok, name)
+    assert meta["tokenizer.ggml.add_bos_token"] is False
+    assert meta["tokenizer.chat_template"] == tokenizer.CHAT_TEMPLATE
+    assert "output.weight" not in tensors  # tied: llama.cpp reuses token_embd
+    for name, t in tensors.items():
+        assert t.tensor_type == (T.F32 if name.endswith("norm.weight") else T.Q8_0), name
+    # q/k rows are stored permuted for llama.cpp's RoPE; v and the rest as they are
+    out32, _ = export(folder, tmp_path, "f32")
+    _, tensors = fields(out32)
+    q, k, v = (getattr(model.model.layers[1].self_attn, f"{x}_proj").weight.detach().numpy() for x in "qkv")
+    np.testing.assert_array_equal(tensors["blk.1.attn_q.weight"].data, permute_for_llama_cpp(q, 4))
+    np.testing.assert_array_equal(tensors["blk.1.attn_k.weight"].data, permute_for_llama_cpp(k, 2))
+    np.testing.assert_array_equal(tensors["blk.1.attn_v.weight"].data, v)
+
+
+def rope_rotate_half(x, pos, base=10000.0):
+    """minnow's / HF's RoPE on (..., head_dim): dimension i pairs with i + head_dim/2."""
+    half = x.shape[-1] // 2
+    angle = pos * base ** (-np.arange(half) / half)
+    a, b = x[..., :half], x[..., half:]
+    return np.concatenate([a * np.cos(angle) - b * np.sin(angle), b * np.cos(angle) + a * np.sin(angle)], -1)
+
+
+def rope_interleaved(x, pos, base=10000.0):
+    """llama.cpp's normal RoPE on (..., head_dim): dimension 2i pairs with 2i + 1."""
+    half = x.shape[-1] // 2
+    angle = pos * base ** (-np.arange(half) / half)
+    a, b = x[..., 0::2], x[..., 1::2]
+    out = np.empty_like(x)
+    out[..., 0::2], out[..., 1::2] = a * np.cos(angle) - b * np.sin(angle), b * np.cos(angle) + a * np.sin(angle)
+    return out
+
+
+def test_permuted_projections_give_llama_cpp_the_same_rotated_queries():
+    rng = np.random.default_rng(0)
+    n_head, head_dim, d = 3, 8, 10
+    w, x = rng.normal(size=(n_head * head_dim, d)), rng.normal(size=d)
+    ours = rope_rotate_half((w @ x).reshape(n_head, head_dim), pos=5)
+    theirs = rope_interleaved((permute_for_llama_cpp(w, n_head) @ x).reshape(n_head, head_dim), pos=5)
+    # the same vectors with each head's dimensions reordered, so every q.k dot product is unchanged
+    order = permute_for_llama_cpp(np.arange(head_dim)[:, None], 1)[:, 0]
+    np.testing.assert_allclose(theirs, ours[:, order], atol=1e-12)
+    assert not np.allclose(rope_interleaved((w @ x).reshape(n_head, head_dim), pos=5)[:, order], ours)
+
+
+def test_untied_head_is_written_and_odd_rows_fall_back_from_q8_0(tmp_path, tok_dir):
+    from gguf import GGMLQuantizationType as T
+
+    folder = tmp_path / "untied"
+    folder.mkdir()
+    model = make_model(folder, tok_dir, tie=False, ffn_dim=80, seed=1)  # ffn_down rows of 80: not whole Q8_0 blocks
+    for dtype in ("f32", "q8_0"):
+        out, info = export(folder, tmp_path, dtype)
+        _, tensors = fields(out)
+        assert info["tensors"] == 21 and "output.weight" in tensors and "token_embd.weight" in tensors
+        assert_logits_close(model, out, dtype)
+    assert info["fallbacks"] == {"blk.0.ffn_down.weight": "F16", "blk.1.ffn_down.weight": "F16"}
+    assert tensors["blk.0.ffn_down.weight"].tensor_type == T.F16 and tensors["output.weight"].tensor_type == T.Q8_0
+
+
+def test_gguf_tokenizer_encodes_like_minnows(tied, tmp_path):
+    from transformers import AutoTokenizer
+
+    folder, _ = tied
+    out, _ = export(folder, tmp_path, "f16")
+    theirs = AutoTokenizer.from_pretrained(str(out.parent), gguf_file=out.name)
+    ours = tokenizer.load(folder / "tokenizer.json")
+    more = ["你好，世界", "Hello World 12345 it's  spaced\tout\r\n", "x = [i ** 2 for i in range(10)]  # 平方"]
+    for text in TEXTS + more:
+        ids = ours.encode(text, add_special_tokens=False).ids
+        assert theirs.encode(text) == ids, text  # add_bos_token is false: no id is added
+        assert theirs.decode(ids) == text
+    assert (theirs.bos_token, theirs.eos_token, theirs.pad_token) == ("<|bos|>", "<|eos|>", "<|pad|>")
+    messages = [{"role": "system", "content": "be a fish"}, {"role": "user", "content": "你好"},
+                {"role": "assistant", "content": "blub!"}]
+    rendered = theirs.apply_chat_template(messages, tokenize=False)
+    assert theirs.encode(rendered) == tokenizer.encode_chat(ours, messages)
+
+
+def test_broken_and_foreign_files_are_refused_by_name(tied, tmp_path):
+    import gguf
+
+    folder, _ = tied
+    out, _ = export(folder, tmp_path, "q8_0")
+    data = out.read_bytes()
+    bad = tmp_path / "bad.gguf"
+    # header, metadata, tensor infos, tensor data; the last byte belongs to output_norm (F32, no padding after it)
+    for cut in (0, 3, 40, 2000, len(data) // 2, len(data) - 1):
+        bad.write_bytes(data[:cut])
+        with pytest.raises(InputError, match=re.escape(f"{bad}: not a readable GGUF")):
+            read_gguf_check(bad)
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(InputError, match=re.escape(f"{bad}: not a readable GGUF")):
+        read_gguf_check(bad)
+    other = tmp_path / "bert.gguf"
+    writer = gguf.GGUFWriter(other, "bert")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(InputError, match=re.escape(f"{other}: GGUF architecture is 'bert', not 'llama'")):
+        read_gguf_check(other)
+
+
+def test_folders_that_cannot_be_exported_are_refused_and_leave_no_file(tied, tmp_path, tok_dir):
+    folder, model = tied
+    out = tmp_path / "out" / "x.gguf"
+    with pytest.raises(InputError, match="q4_k"):
+        write_gguf(folder, out, "q4_k")
+    bare = tmp_path / "bare"
+    checkpoint.save_model(model, bare / "model.safetensors", bare / "config.json", {})
+    with pytest.raises(InputError, match=re.escape(f"{bare}: no readable tokenizer.json")):
+        write_gguf(bare, out)
+    small = tmp_path / "small"  # an embedding with fewer rows than the tokenizer has tokens
+    cfg = ModelConfig(vocab_size=320, d_model=64, n_layers=1, n_heads=4, n_kv_heads=2, ffn_dim=128, context=64)
+    checkpoint.save_model(Transformer(cfg), small / "model.safetensors", small / "config.json", {})
+    tokenizer.copy_files(tok_dir / "tokenizer.json", small)
+    with pytest.raises(InputError, match=re.escape(f"{small / 'tokenizer.json'}: token id")):
+        write_gguf(small, out)
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []

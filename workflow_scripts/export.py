@@ -1,0 +1,25 @@
+"""export: quantize a model (int8, int4-g128, mixed), write its HF folder and GGUF files.
+
+input:  weights, tokenizer — the model folder's files; text — its val eval set
+output: quant — quant.json (sizes, compression, bits-per-byte deltas); the three
+        quantized safetensors; hf — a Hugging Face folder; gguf — one file per type
+params: gguf_types; stride_fraction — the perplexity protocol the deltas use
+"""
+
+from pathlib import Path
+
+import torch
+
+from minnow import tracking
+from minnow.atomic import write_json
+from minnow.export import export
+
+with tracking.step_run(snakemake, step="export") as run:
+    torch.set_num_threads(snakemake.threads)
+    out = snakemake.output
+    report = export(Path(snakemake.input.weights).parent, Path(snakemake.input.text), Path(out.quant).parent,
+                    snakemake.params.gguf_types, snakemake.params.stride_fraction)
+    write_json(out.quant, report)
+    run.log_metrics(tracking.numeric_leaves({"fp32": report["fp32"], "schemes": report["schemes"], "gguf": report["gguf"]}))
+    for path in (out.quant, out.int8, out.int4, out.mixed, *out.gguf):
+        run.log_artifact(path)
