@@ -100,6 +100,18 @@ def reference_spec(wildcards):
     return config["references"][wildcards.reference]
 
 
+def reference_version(wildcards):
+    """The installed version of the package shipping a reference's GGUF, so that a new
+    wheel rescores it (hub models are pinned through `revision` instead)."""
+    import importlib.metadata
+
+    package = config["references"][wildcards.reference].get("gguf_package")
+    try:
+        return importlib.metadata.version(package) if package else None
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def model_eval_sets(wildcards):
     """A model is evaluated on its own corpus's val split and every extra eval set."""
     corpus = config["models"][wildcards.model]["corpus"]

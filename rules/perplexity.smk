@@ -21,6 +21,7 @@ rule reference_perplexity:
         "results/references/{reference}/{evalset}.json",
     params:
         reference=reference_spec,
+        version=reference_version,
         context=config["evaluation"]["reference_context"],
         stride_fraction=config["evaluation"]["stride_fraction"],
         code=code("reference_perplexity"),

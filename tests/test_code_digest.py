@@ -27,3 +27,9 @@ def test_digest_changes_with_an_indirectly_imported_module(tmp_path, monkeypatch
     assert code_digest.digest(script) == before
     (pkg / "data" / "b.py").write_text("def f(): return 2\n")
     assert code_digest.digest(script) != before
+
+
+def test_reference_scores_do_not_depend_on_minnow_model_code():
+    files = {p.name for p in code_digest.module_files(REPO / "workflow_scripts/reference_perplexity.py")}
+    assert "references.py" in files and "perplexity.py" in files
+    assert not files & {"model.py", "checkpoint.py", "tokenizer.py", "training.py"}

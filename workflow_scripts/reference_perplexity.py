@@ -2,21 +2,20 @@
 
 input:  text — results/eval/{evalset}.txt
 output: results/references/{reference}/{evalset}.json — metrics, or why an optional one was skipped
-params: reference — hf id or GGUF; context — the reference window; stride_fraction
+params: reference — hf id or GGUF; version — the installed package of a packaged GGUF
+        (a new wheel rescores); context — the reference window; stride_fraction
 """
-
-from pathlib import Path
 
 import torch
 
 from minnow import references, tracking
 from minnow.atomic import write_json
+from minnow.evalsets import read_text
 
 with tracking.step_run(snakemake, step="reference_perplexity") as run:
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params
-    text = Path(snakemake.input.text).read_text(encoding="utf-8")
-    result = references.evaluate(snakemake.wildcards.reference, p.reference, text, p.context,
-                                 max(1, int(p.context * p.stride_fraction)))
+    text = read_text(snakemake.input.text)
+    result = references.evaluate(snakemake.wildcards.reference, p.reference, text, p.context, p.stride_fraction)
     write_json(snakemake.output[0], result)
     run.log_metrics(tracking.numeric_leaves(result))

@@ -35,6 +35,8 @@ def pick_device(name: str) -> torch.device:
     device = devices.pick_device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError("device cuda: no CUDA GPU is available here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError("device mps: no Apple GPU is available here")
     return device
 
 

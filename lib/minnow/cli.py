@@ -113,6 +113,7 @@ def converse(assistant: Assistant, lines, opening: list[dict], options: dict, ou
 
 def run_chat(args: argparse.Namespace) -> None:
     opening = [{"role": "system", "content": args.system}] if args.system else []
+    sys.stdin.reconfigure(errors="replace")  # a stray non-UTF-8 byte is a character to answer, not a crash
     converse(Assistant.load(args.model, args.device), read_lines(sys.stdin), opening, sampling(args))
 
 

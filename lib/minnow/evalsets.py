@@ -4,7 +4,8 @@ An eval set is written once to a UTF-8 text file beside a small JSON that says
 where it came from, how many documents and bytes it holds, the byte cap and its
 sha256, so ppl.json can state precisely what was measured. Sets are capped in
 bytes (reference models are slow on a CPU); the cap cuts at a document boundary
-so no document is scored half.
+so no document is scored half, except a single document longer than the cap (a
+local file, say), which is cut at a character and marked `capped`.
 
 Kinds: `corpus_val` (a corpus's val split in id order, documents joined by a blank line),
 `local` (a text file, as is) and `hf` (a dataset split through `datasets`, rows
@@ -45,8 +46,17 @@ def _hf(spec: dict):
 
     field = spec.get("text_field", "text")
     for record in records(spec):
-        if record.get(field, "").strip():
-            yield record[field]
+        value = record.get(field)
+        if not isinstance(value, str):
+            raise InputError(f"HF eval set '{spec['path']}': text_field '{field}' is {type(value).__name__}, not text "
+                             f"(fields: {', '.join(map(str, record))})")
+        if value.strip():
+            yield value
+
+
+def read_text(path: str | Path) -> str:
+    """An eval text exactly as stored (no newline translation), so bytes match its sha256."""
+    return Path(path).read_bytes().decode("utf-8")
 
 
 def capped(documents, max_bytes: int) -> tuple[str, int, bool]:
@@ -71,7 +81,7 @@ def build(name: str, spec: dict, source: Path | None, text_out: Path, meta_out: 
     if not text.strip():
         raise InputError(f"eval set '{name}' is empty ({spec})")
     with atomic_path(text_out) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(text.encode("utf-8"))
     meta = {"name": name, "spec": spec, "documents": count, "bytes": len(text.encode("utf-8")),
             "max_bytes": max_bytes, "capped": was_capped, "sha256": sha256_file(text_out)}
     write_json(meta_out, meta)

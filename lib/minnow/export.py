@@ -13,7 +13,7 @@ import math
 import shutil
 from pathlib import Path
 
-from minnow import checkpoint, gguf_export, perplexity, quantize, tokenizer
+from minnow import checkpoint, evaluation, gguf_export, quantize, tokenizer
 from minnow.atomic import atomic_dir, write_json
 
 HF_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
@@ -33,7 +33,7 @@ def write_hf_folder(folder: Path, out: Path) -> None:
 
 
 def _scores(model, tok, eval_text: Path, stride_fraction: float) -> dict:
-    return perplexity.evaluate(model, tok, {"val": eval_text}, stride_fraction)["val"]
+    return evaluation.evaluate(model, tok, {"val": eval_text}, stride_fraction)["val"]
 
 
 def _entry(path: Path, scores: dict, baseline: dict, fp32_bytes: int, fp16_bytes: int) -> dict:

