@@ -20,7 +20,6 @@ Each measurement runs in its own process, so peak RSS is that stage's alone.
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time

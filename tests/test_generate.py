@@ -1,7 +1,6 @@
 import json
 import math
 import shutil
-from pathlib import Path
 
 import jinja2
 import pytest
