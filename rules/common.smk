@@ -14,7 +14,9 @@ except InputError as e:
 
 def eval_set_names():
     """Every corpus's val split (val-<corpus>) and the config's extra eval sets."""
-    return [f"val-{c}" for c in config["corpora"]] + list(config["evaluation"]["eval_sets"])
+    return [f"val-{c}" for c in config["corpora"]] + list(
+        config["evaluation"]["eval_sets"]
+    )
 
 
 wildcard_constraints:
@@ -28,7 +30,9 @@ wildcard_constraints:
 
 def code(step):
     """Digest of the lib modules a step's script imports: params rerun the step when they change."""
-    return code_digest.digest(Path(workflow.basedir) / "workflow_scripts" / f"{step}.py")
+    return code_digest.digest(
+        Path(workflow.basedir) / "workflow_scripts" / f"{step}.py"
+    )
 
 
 def create_tracking_store():
@@ -47,7 +51,9 @@ def corpus_spec(wildcards):
 
 
 def corpus_raw_dirs(wildcards):
-    return {s: f"results/raw/{s}" for s in config["corpora"][wildcards.corpus]["sources"]}
+    return {
+        s: f"results/raw/{s}" for s in config["corpora"][wildcards.corpus]["sources"]
+    }
 
 
 def tokenizer_spec(wildcards):
@@ -76,11 +82,17 @@ def model_data(wildcards):
     """What a model folder records of its data: chat lowercases input if training text was."""
     m = config["models"][wildcards.model]
     sources = config["corpora"][m["corpus"]]["sources"].values()
-    return {"corpus": m["corpus"], "tokenizer": m["tokenizer"], "lowercase": all(s["lowercase"] for s in sources)}
+    return {
+        "corpus": m["corpus"],
+        "tokenizer": m["tokenizer"],
+        "lowercase": all(s["lowercase"] for s in sources),
+    }
 
 
 def model_vocab(wildcards):
-    requested = config["tokenizers"][config["models"][wildcards.model]["tokenizer"]]["vocab_size"]
+    requested = config["tokenizers"][config["models"][wildcards.model]["tokenizer"]][
+        "vocab_size"
+    ]
     return minnow_config.embedding_rows(requested)
 
 
@@ -93,7 +105,11 @@ def eval_set_spec(wildcards):
 
 def eval_set_input(wildcards):
     spec = eval_set_spec(wildcards)
-    return {"val": f"results/corpus/{spec['corpus']}/val.parquet"} if spec["kind"] == "corpus_val" else {}
+    return (
+        {"val": f"results/corpus/{spec['corpus']}/val.parquet"}
+        if spec["kind"] == "corpus_val"
+        else {}
+    )
 
 
 def reference_spec(wildcards):
@@ -118,6 +134,18 @@ def model_eval_sets(wildcards):
     return [f"val-{corpus}", *config["evaluation"]["eval_sets"]]
 
 
+def model_gpus(wildcards):
+    """GPUs the train job asks a cluster for: none for a CPU preset, else `train.gpus`
+    (one job; torchrun starts one process per GPU inside it)."""
+    train = config["models"][wildcards.model]["train"]
+    return 0 if train["device"] == "cpu" else train["gpus"]
+
+
+def model_eval_gpus(wildcards):
+    """Scoring, sampling and export run in one process: at most one GPU."""
+    return min(model_gpus(wildcards), 1)
+
+
 def model_val_text(wildcards):
     return f"results/eval/val-{config['models'][wildcards.model]['corpus']}.txt"
 
@@ -129,7 +157,11 @@ def perplexity_inputs(wildcards):
         "tokenizer": f"results/{wildcards.model}/tokenizer.json",
         "texts": [f"results/eval/{s}.txt" for s in sets],
         "metas": [f"results/eval/{s}.json" for s in sets],
-        "references": [f"results/references/{r}/{s}.json" for s in sets for r in config["references"]],
+        "references": [
+            f"results/references/{r}/{s}.json"
+            for s in sets
+            for r in config["references"]
+        ],
     }
 
 
@@ -138,4 +170,7 @@ def all_targets():
     if config["targets"]:
         outputs = ("ppl.json", "samples.md", "export/quant.json")
         return [f"results/{m}/{out}" for m in config["targets"] for out in outputs]
-    return [f"results/shards/{t['corpus']}/{name}" for name, t in config["tokenizers"].items()]
+    return [
+        f"results/shards/{t['corpus']}/{name}"
+        for name, t in config["tokenizers"].items()
+    ]

@@ -1,10 +1,12 @@
 rule download:
     output:
         raw=directory("results/raw/{source}"),
+    log:
+        "results/logs/download/{source}.log",
+    conda:
+        "../environment.yml"
     params:
         source=source_spec,
         code=code("download"),
-    log:
-        "results/logs/download/{source}.log",
     script:
         "../workflow_scripts/download.py"

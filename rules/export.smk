@@ -9,15 +9,22 @@ rule export:
         int4="results/{model}/export/int4-g128.safetensors",
         mixed="results/{model}/export/mixed.safetensors",
         hf=directory("results/{model}/export/hf"),
-        gguf=expand("results/{{model}}/export/model-{kind}.gguf", kind=config["export"]["gguf_types"]),
-    params:
-        gguf_types=config["export"]["gguf_types"],
-        stride_fraction=config["evaluation"]["stride_fraction"],
-        code=code("export"),
-    threads: workflow.cores
+        gguf=expand(
+            "results/{{model}}/export/model-{kind}.gguf",
+            kind=config["export"]["gguf_types"],
+        ),
     log:
         "results/logs/export/{model}.log",
     benchmark:
         "results/benchmarks/export/{model}.tsv"
+    conda:
+        "../environment.yml"
+    threads: 8
+    resources:
+        gpu=model_eval_gpus,
+    params:
+        gguf_types=config["export"]["gguf_types"],
+        stride_fraction=config["evaluation"]["stride_fraction"],
+        code=code("export"),
     script:
         "../workflow_scripts/export.py"

@@ -4,12 +4,14 @@ rule eval_set:
     output:
         text="results/eval/{evalset}.txt",
         meta="results/eval/{evalset}.json",
+    log:
+        "results/logs/eval_set/{evalset}.log",
+    conda:
+        "../environment.yml"
     params:
         spec=eval_set_spec,
         max_bytes=config["evaluation"]["max_bytes"],
         code=code("eval_set"),
-    log:
-        "results/logs/eval_set/{evalset}.log",
     script:
         "../workflow_scripts/eval_set.py"
 
@@ -19,17 +21,19 @@ rule reference_perplexity:
         text="results/eval/{evalset}.txt",
     output:
         "results/references/{reference}/{evalset}.json",
+    log:
+        "results/logs/reference_perplexity/{reference}/{evalset}.log",
+    benchmark:
+        "results/benchmarks/reference_perplexity/{reference}/{evalset}.tsv"
+    conda:
+        "../environment.yml"
+    threads: 8
     params:
         reference=reference_spec,
         version=reference_version,
         context=config["evaluation"]["reference_context"],
         stride_fraction=config["evaluation"]["stride_fraction"],
         code=code("reference_perplexity"),
-    threads: workflow.cores
-    log:
-        "results/logs/reference_perplexity/{reference}/{evalset}.log",
-    benchmark:
-        "results/benchmarks/reference_perplexity/{reference}/{evalset}.tsv"
     script:
         "../workflow_scripts/reference_perplexity.py"
 
@@ -39,15 +43,19 @@ rule perplexity:
         unpack(perplexity_inputs),
     output:
         "results/{model}/ppl.json",
+    log:
+        "results/logs/perplexity/{model}.log",
+    benchmark:
+        "results/benchmarks/perplexity/{model}.tsv"
+    conda:
+        "../environment.yml"
+    threads: 8
+    resources:
+        gpu=model_eval_gpus,
     params:
         protocol=config["evaluation"],
         sets=model_eval_sets,
         references=list(config["references"]),
         code=code("perplexity"),
-    threads: workflow.cores
-    log:
-        "results/logs/perplexity/{model}.log",
-    benchmark:
-        "results/benchmarks/perplexity/{model}.tsv"
     script:
         "../workflow_scripts/perplexity.py"

@@ -5,12 +5,14 @@ rule prepare_corpus:
         train="results/corpus/{corpus}/train.parquet",
         val="results/corpus/{corpus}/val.parquet",
         stats="results/corpus/{corpus}/stats.json",
-    params:
-        corpus=corpus_spec,
-        code=code("prepare_corpus"),
     log:
         "results/logs/prepare_corpus/{corpus}.log",
     benchmark:
         "results/benchmarks/prepare_corpus/{corpus}.tsv"
+    conda:
+        "../environment.yml"
+    params:
+        corpus=corpus_spec,
+        code=code("prepare_corpus"),
     script:
         "../workflow_scripts/prepare_corpus.py"

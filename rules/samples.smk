@@ -4,10 +4,14 @@ rule samples:
         tokenizer="results/{model}/tokenizer.json",
     output:
         "results/{model}/samples.md",
+    log:
+        "results/logs/samples/{model}.log",
+    conda:
+        "../environment.yml"
+    resources:
+        gpu=model_eval_gpus,
     params:
         samples=config["samples"],
         code=code("samples"),
-    log:
-        "results/logs/samples/{model}.log",
     script:
         "../workflow_scripts/samples.py"

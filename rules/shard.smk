@@ -5,13 +5,15 @@ rule shard:
         val="results/corpus/{corpus}/val.parquet",
     output:
         shards=directory("results/shards/{corpus}/{tokenizer}"),
-    params:
-        shard=config["shard"],
-        code=code("shard"),
-    threads: workflow.cores
     log:
         "results/logs/shard/{corpus}/{tokenizer}.log",
     benchmark:
         "results/benchmarks/shard/{corpus}/{tokenizer}.tsv"
+    conda:
+        "../environment.yml"
+    threads: 8
+    params:
+        shard=config["shard"],
+        code=code("shard"),
     script:
         "../workflow_scripts/shard.py"

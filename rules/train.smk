@@ -9,16 +9,20 @@ rule train:
         tokenizer_config="results/{model}/tokenizer_config.json",
         curve="results/{model}/loss_curve.png",
         summary="results/{model}/train_summary.json",
+    log:
+        "results/logs/train/{model}.log",
+    benchmark:
+        "results/benchmarks/train/{model}.tsv"
+    conda:
+        "../environment.yml"
+    threads: 8
+    resources:
+        gpu=model_gpus,
     params:
         model=model_spec,
         vocab_size=model_vocab,
         data=model_data,
         checkpoints="results/{model}/checkpoints",
         code=code("train"),
-    threads: workflow.cores
-    log:
-        "results/logs/train/{model}.log",
-    benchmark:
-        "results/benchmarks/train/{model}.tsv"
     script:
         "../workflow_scripts/train.py"

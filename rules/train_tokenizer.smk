@@ -4,13 +4,15 @@ rule train_tokenizer:
     output:
         tokenizer="results/tokenizers/{tokenizer}/tokenizer.json",
         hf_config="results/tokenizers/{tokenizer}/tokenizer_config.json",
-    params:
-        tokenizer=tokenizer_spec,
-        code=code("train_tokenizer"),
-    threads: workflow.cores
     log:
         "results/logs/train_tokenizer/{tokenizer}.log",
     benchmark:
         "results/benchmarks/train_tokenizer/{tokenizer}.tsv"
+    conda:
+        "../environment.yml"
+    threads: 8
+    params:
+        tokenizer=tokenizer_spec,
+        code=code("train_tokenizer"),
     script:
         "../workflow_scripts/train_tokenizer.py"

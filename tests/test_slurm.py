@@ -1,0 +1,99 @@
+"""profiles/slurm on a real one-node SLURM cluster: the tiny pipeline to ppl.json, every job an sbatch job.
+
+The cluster comes up on 127.0.0.1 (tests/slurm_cluster.py); the executor plugin is
+installed into a folder of its own and put on PYTHONPATH for this test only, since
+installed beside SLURM's client tools it slows every other test's snakemake call.
+Skipped, with the reason, where there is no root or the packages cannot be had.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BIN, REPO, small_config, write_config
+
+import slurm_cluster
+
+pytestmark = pytest.mark.slow
+
+
+def plugin_folder(root: Path) -> Path:
+    """pip-install the pinned `slurm` extra of pyproject.toml into `root` (its other needs are in the venv)."""
+    pins = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["slurm"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(root), *pins],
+        capture_output=True, text=True, timeout=300,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot install the SLURM executor plugin ({' '.join(pins)}): {done.stderr.strip()[-300:]}")
+    return root
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    try:
+        running = slurm_cluster.start(tmp_path_factory.mktemp("slurm"))
+    except slurm_cluster.Unavailable as e:
+        pytest.skip(f"no SLURM cluster here: {e}")
+    yield running
+    running.stop()
+
+
+def cluster_config() -> dict:
+    """A model small enough that the test measures SLURM, not training; no reference model."""
+    config = small_config()
+    train = {"steps": 20, "batch_size": 4, "warmup_steps": 2, "eval_every": 10, "eval_batches": 2,
+             "checkpoint_every": 10, "device": "cpu"}
+    config["models"] = {"nano": {"corpus": "default", "tokenizer": "bpe512", "d_model": 32, "n_layers": 1,
+                                 "n_heads": 2, "n_kv_heads": 1, "ffn_dim": 64, "context": 32, "train": train}}
+    config["references"] = {}
+    return config
+
+
+def submitted_jobs(output: str) -> dict[int, str]:
+    """SLURM job id → rule, from Snakemake's 'submitted with SLURM jobid N (log: .../rule_X/...)' lines."""
+    found = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_(\w+)/", output)
+    return {int(job): rule for job, rule in found}
+
+
+def tres_mem_mb(tres: str) -> float:
+    """Memory in MB from SLURM's TRES text (`mem=4000M` or `mem=62.50G`)."""
+    value, unit = re.search(r"mem=([\d.]+)([MG])", tres).groups()
+    return float(value) * (1024 if unit == "G" else 1)
+
+
+def test_profile_runs_the_pipeline_through_slurm(cluster, workflow_copy, tmp_path):
+    write_config(workflow_copy, cluster_config())
+    env = {**os.environ, "PYTHONPATH": str(plugin_folder(tmp_path / "plugin")),
+           "MINNOW_CPU_PARTITION": slurm_cluster.PARTITION, "MINNOW_GPU_PARTITION": slurm_cluster.PARTITION}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    # Accounting is off on this cluster: status comes from squeue, and there is no account to charge.
+    cmd = [str(BIN / "snakemake"), "--profile", "profiles/slurm", "--slurm-status-command", "squeue",
+           "--slurm-init-seconds-before-status-checks", "2", "--slurm-no-account", "results/nano/ppl.json"]
+    # The plugin ignores SIGTERM while it polls: `timeout -k` makes a hang fail instead of wedging CI.
+    proc = subprocess.run(["timeout", "-k", "10", "600", *cmd], cwd=workflow_copy, env=env,
+                          capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-5000:]
+
+    jobs = submitted_jobs(output)
+    rules = sorted(jobs.values())
+    assert rules == sorted(["download", "download", "prepare_corpus", "train_tokenizer", "shard", "eval_set",
+                            "train", "perplexity"]), output[-3000:]
+    completed = cluster.completed_jobs()
+    assert set(jobs) <= set(completed), f"SLURM has no record of jobs {set(jobs) - set(completed)}"
+    assert all(completed[j]["JobState"] == "COMPLETED" for j in jobs)
+    # The profile's per-rule resources reached SLURM as written.
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    by_rule = {rule: completed[j] for j, rule in jobs.items()}
+    for rule in ("train", "download"):
+        wanted = {**profile["default-resources"], **profile["set-resources"].get(rule, {})}
+        assert by_rule[rule]["TimeLimit"] == str(wanted["runtime"])
+        assert tres_mem_mb(by_rule[rule]["Tres"]) == eval(wanted["mem_mb"], {"attempt": 1})
+    assert "cpu=8," in by_rule["train"]["Tres"], "train's 8 threads should be 8 SLURM CPUs"
+    assert (workflow_copy / "results/nano/ppl.json").exists()
