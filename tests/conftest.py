@@ -59,10 +59,10 @@ def write_config(folder: Path, config: dict) -> Path:
 
 
 def snakemake(folder: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real Snakemake in `folder`, as a user would from a clone."""
+    """Run the real Snakemake in `folder`, as a user would from a clone; MLflow logs to the
+    folder's own store unless `env` names a MLFLOW_TRACKING_URI."""
     cmd = [str(BIN / "snakemake"), "--cores", "2", *args]
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("MLFLOW_TRACKING_URI", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"} | (env or {})
     proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, env=full_env, timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
