@@ -20,6 +20,10 @@ include: "rules/train.smk"
 include: "rules/perplexity.smk"
 include: "rules/samples.smk"
 include: "rules/export.smk"
+include: "rules/report.smk"
+
+
+report: "report/workflow.rst"
 
 
 onstart:

@@ -28,6 +28,11 @@ wildcard_constraints:
     reference="|".join(map(re.escape, config["references"])) or "no-references-defined",
 
 
+REPORT_PAGES = [
+    f"report/{page}.html" for page in ("perplexity", "export", "samples", "training")
+]
+
+
 def code(step):
     """Digest of the lib modules a step's script imports: params rerun the step when they change."""
     return code_digest.digest(
@@ -166,10 +171,14 @@ def perplexity_inputs(wildcards):
 
 
 def all_targets():
-    """Each model in `targets`, evaluated; with none, the shards of every tokenizer's corpus."""
+    """Each model in `targets`, evaluated, exported and with its report pages (and its
+    corpus's); with no targets, the shards of every tokenizer's corpus."""
     if config["targets"]:
-        outputs = ("ppl.json", "samples.md", "export/quant.json")
-        return [f"results/{m}/{out}" for m in config["targets"] for out in outputs]
+        outputs = ("ppl.json", "samples.md", "export/quant.json", *REPORT_PAGES)
+        corpora = {config["models"][m]["corpus"] for m in config["targets"]}
+        return [f"results/{m}/{out}" for m in config["targets"] for out in outputs] + [
+            f"results/corpus/{c}/stats.html" for c in sorted(corpora)
+        ]
     return [
         f"results/shards/{t['corpus']}/{name}"
         for name, t in config["tokenizers"].items()

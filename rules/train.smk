@@ -7,7 +7,12 @@ rule train:
         config="results/{model}/config.json",
         tokenizer="results/{model}/tokenizer.json",
         tokenizer_config="results/{model}/tokenizer_config.json",
-        curve="results/{model}/loss_curve.png",
+        curve=report(
+            "results/{model}/loss_curve.png",
+            caption="../report/loss_curve.rst",
+            category="Training",
+            labels={"model": "{model}", "figure": "loss curve"},
+        ),
         summary="results/{model}/train_summary.json",
     log:
         "results/logs/train/{model}.log",

@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 import yaml
@@ -10,8 +11,9 @@ from conftest import planned_rules, small_config, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 STAGES = ["download", "prepare_corpus", "train_tokenizer", "shard", "train", "eval_set", "reference_perplexity",
-          "perplexity", "samples", "export"]
-DOWNSTREAM_OF_MODEL = {"perplexity": 1, "samples": 1, "export": 1, "all": 1}
+          "perplexity", "samples", "export", "report_model", "report_corpus"]
+DOWNSTREAM_OF_MODEL = {"perplexity": 1, "samples": 1, "export": 1, "report_model": 1, "all": 1}
+MEASURES_NOTHING = ("report_model", "report_corpus")  # they only turn other steps' results into pages
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,8 @@ def test_main_job_runs_offline_from_a_fresh_clone_to_ppl_json(default_build):
 def test_every_stage_logs_one_mlflow_run_with_params_and_metrics(default_build):
     runs = mlflow_runs(default_build)
     assert sorted(step for step, *_ in runs) == sorted(["download", *STAGES])
-    assert all(status == "FINISHED" and params > 0 and metrics > 0 for _, status, params, metrics in runs)
+    assert all(status == "FINISHED" and params > 0 for _, status, params, _ in runs)
+    assert all(metrics > 0 for step, _, _, metrics in runs if step not in MEASURES_NOTHING)
 
 
 def test_tiny_model_trains_well_below_the_unigram_entropy_of_its_data(default_build):
@@ -111,6 +114,27 @@ def test_samples_show_continuations_and_chat(default_build):
     assert "## Continuations" in page and "**user:** hi guppy!" in page and "**tiny:**" in page
 
 
+def test_report_holds_the_dag_curve_tables_and_samples(default_build):
+    import zipfile
+
+    snakemake(default_build, "--report", "results/report.zip")
+    with zipfile.ZipFile(default_build / "results/report.zip") as archive:
+        files = {Path(name).name: archive.read(name) for name in archive.namelist()}
+    assert files["loss_curve.png"].startswith(b"\x89PNG")
+    assert b"rulegraph" in files["report.html"] and b"report_model" in files["report.html"]  # the DAG
+    ppl = json.loads((default_build / "results/tiny/ppl.json").read_text())["eval_sets"]["val-default"]
+    table = files["perplexity.html"].decode()
+    for name, score in [("tiny", ppl["model"]), *ppl["references"].items()]:
+        assert f"<td>{name}</td><td>{score['bits_per_byte']:.4f}</td>" in table
+    quant = json.loads((default_build / "results/tiny/export/quant.json").read_text())
+    export = files["export.html"].decode()
+    assert all(f"<td>{scheme}</td><td>{s['bytes']:,}</td>" in export for scheme, s in quant["schemes"].items())
+    assert "**user:** hi guppy!" in files["samples.html"].decode()
+    stats = json.loads((default_build / "results/corpus/default/stats.json").read_text())
+    assert f"<td>guppy: in</td><td>{stats['sources']['guppy']['in']['documents']:,}</td>" in files["stats.html"].decode()
+    assert b"final_val_loss" in files["training.html"]
+
+
 def test_second_run_does_nothing(default_build):
     assert planned_rules(default_build) == {}
     assert "Nothing to be done" in snakemake(default_build, "-n").stdout
@@ -131,8 +155,8 @@ def test_changing_vocab_size_reruns_only_tokenizer_and_shards(default_build):
 def test_changing_a_filter_threshold_reruns_prepare_corpus_onward_but_not_download(default_build):
     extra = override(default_build, {"corpora": {"default": {"filters": {"min_alnum_ratio": 0.6}}}})
     plan = planned_rules(default_build, "--configfile", extra)
-    assert plan == {"prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "eval_set": 1,
-                    "reference_perplexity": 1, **DOWNSTREAM_OF_MODEL}  # new val bytes: references rescore
+    assert plan == {"prepare_corpus": 1, "report_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1,
+                    "eval_set": 1, "reference_perplexity": 1, **DOWNSTREAM_OF_MODEL}  # new val bytes: references rescore
 
 
 def test_editing_a_lib_module_reruns_the_stages_that_import_it(default_build):

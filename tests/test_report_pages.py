@@ -1,0 +1,50 @@
+"""Report pages: the JSON results become tables that keep every number and escape text."""
+
+from minnow import report_pages
+
+
+def ppl_result() -> dict:
+    model = {"bits_per_byte": 1.45, "token_perplexity": 9.5, "tokens": 4000, "context": 256}
+    ref = {"bits_per_byte": 1.07, "token_perplexity": 7.1, "tokens": 3500, "context": 1024}
+    return {
+        "model": {"name": "tiny", "parameters": 1_070_000, "vocab_size": 4096, "context": 256},
+        "eval_sets": {"val-default": {
+            "documents": 40, "bytes": 14000, "capped": True, "sha256": "ab" * 32, "model": model,
+            "references": {"smol": ref, "gone": {"skipped": "no such file"}},
+            "ranking_bits_per_byte": [{"model": "smol", "bits_per_byte": 1.07}, {"model": "tiny", "bits_per_byte": 1.45}],
+        }},
+    }
+
+
+def test_perplexity_page_ranks_models_marks_ours_and_names_skipped_references():
+    page = report_pages.perplexity_page(ppl_result())
+    rows = page.split("<tr")
+    smol_row = next(i for i, r in enumerate(rows) if "<td>smol</td>" in r)
+    tiny_row = next(i for i, r in enumerate(rows) if "<td>tiny</td>" in r)
+    assert smol_row < tiny_row, "lower bits per byte comes first"
+    assert rows[tiny_row].startswith(" class=ours") and "1.4500" in rows[tiny_row]
+    assert "1,070,000 parameters" in page and "(capped)" in page and "gone (no such file)" in page
+
+
+def test_samples_page_keeps_chinese_and_escapes_markup():
+    page = report_pages.samples_page("**user:** 你好\n\n<script>alert(1)</script>", "zh")
+    assert "你好" in page and "<script>" not in page and "&lt;script&gt;" in page
+    assert "<meta charset='utf-8'>" in page
+
+
+def test_export_page_lists_every_scheme_and_gguf_file():
+    quant = {"eval_set": {"bytes": 14000}, "fp32": {"bytes": 4_000_000, "bits_per_byte": 1.45},
+             "schemes": {"int8": {"bytes": 1_000_000, "compression_vs_fp32": 4.0, "bits_per_byte": 1.4501,
+                                  "delta_bits_per_byte": 0.0001}},
+             "gguf": {"q8_0": {"path": "/x/results/tiny/export/model-q8_0.gguf", "bytes": 1_200_000}}}
+    page = report_pages.export_page(quant, "tiny")
+    assert "<td>int8</td><td>1,000,000</td><td>4.0000</td>" in page and "model-q8_0.gguf" in page
+
+
+def test_corpus_page_orders_steps_from_read_to_mix():
+    stats = {"mix_by": "bytes", "sources": {"a": {"train": {"documents": 8, "bytes": 80},
+                                                  "in": {"documents": 10, "bytes": 100},
+                                                  "dropped_min_chars": {"documents": 2, "bytes": 4}}},
+             "mix": {"a": {"factor": 1.0, "bytes": 80, "share": 1.0}}}
+    page = report_pages.corpus_page(stats, "c")
+    assert page.index("a: in") < page.index("a: dropped_min_chars") < page.index("a: train")
