@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup run test test-fast
+.PHONY: setup run report test test-fast
 
 setup: $(VENV)/.installed
 
@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
+
+report: run
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 
 test: setup
 	$(BIN)/python -m pytest -ra
