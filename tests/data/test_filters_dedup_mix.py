@@ -2,7 +2,7 @@ import pytest
 
 from minnow.data.dedup import ExactDedup, NearDedup, lsh_bands, shingles
 from minnow.data.documents import Document
-from minnow.data.filters import AlnumRatioFilter, LanguageFilter, LengthFilter, RepetitionFilter, words
+from minnow.data.filters import AlnumRatioFilter, LanguageFilter, LengthFilter, RepetitionFilter, spaced, words
 from minnow.data.mix import repeats, sampling_factors
 from minnow.data.normalize import normalize, normalize_text
 from minnow.data.split import is_val
@@ -41,6 +41,30 @@ def test_repetition_filter_drops_repeated_text_but_spares_short_chat():
     assert f.keep(Document(PROSE, "s"))
     assert not f.keep(Document("buy cheap pills now\n" * 40, "s"))
     assert f.keep(Document("do fish play? fish play a lot. fish play.", "s"))
+
+
+# an ordinary answer that names its four-character subject (光合作用) four times, as topical prose does
+PHOTOSYNTHESIS = (
+    "什么是光合作用？\n光合作用是植物、藻类和某些细菌利用光能，把二氧化碳和水转化为葡萄糖和氧气的过程。"
+    "光合作用主要在叶绿体中进行，分为光反应和暗反应两个阶段。光反应把光能转化为化学能，"
+    "暗反应利用这些化学能把二氧化碳固定为有机物。光合作用为地球上几乎所有的生命提供了能量和氧气。"
+)
+
+
+def test_repetition_filter_reads_chinese_at_its_real_length():
+    f = RepetitionFilter(min_words=50, **GOPHER)
+    assert spaced("光合 作用ok") == "光 合  作 用 ok"
+    # 光合作用 covers 16 of its 136 characters, 0.12 (under the top 4-gram's 0.16); measured with
+    # the 3 spaces between the characters that datatrove adds, it read as 28, 0.21, and was dropped
+    assert f.keep(Document(PHOTOSYNTHESIS, "s"))
+    assert not f.keep(Document("点击这里免费领取大奖！" * 20, "s"))
+    assert not f.keep(Document("今天天气很好。" + "买一送一，" * 18 + "明天可能会下雨。", "s"))
+    # duplicated n-grams count the characters as written: an 11-character phrase three times among
+    # 100 others puts 22 of 133 characters, 0.17, in repeated 5-grams (over 0.15)
+    filler = "".join(chr(0x4E00 + 7 * i) for i in range(100))
+    phrase = "我们今天一起去公园散步"
+    assert f.keep(Document(filler, "s"))
+    assert not f.keep(Document(filler[:30] + phrase + filler[30:60] + phrase + filler[60:90] + phrase + filler[90:], "s"))
 
 
 def test_language_filter_keeps_allowed_languages():
