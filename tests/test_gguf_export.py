@@ -245,3 +245,90 @@ def test_folders_that_cannot_be_exported_are_refused_and_leave_no_file(tied, tmp
     with pytest.raises(InputError, match=re.escape(f"{small / 'tokenizer.json'}: token id")):
         write_gguf(small, out)
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+# --- a char tokenizer: llama.cpp's SentencePiece kind ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def char_model(tmp_path_factory):
+    """A random model with a char tokenizer trained on the TEXTS without their last one,
+    so its emoji and accents are characters it has no token for."""
+    tok_dir = tmp_path_factory.mktemp("char-tok")
+    pq.write_table(pa.Table.from_pylist([{"text": t} for t in TEXTS[:-1] * 200]), tok_dir / "train.parquet")
+    tokenizer.save(tokenizer.train(tok_dir / "train.parquet", vocab_size=320, kind="char"), tok_dir)
+    folder = tmp_path_factory.mktemp("char") / "fish"
+    folder.mkdir()
+    return folder, make_model(folder, tok_dir)
+
+
+def llama_cpp_spm(meta: dict, text: str) -> list[int]:
+    """What llama.cpp's SentencePiece tokenizer (llm_tokenizer_spm) makes of text over a
+    vocabulary without merges: spaces escaped to "▁", then each character's token, or
+    the <0xXX> tokens of its bytes where it has none."""
+    ids = {token: i for i, token in enumerate(meta["tokenizer.ggml.tokens"])}
+    out = []
+    for char in text.replace(" ", "\u2581"):
+        out += [ids[char]] if char in ids else [ids[f"<0x{b:02X}>"] for b in char.encode()]
+    return out
+
+
+def llama_cpp_pieces(meta: dict, ids: list[int]) -> str:
+    """llama.cpp's detokenizer for that vocabulary: BYTE tokens are their byte, other
+    tokens their text with "▁" read as a space."""
+    from gguf import TokenType
+
+    tokens, types = meta["tokenizer.ggml.tokens"], meta["tokenizer.ggml.token_type"]
+    data = b"".join(bytes([int(tokens[i][3:5], 16)]) if types[i] == TokenType.BYTE
+                    else tokens[i].replace("\u2581", " ").encode() for i in ids)
+    return data.decode()
+
+
+def test_char_tokenizer_is_written_as_a_sentencepiece_vocabulary_with_byte_fallback(char_model, tmp_path):
+    from gguf import TokenType
+    from transformers import AutoTokenizer
+
+    folder, model = char_model
+    ours = tokenizer.load(folder / "tokenizer.json")
+    out, _ = export(folder, tmp_path, "f16")
+    meta, _ = fields(out)
+    assert (meta["tokenizer.ggml.model"], meta["tokenizer.ggml.add_space_prefix"]) == ("llama", False)
+    n, rows = ours.get_vocab_size(), model.cfg.vocab_size
+    assert len(meta["tokenizer.ggml.tokens"]) == len(meta["tokenizer.ggml.scores"]) == rows
+    expected = [ours.id_to_token(i).replace(" ", "\u2581") for i in range(n)] + [f"[PAD{i}]" for i in range(n, rows)]
+    assert meta["tokenizer.ggml.tokens"] == expected
+    types = meta["tokenizer.ggml.token_type"]
+    assert [i for i, t in enumerate(types) if t == TokenType.BYTE] == [ours.token_to_id(b) for b in tokenizer.BYTE_TOKENS]
+    assert [i for i, t in enumerate(types) if t == TokenType.CONTROL] == sorted(tokenizer.markers(ours).values())
+    for text in TEXTS + ["  two spaces, a tab\tand 猫 🐈 unseen"]:
+        ids = ours.encode(text, add_special_tokens=False).ids
+        assert llama_cpp_spm(meta, text) == ids, text
+        assert llama_cpp_pieces(meta, ids) == text
+    # transformers reads the same vocabulary and weights, but its GGUF loader puts a prefix
+    # space before text whatever add_space_prefix says: compare what follows it
+    theirs = AutoTokenizer.from_pretrained(str(out.parent), gguf_file=out.name)
+    for text in TEXTS:
+        ids = ours.encode(text, add_special_tokens=False).ids
+        assert theirs.encode(text)[-len(ids):] == ids and theirs.decode(ids) == text
+    assert_logits_close(model, out, "f16")
+
+
+def test_char_vocabulary_without_a_space_spells_the_space_byte_as_the_space(tmp_path):
+    from gguf import TokenType
+
+    tok_dir = tmp_path / "tok"
+    tok_dir.mkdir()
+    pq.write_table(pa.Table.from_pylist([{"text": "小鱼在水里游泳，它很开心。▁"}] * 3), tok_dir / "train.parquet")
+    tokenizer.save(tokenizer.train(tok_dir / "train.parquet", vocab_size=320, kind="char"), tok_dir)
+    folder = tmp_path / "fish"
+    folder.mkdir()
+    make_model(folder, tok_dir)
+    out, _ = export(folder, tmp_path, "f32")
+    meta, _ = fields(out)
+    ours = tokenizer.load(folder / "tokenizer.json")
+    space, literal = ours.token_to_id("<0x20>"), ours.token_to_id("\u2581")
+    assert meta["tokenizer.ggml.tokens"][space] == "\u2581" and meta["tokenizer.ggml.token_type"][space] == TokenType.NORMAL
+    assert meta["tokenizer.ggml.token_type"][literal] == TokenType.UNUSED  # a literal "▁" reads as a space in GGUF
+    text = "小鱼 在水里"
+    ids = ours.encode(text, add_special_tokens=False).ids
+    assert llama_cpp_spm(meta, text) == ids and llama_cpp_pieces(meta, ids) == text

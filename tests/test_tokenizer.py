@@ -7,6 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from minnow import tokenizer
+from minnow.errors import InputError
 
 TEXTS = [
     "the guppy swims past the castle and eats three flakes.",
@@ -16,13 +17,18 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tok(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tok")
-    rows = [{"text": t} for t in TEXTS * 200]
-    pq.write_table(pa.Table.from_pylist(rows), folder / "train.parquet")
-    tokenizer.save(tokenizer.train(folder / "train.parquet", vocab_size=400, min_frequency=2), folder)
-    return tokenizer.load(folder / "tokenizer.json"), folder
+def trained(folder, kind: str, vocab_size: int = 400, min_frequency: int = 2):
+    """A tokenizer of `kind` trained on TEXTS and saved in `folder`, loaded back as the stages load it."""
+    pq.write_table(pa.Table.from_pylist([{"text": t} for t in TEXTS * 200]), folder / "train.parquet")
+    tokenizer.save(tokenizer.train(folder / "train.parquet", vocab_size, min_frequency, kind), folder)
+    return tokenizer.load(folder / "tokenizer.json")
+
+
+@pytest.fixture(scope="module", params=["bpe", "char"])
+def tok(request, tmp_path_factory):
+    """Each kind of tokenizer: everything but the vocabulary must hold for both."""
+    folder = tmp_path_factory.mktemp(request.param)
+    return trained(folder, request.param), folder
 
 
 def random_unicode(rng: random.Random, n: int) -> str:
@@ -51,8 +57,8 @@ def test_special_tokens_exist_and_text_cannot_forge_them(tok):
     assert ids["end"] not in forged and ids["assistant"] not in forged
 
 
-def test_vocab_grows_to_the_request_or_as_far_as_the_text_allows(tok, tmp_path):
-    t, _ = tok
+def test_vocab_grows_to_the_request_or_as_far_as_the_text_allows(tmp_path):
+    t = trained(tmp_path, "bpe")
     base = 256 + len(tokenizer.SPECIAL_TOKENS)
     assert base < t.get_vocab_size() <= 400  # four short texts cannot supply 137 merges
     pq.write_table(pa.Table.from_pylist([{"text": t} for t in TEXTS * 50]), tmp_path / "train.parquet")
@@ -68,3 +74,53 @@ def test_chat_template_renders_the_layout_encode_chat_builds(tok):
     assert rendered == "<|system|>be a fish<|end|><|user|>你好<|end|><|assistant|>blub!<|end|>"
     t.encode_special_tokens = False  # how a Hugging Face tokenizer reads a rendered template
     assert t.encode(rendered, add_special_tokens=False).ids == tokenizer.encode_chat(tokenizer.load(folder / "tokenizer.json"), messages)
+
+
+def test_char_vocab_is_the_specials_the_distinct_characters_and_the_bytes(tmp_path):
+    t = trained(tmp_path, "char", vocab_size=1000, min_frequency=1)
+    vocab = t.get_vocab()
+    specials = [vocab[s] for s in tokenizer.SPECIAL_TOKENS.values()]
+    assert specials == list(range(len(tokenizer.SPECIAL_TOKENS)))
+    characters = set(vocab) - set(tokenizer.SPECIAL_TOKENS.values()) - set(tokenizer.BYTE_TOKENS)
+    assert characters == set("".join(TEXTS))
+    assert t.get_vocab_size() == len(tokenizer.SPECIAL_TOKENS) + len(characters) + 256
+    assert all(b in vocab for b in tokenizer.BYTE_TOKENS)
+
+
+def test_char_tokenizer_reads_one_character_per_token_and_bytes_for_unseen_ones(tmp_path):
+    t = trained(tmp_path, "char")
+    assert t.encode("小鱼在水里", add_special_tokens=False).tokens == list("小鱼在水里")
+    unseen = "猫 🐈 Ω"  # none of these characters is in TEXTS except the space
+    encoded = t.encode(unseen, add_special_tokens=False)
+    assert len(encoded.ids) == len("猫".encode()) + 1 + len("🐈".encode()) + 1 + len("Ω".encode())
+    assert set(encoded.tokens) - {" "} <= set(tokenizer.BYTE_TOKENS)
+    assert t.decode(encoded.ids) == unseen
+
+
+def test_char_vocab_size_keeps_the_most_frequent_characters(tmp_path):
+    pq.write_table(pa.Table.from_pylist([{"text": "aaaa bbb cc d"}] * 3), tmp_path / "train.parquet")
+    fixed = len(tokenizer.SPECIAL_TOKENS) + len(tokenizer.BYTE_TOKENS)
+    tok = tokenizer.train(tmp_path / "train.parquet", vocab_size=fixed + 3, min_frequency=1, kind="char")
+    assert tok.get_vocab_size() == fixed + 3 and {"a", "b", " "} <= set(tok.get_vocab()) and "c" not in tok.get_vocab()
+    assert tok.decode(tok.encode("dcba", add_special_tokens=False).ids) == "dcba"
+    rare = tokenizer.train(tmp_path / "train.parquet", vocab_size=1000, min_frequency=7, kind="char")  # c: 6 times
+    assert set(rare.get_vocab()) - set(tokenizer.SPECIAL_TOKENS.values()) - set(tokenizer.BYTE_TOKENS) == {"a", "b", " "}
+    with pytest.raises(InputError, match="vocab_size above 263"):
+        tokenizer.train(tmp_path / "train.parquet", vocab_size=263, kind="char")
+
+
+@pytest.mark.parametrize("kind", ["bpe", "char"])
+def test_kind_is_read_back_from_tokenizer_json(kind, tmp_path):
+    trained(tmp_path, kind)
+    assert tokenizer.kind_of(json.loads((tmp_path / "tokenizer.json").read_text())) == kind
+
+
+def test_transformers_loads_either_kind_with_the_same_ids(tok):
+    from transformers import AutoTokenizer
+
+    t, folder = tok
+    theirs = AutoTokenizer.from_pretrained(str(folder))
+    for text in TEXTS + ["unseen: 猫 🐈"]:
+        ids = t.encode(text, add_special_tokens=False).ids
+        assert theirs.encode(text, add_special_tokens=False) == ids
+        assert theirs.decode(ids) == text

@@ -15,7 +15,9 @@ the permuted weights gives the same attention scores; `transformers` undoes the
 same permutation when it loads a GGUF.
 
 The tokenizer is stored as llama.cpp's "gpt2" kind (byte-level BPE) with the
-"gpt-2" pre-tokenizer, whose split regex is the one minnow's tokenizer uses.
+"gpt-2" pre-tokenizer, whose split regex is the one minnow's BPE uses; a char
+tokenizer, a vocabulary of characters with byte fallback, as the "llama"
+(SentencePiece) kind, which is exactly that.
 """
 
 import json
@@ -27,8 +29,9 @@ from minnow.atomic import atomic_path
 from minnow.checkpoint import load_model
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
-from minnow.tokenizer import SPECIAL_TOKENS
+from minnow.tokenizer import BYTE_TOKENS, SPECIAL_TOKENS, kind_of
 
+SPACE_PIECE = "\u2581"  # SentencePiece's spelling of a space
 DTYPES = {"f32": "F32", "f16": "F16", "q8_0": "Q8_0"}
 FILE_TYPES = {"f32": "ALL_F32", "f16": "MOSTLY_F16", "q8_0": "MOSTLY_Q8_0"}
 # Hugging Face parameter name (after "model.layers.N.") -> llama.cpp tensor name (after "blk.N.")
@@ -95,7 +98,7 @@ def _add_hyperparameters(writer, cfg: ModelConfig) -> None:
 
 
 def _add_tokenizer(writer, folder: Path, vocab_size: int) -> None:
-    """The folder's byte-level BPE as llama.cpp metadata, its vocabulary padded to the
+    """The folder's tokenizer as llama.cpp metadata, its vocabulary padded to the
     model's embedding rows with unused placeholders (llama.cpp wants one token per row)."""
     from gguf import TokenType
 
@@ -110,17 +113,51 @@ def _add_tokenizer(writer, folder: Path, vocab_size: int) -> None:
     for token, i in vocab.items():
         tokens[i] = token
         types[i] = TokenType.CONTROL if token in special else TokenType.NORMAL
-    merges = tokenizer_json["model"]["merges"]  # ["a b", ...] in older tokenizers, [["a", "b"], ...] in newer
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("gpt-2")
+    if kind_of(tokenizer_json) == "char":
+        _char_model(writer, tokens, types)
+    else:
+        _bpe_model(writer, tokenizer_json["model"]["merges"])
     writer.add_token_list(tokens)
     writer.add_token_types(types)
-    writer.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in merges])
     writer.add_bos_token_id(vocab[SPECIAL_TOKENS["bos"]])
     writer.add_eos_token_id(vocab[SPECIAL_TOKENS["eos"]])
     writer.add_pad_token_id(vocab[SPECIAL_TOKENS["pad"]])
     writer.add_add_bos_token(False)
     writer.add_chat_template(chat_template)
+
+
+def _bpe_model(writer, merges: list) -> None:
+    """Byte-level BPE is llama.cpp's "gpt2" kind with the "gpt-2" split regex, minnow's own."""
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("gpt-2")
+    # ["a b", ...] in older tokenizers, [["a", "b"], ...] in newer
+    writer.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in merges])
+
+
+def _char_model(writer, tokens: list[str], types: list) -> None:
+    """A char tokenizer is a SentencePiece vocabulary with byte fallback, llama.cpp's
+    "llama" kind, once two things are respelt in place. Byte tokens are typed BYTE,
+    which is how llama.cpp finds its fallback. And llama.cpp turns every space into
+    "▁" before the lookup, so the space token is spelt "▁" (the <0x20> byte token
+    where no character token for the space exists); a literal "▁" in the vocabulary
+    would then be a second space, so its row is left unused and a GGUF reads "▁" as
+    a space, the one character it does not round-trip. No prefix space is added,
+    and with no merges every score is 0. (transformers' GGUF loader puts a prefix
+    space before text whatever the file says; its tokenizer is the one in export/hf.)"""
+    from gguf import TokenType
+
+    byte_tokens = set(BYTE_TOKENS)
+    for i, token in enumerate(tokens):
+        if token in byte_tokens:
+            types[i] = TokenType.BYTE
+        elif token == SPACE_PIECE and types[i] == TokenType.NORMAL:
+            tokens[i], types[i] = f"[PAD{i}]", TokenType.UNUSED
+    space = tokens.index(" ") if " " in tokens else tokens.index(BYTE_TOKENS[ord(" ")])
+    tokens[space], types[space] = SPACE_PIECE, TokenType.NORMAL
+    writer.add_tokenizer_model("llama")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_scores([0.0] * len(tokens))
+    writer.add_add_space_prefix(False)
 
 
 def _add_tensors(writer, model: Transformer, qtype) -> tuple[int, dict[str, str]]:

@@ -1,16 +1,31 @@
-"""The train_tokenizer stage: byte-level BPE with special tokens and a chat template.
+"""The train_tokenizer stage: byte-level BPE or characters, with special tokens and a chat template.
 
-Byte-level BPE (HF `tokenizers`) with no normaliser encodes any UTF-8 text,
-Chinese and emoji included, and decodes it back exactly. Special tokens mark
-documents (bos/eos/pad) and chat turns (system/user/assistant/end). Document
-text is encoded with special-token matching switched off, so a document that
-happens to contain "<|end|>" cannot forge a turn boundary; chat turns are built
-at the id level by `encode_chat`, the same layout the stored Jinja template
-describes for Hugging Face users.
+Two kinds, both saved as a Hugging Face `tokenizers` tokenizer.json, so shards,
+training, evaluation, chat, transformers and the export read either unchanged:
+
+- `bpe`: byte-level BPE with no normaliser. It encodes any UTF-8 text, Chinese
+  and emoji included, and decodes it back exactly.
+- `char`: one token per character, as nanoGPT's first run does. Characters
+  seen in training get a token each (the most frequent first, up to the
+  config's vocab_size); any other character falls back to the 256 byte tokens
+  `<0x00>`..`<0xFF>` of its UTF-8 bytes. Byte fallback rather than an unknown
+  token because it keeps the exact round trip (an unk token would lose the
+  character), needs no special token beyond the shared ones, and keeps
+  bits-per-byte honest: an unseen character costs one token per byte, not one
+  cheap guess. It is a BPE model with no merges, the layout of SentencePiece's
+  byte-fallback vocabularies, which GGUF stores natively.
+
+Special tokens mark documents (bos/eos/pad) and chat turns
+(system/user/assistant/end); both kinds put them at ids 0-6. Document text is
+encoded with special-token matching switched off, so a document that happens to
+contain "<|end|>" cannot forge a turn boundary; chat turns are built at the id
+level by `encode_chat`, the same layout the stored Jinja template describes for
+Hugging Face users.
 """
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 from minnow.atomic import atomic_path
@@ -25,6 +40,8 @@ SPECIAL_TOKENS = {
     "assistant": "<|assistant|>",
     "end": "<|end|>",
 }
+# the char tokenizer's fallback for characters it has no token for, named as SentencePiece names them
+BYTE_TOKENS = [f"<0x{b:02X}>" for b in range(256)]
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}<|end|>{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
@@ -43,8 +60,16 @@ def _texts(parquet: Path, batch_size: int = 4096):
         yield batch.column(0).to_pylist()
 
 
-def train(train_parquet: str | Path, vocab_size: int, min_frequency: int = 2):
-    """A byte-level BPE tokenizer trained on the train split's text only."""
+def train(train_parquet: str | Path, vocab_size: int, min_frequency: int = 2, kind: str = "bpe"):
+    """A tokenizer of `kind` ("bpe" or "char") trained on the train split's text only."""
+    trainers = {"bpe": train_bpe, "char": train_char}
+    if kind not in trainers:
+        raise InputError(f"tokenizer kind must be one of {', '.join(trainers)}, got '{kind}'")
+    return trainers[kind](Path(train_parquet), vocab_size, min_frequency)
+
+
+def train_bpe(train_parquet: Path, vocab_size: int, min_frequency: int = 2):
+    """A byte-level BPE tokenizer of at most `vocab_size` tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -57,8 +82,50 @@ def train(train_parquet: str | Path, vocab_size: int, min_frequency: int = 2):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_texts(Path(train_parquet)), trainer=trainer)
+    tok.train_from_iterator(_texts(train_parquet), trainer=trainer)
     return tok
+
+
+def character_counts(parquet: Path) -> Counter:
+    """How often each character occurs in the split's text."""
+    counts = Counter()
+    for texts in _texts(parquet):
+        for text in texts:
+            counts.update(text)
+    return counts
+
+
+def train_char(train_parquet: Path, vocab_size: int, min_frequency: int = 2):
+    """A character tokenizer: a token for each character seen at least `min_frequency`
+    times, the most frequent first while the specials, the byte tokens and the
+    characters fit in `vocab_size`, so the config alone fixes the model's embedding."""
+    room = vocab_size - len(SPECIAL_TOKENS) - len(BYTE_TOKENS)
+    if room < 1:
+        raise InputError(f"a char tokenizer needs vocab_size above {len(SPECIAL_TOKENS) + len(BYTE_TOKENS)} "
+                         f"(special and byte tokens), got {vocab_size}")
+    counts = character_counts(train_parquet)
+    frequent = sorted((c for c, n in counts.items() if n >= min_frequency), key=lambda c: (-counts[c], c))
+    return char_tokenizer(frequent[:room])
+
+
+def char_tokenizer(characters: list[str]):
+    """Specials, then `characters` in code point order, then the byte tokens; a BPE model
+    with no merges and byte fallback, and no normaliser or pre-tokenizer, so text is
+    read one character at a time and decodes back exactly."""
+    from tokenizers import Tokenizer, decoders, models
+
+    tokens = [*SPECIAL_TOKENS.values(), *sorted(characters), *BYTE_TOKENS]
+    tok = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=[], byte_fallback=True))
+    tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Fuse()])
+    tok.add_special_tokens(list(SPECIAL_TOKENS.values()))
+    return tok
+
+
+def kind_of(tokenizer_json: dict) -> str:
+    """Which of minnow's kinds a parsed tokenizer.json holds: a char tokenizer is the
+    BPE model with byte fallback and no merges, anything else is read as byte-level BPE."""
+    model = tokenizer_json.get("model", {})
+    return "char" if model.get("byte_fallback") and not model.get("merges") else "bpe"
 
 
 def hf_config() -> dict:
