@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 from minnow import config as minnow_config
 from minnow.errors import InputError
@@ -13,9 +13,18 @@ SCHEMA = str(REPO / "config" / "schema" / "config.schema.yaml")
 CONFIGS = sorted(p for p in (REPO / "config").glob("*.yaml"))
 
 
+def as_run(path: Path) -> dict:
+    """A shipped config as Snakemake runs it: config.yaml alone, any other file merged
+    over it (`--configfile config/<name>.yaml`)."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    if path.name != "config.yaml":
+        update_config(config, yaml.safe_load(path.read_text()))
+    return config
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_every_shipped_config_validates(path):
-    config = yaml.safe_load(path.read_text())
+    config = as_run(path)
     validate(config, SCHEMA)
     minnow_config.check(config)
 
@@ -33,6 +42,7 @@ def test_defaults_are_filled_in():
     "edit, message",
     [
         (lambda c: c["tokenizers"]["bpe4k"].update(vocab_sise=10), "'vocab_sise' was unexpected"),
+        (lambda c: c["tokenizers"]["bpe4k"].update(kind="word"), "'word' is not one of \\['bpe', 'char'\\]"),
         (lambda c: c["corpora"]["default"]["filters"].update(min_alnum_ratio="high"), "'high' is not of type 'number'"),
         (lambda c: c["sources"]["guppy"].update(kind="ftp"), "'ftp' is not one of"),
         (lambda c: c["sources"].update(web={"kind": "url"}), "'url' is a required property"),

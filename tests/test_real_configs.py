@@ -1,0 +1,384 @@
+"""The real-data configs (config/<name>.yaml) as shipped, run offline on local stand-ins.
+
+Each test loads the config file itself, swaps only where its data lives (a Hugging
+Face dataset id for a local folder laid out like that dataset, with its column
+names, read through the real `datasets` library with the Hub switched off; a local
+path for a generated file) and shrinks model shape, steps and caps to test scale.
+Corpus, filters, tokenizer, eval sets and loss settings stay as the config has
+them, and the real Snakemake merges the file over config/config.yaml as it does for
+a user's `snakemake --cores all --configfile config/<name>.yaml`.
+"""
+
+import json
+import random
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import regex
+import yaml
+from snakemake.utils import update_config, validate
+
+from conftest import REPO, planned_rules, snakemake
+from minnow import config as minnow_config
+from minnow import tokenizer
+from minnow.shards import TokenShards
+
+SCHEMA = str(REPO / "config" / "schema" / "config.schema.yaml")
+NAMES = ["tinystories", "fineweb-edu", "wikitext103", "shakespeare", "chinese-instruct"]
+# what a bare `snakemake --configfile config/<name>.yaml` must plan: the config's own data
+# only, none of the default config's sources, corpora or tokenizers
+PLANS = {
+    "tinystories": {"download": 1, "prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "eval_set": 1},
+    "fineweb-edu": {"download": 1, "prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "eval_set": 1},
+    "wikitext103": {"download": 1, "prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "eval_set": 2},
+    "shakespeare": {"download": 1, "prepare_corpus": 1, "train_tokenizer": 2, "shard": 2, "train": 2, "eval_set": 1},
+    "chinese-instruct": {"download": 1, "prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "eval_set": 1},
+}
+TEST_SHAPE = {"d_model": 32, "n_layers": 2, "n_heads": 2, "n_kv_heads": 2, "ffn_dim": 64, "context": 64}
+# a model this small learns fastest at a higher rate than the configs' 1-2e-3
+TEST_TRAIN = {"steps": 120, "batch_size": 8, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 10, "eval_every": 120,
+              "eval_batches": 2, "checkpoint_every": 120, "device": "cpu"}
+HAN = regex.compile(r"\p{Han}")
+
+
+def shipped(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text())
+
+
+def merged(overlay: dict) -> dict:
+    """The config Snakemake runs: config/config.yaml with `overlay` merged over it, validated."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(config, overlay)
+    validate(config, SCHEMA)
+    return config
+
+
+def assert_samples_are_the_models_own(folder: Path, model: str, overlay: dict) -> str:
+    """samples.md is what the trained model folder says to the config's prompts (greedy, so
+    exactly reproducible), decoded by its own tokenizer; returns the page."""
+    from minnow.chat import Assistant
+    from minnow.samples import render
+
+    page = (folder / f"results/{model}/samples.md").read_text(encoding="utf-8")
+    assert render(Assistant.load(folder / f"results/{model}"), merged(overlay)["samples"]) == page
+    return page
+
+
+@pytest.fixture
+def offline(tmp_path) -> dict:
+    """Environment for Snakemake's jobs: the Hub unreachable by choice, caches in tmp_path."""
+    return {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home")}
+
+
+def run(folder: Path, overlay: dict, *targets: str, env: dict | None = None):
+    """Snakemake on `targets` with `overlay` merged over the workflow's config/config.yaml."""
+    path = folder / "real-data.yaml"
+    path.write_text(yaml.safe_dump(overlay, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return snakemake(folder, *targets, "--configfile", str(path), env=env)
+
+
+def shrink(overlay: dict, models: list[str]) -> None:
+    """Test-scale shape and steps for `models`, and short samples; loss_on and the rest stay."""
+    for name in models:
+        spec = overlay["models"][name]
+        spec.update(TEST_SHAPE, params=None)
+        spec["train"] = {**spec.get("train", {}), **TEST_TRAIN}
+    overlay["samples"]["max_tokens"] = 24
+
+
+# --- stand-in text ------------------------------------------------------------------------------------
+
+
+def english_words() -> list[str]:
+    """Real English words from the Python docs that ship with every interpreter."""
+    from pydoc_data.topics import topics
+
+    return sorted({w for text in topics.values() for w in re.findall(r"\b[a-z]{2,10}\b", text)})
+
+
+def prose(rng: random.Random, vocabulary: list[str], sentences: int) -> str:
+    """Sentences of random words: varied enough to pass the repetition filter, as real text does."""
+    out = []
+    for _ in range(sentences):
+        sentence = " ".join(rng.choice(vocabulary) + rng.choice(["", "", "", ","]) for _ in range(rng.randint(6, 14)))
+        out.append(sentence[0].upper() + sentence[1:].rstrip(",") + rng.choice(".!?"))
+    return " ".join(out)
+
+
+def write_parquet(path: Path, rows: list[dict]) -> list[dict]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return rows
+
+
+def hf_readme(folder: Path, configs: dict[str, dict[str, str]]) -> None:
+    """A dataset card declaring configurations, as the Hub repositories of FineWeb-Edu and WikiText do."""
+    folder.mkdir(parents=True)
+    card = [{"config_name": name, "data_files": [{"split": s, "path": p} for s, p in splits.items()]}
+            for name, splits in configs.items()]
+    (folder / "README.md").write_text("---\n" + yaml.safe_dump({"configs": card}, sort_keys=False) + "---\n")
+
+
+def fresh_folder(path: Path) -> Path:
+    """An empty folder at `path`, where a local config expects its data (a clone has none)."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def text_bytes(rows: list[dict]) -> list[int]:
+    return [sum(len(v.encode()) for v in row.values() if isinstance(v, str)) for row in rows]
+
+
+# --- shared checks ------------------------------------------------------------------------------------
+
+
+def assert_capped(folder: Path, source: str, rows: list[dict], max_bytes: int) -> list[dict]:
+    """The download kept the dataset's first records, in order, up to the byte cap; returns them."""
+    kept = pq.read_table(folder / f"results/raw/{source}/data.parquet").to_pylist()
+    sizes = text_bytes(rows)
+    assert 0 < len(kept) < len(rows)
+    assert kept == rows[: len(kept)]
+    assert sum(sizes[: len(kept) - 1]) < max_bytes <= sum(sizes[: len(kept)])
+    return kept
+
+
+def assert_shards_hold_the_corpus(folder: Path, corpus: str, tok_name: str, vocab_size: int) -> None:
+    """The tokenizer is the config's kind within its size, and the train shards decode back
+    to the train split's documents, one per EOS."""
+    tok_json = folder / f"results/tokenizers/{tok_name}/tokenizer.json"
+    tok = tokenizer.load(tok_json)
+    assert tokenizer.kind_of(json.loads(tok_json.read_text())) == "bpe" and tok.get_vocab_size() <= vocab_size
+    texts = pq.read_table(folder / f"results/corpus/{corpus}/train.parquet").column("text").to_pylist()
+    shards = folder / f"results/shards/{corpus}/{tok_name}"
+    ids = np.concatenate([np.asarray(a) for a in TokenShards(shards, "train").arrays]).tolist()
+    eos = tokenizer.special_id(tok, "eos")
+    documents, start = [], 0
+    for i, token in enumerate(ids):
+        if token == eos:
+            documents.append(tok.decode(ids[start:i]))
+            start = i + 1
+    assert documents == texts and len(texts) > 10
+
+
+def gguf_fields(path: Path) -> dict:
+    import gguf
+
+    return {k: f.contents() for k, f in gguf.GGUFReader(path).fields.items()}
+
+
+def mlflow_param(folder: Path, step: str, key: str) -> str:
+    with sqlite3.connect(folder / "results" / "mlflow.db") as db:
+        return db.execute(
+            "select p.value from params p join tags t on t.run_uuid = p.run_uuid "
+            "where t.key = 'step' and t.value = ? and p.key = ?", (step, key)).fetchone()[0]
+
+
+# --- every config -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_config_merges_over_the_default_into_a_valid_run_of_its_own_data(name):
+    import torch
+
+    from minnow.model import Transformer
+    from minnow.training import configs
+
+    header = (REPO / "config" / f"{name}.yaml").read_text().split("\n\n")[0]
+    for part in ("Downloads:", "Trains:", "Time:", f"snakemake --cores all --configfile config/{name}.yaml"):
+        assert part in header, part
+    config = merged(shipped(name))
+    minnow_config.check(config)
+    own = shipped(name)
+    assert config["targets"] == own["targets"] and config["experiment"] == own["experiment"]
+    for target in config["targets"]:
+        model = config["models"][target]
+        assert model["corpus"] in own["corpora"] and model["tokenizer"] in own["tokenizers"]
+        assert config["tokenizers"][model["tokenizer"]]["corpus"] == model["corpus"]
+        rows = minnow_config.embedding_rows(config["tokenizers"][model["tokenizer"]]["vocab_size"])
+        model_cfg, _ = configs({**model, "train": {"steps": 1, "batch_size": 1}}, rows)
+        with torch.device("meta"):
+            params = Transformer(model_cfg).num_params()
+        assert params == pytest.approx(float(model["params"]), rel=0.10), f"{target}: {params / 1e6:.2f}M"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_snakemake_plans_only_the_configs_own_data(workflow_copy, name):
+    plan = planned_rules(workflow_copy, "--configfile", f"config/{name}.yaml")
+    assert {rule: plan.get(rule, 0) for rule in PLANS[name]} == PLANS[name]
+    assert plan["perplexity"] == plan["samples"] == plan["export"] == len(shipped(name)["targets"])
+
+
+# --- Hugging Face sources -----------------------------------------------------------------------------
+
+
+def test_tinystories_streams_a_capped_sample_into_corpus_tokenizer_and_shards(workflow_copy, tmp_path, offline):
+    rng, vocabulary = random.Random(1), english_words()
+    stand_in = tmp_path / "TinyStories"  # the Hub repository's layout: data/{split}-NNNNN-of-NNNNN.parquet
+    stories = write_parquet(stand_in / "data/train-00000-of-00001.parquet",
+                            [{"text": f"Once upon a time, {prose(rng, vocabulary, 5)}"} for _ in range(400)])
+    write_parquet(stand_in / "data/validation-00000-of-00001.parquet", [{"text": "Held out by the dataset."}])
+    overlay = shipped("tinystories")
+    source = overlay["sources"]["tinystories"]
+    assert source["path"] == "roneneldan/TinyStories"
+    source.update(path=str(stand_in), max_bytes=60_000)
+    run(workflow_copy, overlay, "results/shards/tinystories/ts8k", env=offline)
+
+    kept = assert_capped(workflow_copy, "tinystories", stories, 60_000)
+    manifest = json.loads((workflow_copy / "results/raw/tinystories/manifest.json").read_text())
+    assert manifest["origin"] == f"hf:{stand_in}/train" and manifest["documents"] == len(kept)
+    assert_shards_hold_the_corpus(workflow_copy, "tinystories", "ts8k", 8192)
+
+
+def test_fineweb_edu_reads_its_named_configuration_with_its_columns(workflow_copy, tmp_path, offline):
+    rng, vocabulary = random.Random(2), english_words()
+    stand_in = tmp_path / "fineweb-edu"
+    hf_readme(stand_in, {"default": {"train": "data/*/*"}, "sample-10BT": {"train": "sample/10BT/*"}})
+
+    def page(i: int, dump: str) -> dict:  # FineWeb-Edu's columns
+        return {"text": prose(rng, vocabulary, 12), "id": f"<urn:uuid:{i:08d}-0000-0000-0000-000000000000>",
+                "dump": dump, "url": f"https://example.org/page/{i}", "file_path": f"s3://commoncrawl/{dump}/{i}.warc.gz",
+                "language": "en", "language_score": 0.95, "token_count": 300, "score": 3.1, "int_score": 3}
+
+    pages = write_parquet(stand_in / "sample/10BT/000_00000.parquet", [page(i, "CC-MAIN-2024-10") for i in range(200)])
+    write_parquet(stand_in / "data/CC-MAIN-2013-20/000_00000.parquet", [page(i, "CC-MAIN-2013-20") for i in range(5)])
+    overlay = shipped("fineweb-edu")
+    source = overlay["sources"]["fineweb-edu"]
+    assert (source["path"], source["name"]) == ("HuggingFaceFW/fineweb-edu", "sample-10BT")
+    source.update(path=str(stand_in), max_bytes=80_000)
+    run(workflow_copy, overlay, "results/shards/fineweb-edu/fw32k", env=offline)
+
+    kept = assert_capped(workflow_copy, "fineweb-edu", pages, 80_000)
+    assert {r["dump"] for r in kept} == {"CC-MAIN-2024-10"}  # sample-10BT's files, not the default config's
+    assert_shards_hold_the_corpus(workflow_copy, "fineweb-edu", "fw32k", 32000)
+
+
+def wikitext_rows(rng: random.Random, vocabulary: list[str], articles: int) -> list[dict]:
+    """Rows as WikiText's `text` column has them: blank rows, " = Title = " headings, paragraphs."""
+    rows = []
+    for _ in range(articles):
+        rows += [{"text": ""}, {"text": f" = {prose(rng, vocabulary, 1)[:-1]} = \n"}, {"text": ""}]
+        rows += [{"text": f" {prose(rng, vocabulary, 4)} \n"} for _ in range(4)]
+    return rows
+
+
+def test_wikitext103_trains_on_train_and_scores_the_test_split(workflow_copy, tmp_path, offline):
+    rng, vocabulary = random.Random(3), english_words()
+    stand_in = tmp_path / "wikitext"
+    hf_readme(stand_in, {f"wikitext-{size}-raw-v1": {s: f"wikitext-{size}-raw-v1/{s}-*" for s in ("test", "train")}
+                         for size in ("2", "103")})
+    train = write_parquet(stand_in / "wikitext-103-raw-v1/train-00000-of-00001.parquet", wikitext_rows(rng, vocabulary, 40))
+    test = write_parquet(stand_in / "wikitext-103-raw-v1/test-00000-of-00001.parquet", wikitext_rows(rng, vocabulary, 4))
+    for split in ("train", "test"):
+        write_parquet(stand_in / f"wikitext-2-raw-v1/{split}-00000-of-00001.parquet", [{"text": "the other configuration"}])
+    overlay = shipped("wikitext103")
+    test_set = overlay["evaluation"]["eval_sets"]["wikitext103-test"]
+    assert {overlay["sources"]["wikitext103"]["path"], test_set["path"]} == {"Salesforce/wikitext"}
+    overlay["sources"]["wikitext103"]["path"] = test_set["path"] = str(stand_in)
+    run(workflow_copy, overlay, "results/shards/wikitext103/wt32k", "results/eval/wikitext103-test.txt", env=offline)
+
+    assert pq.read_table(workflow_copy / "results/raw/wikitext103/data.parquet").to_pylist() == train  # no cap
+    stats = json.loads((workflow_copy / "results/corpus/wikitext103/stats.json").read_text())
+    blank = sum(1 for r in train if not r["text"].strip())
+    assert stats["sources"]["wikitext103"]["dropped_length"]["documents"] >= blank
+    assert_shards_hold_the_corpus(workflow_copy, "wikitext103", "wt32k", 32000)
+    scored = (workflow_copy / "results/eval/wikitext103-test.txt").read_bytes().decode()
+    assert scored == "\n\n".join(r["text"] for r in test if r["text"].strip())  # the whole split, fits max_bytes
+    meta = json.loads((workflow_copy / "results/eval/wikitext103-test.json").read_text())
+    assert meta["spec"]["name"] == "wikitext-103-raw-v1" and meta["spec"]["split"] == "test" and not meta["capped"]
+
+
+# --- local sources, end to end ------------------------------------------------------------------------
+
+
+def play(rng: random.Random, vocabulary: list[str], speeches: int) -> str:
+    """A play as tinyshakespeare lays it out: "NAME:" then the lines, speeches apart by a blank line."""
+    names = ["ROMEO", "JULIET", "First Citizen", "MENENIUS", "All"]
+    return "\n\n".join(f"{rng.choice(names)}:\n{prose(rng, vocabulary, rng.randint(1, 3))}\n" for _ in range(speeches))
+
+
+@pytest.mark.slow
+def test_shakespeare_char_model_runs_to_samples(workflow_copy):
+    rng = random.Random(4)
+    text = play(rng, rng.sample(english_words(), 300), 400)
+    (fresh_folder(workflow_copy / "data/shakespeare") / "input.txt").write_text(text, encoding="utf-8")
+    overlay = shipped("shakespeare")
+    assert overlay["sources"]["shakespeare"]["paths"] == ["data/shakespeare/input.txt"]
+    shrink(overlay, ["shakespeare-char"])
+    run(workflow_copy, overlay, "results/shakespeare-char/samples.md", "results/shakespeare-char/export/quant.json",
+        "results/shards/shakespeare/shakespeare-bpe1k")
+
+    tok = tokenizer.load(workflow_copy / "results/shakespeare-char/tokenizer.json")
+    train = pq.read_table(workflow_copy / "results/corpus/shakespeare/train.parquet").column("text").to_pylist()
+    specials = set(tokenizer.SPECIAL_TOKENS.values())
+    characters = set(tok.get_vocab()) - specials - set(tokenizer.BYTE_TOKENS)
+    assert characters == set("".join(train))  # min_frequency 1: every character of the train split, no other
+    cap = overlay["tokenizers"]["shakespeare-chars"]["vocab_size"]
+    assert tok.get_vocab_size() == len(specials) + len(characters) + 256 <= cap
+    page = assert_samples_are_the_models_own(workflow_copy, "shakespeare-char", overlay)
+    prompts = "".join(overlay["samples"]["prompts"])
+    continued = "".join(re.findall(r"^> ?(.*)$", page, flags=re.M))  # each prompt and what the model added
+    assert "**ROMEO:**" in page and len(continued) > len(prompts)
+    assert set(continued) - set(prompts) <= characters  # greedy decoding never picks an untrained byte token
+    meta = json.loads((workflow_copy / "results/shards/shakespeare/shakespeare-bpe1k/meta.json").read_text())
+    assert meta["splits"]["train"]["documents"] == len(train)
+    quant = json.loads((workflow_copy / "results/shakespeare-char/export/quant.json").read_text())
+    assert 0 < quant["fp32"]["bits_per_byte"] < 8 and set(quant["gguf"]) == {"f32", "f16", "q8_0"}
+    gguf = gguf_fields(workflow_copy / "results/shakespeare-char/export/model-q8_0.gguf")
+    assert gguf["tokenizer.ggml.model"] == "llama"  # the char tokenizer as a SentencePiece vocabulary
+    assert gguf["tokenizer.ggml.tokens"][: tok.get_vocab_size()] == [
+        tok.id_to_token(i).replace(" ", "\u2581") for i in range(tok.get_vocab_size())]
+
+
+def test_a_local_config_without_its_file_says_which_path_to_fill(workflow_copy):
+    proc = snakemake(workflow_copy, "results/corpus/shakespeare/train.parquet", "--configfile",
+                     "config/shakespeare.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out
+    assert "source 'shakespeare': local source: 'data/shakespeare/input.txt' matches no file" in out
+
+
+def chinese_pairs(rng: random.Random, count: int) -> list[dict]:
+    """Question/answer pairs of Han characters drawn Zipf-like from a fixed pool, as characters
+    occur in real text; each answer opens with 好的，as assistants' answers often do."""
+    pool = [chr(c) for c in rng.sample(range(0x4E00, 0x9FA5), 300)]
+    weights = [1 / (i + 1) for i in range(len(pool))]  # Zipf-like, as characters in real text
+
+    def phrase(n: int) -> str:
+        return "".join(rng.choices(pool, weights, k=n))
+
+    return [{"prompt": f"请问{phrase(rng.randint(4, 10))}？",
+             "completion": f"好的，{phrase(rng.randint(10, 30))}。{phrase(rng.randint(6, 20))}！"} for _ in range(count)]
+
+
+@pytest.mark.slow
+def test_chinese_instruct_trains_on_answers_and_samples_round_trip(workflow_copy):
+    # and two whole exchanges under the default 16-character floor, which the config must keep
+    pairs = chinese_pairs(random.Random(5), 600) + [{"prompt": "你好", "completion": "你好！"},
+                                                     {"prompt": "中国的首都是哪里？", "completion": "北京。"}]
+    lines = [json.dumps(p, ensure_ascii=False) for p in pairs]
+    jsonl = fresh_folder(workflow_copy / "data/chinese-instruct") / "pairs.jsonl"  # where the config reads it
+    jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    overlay = shipped("chinese-instruct")
+    assert overlay["models"]["chinese-instruct"]["train"]["loss_on"] == "answers"
+    shrink(overlay, ["chinese-instruct"])
+    run(workflow_copy, overlay, "results/chinese-instruct/samples.md")
+
+    stats = json.loads((workflow_copy / "results/corpus/chinese-instruct/stats.json").read_text())
+    assert [k for k in stats["totals"] if k.startswith("dropped_")] == []  # no filter drops a Chinese pair
+    assert mlflow_param(workflow_copy, "train", "model.train.loss_on") == "answers"
+    tok = tokenizer.load(workflow_copy / "results/chinese-instruct/tokenizer.json")
+    page = assert_samples_are_the_models_own(workflow_copy, "chinese-instruct", overlay)
+    questions = shipped("chinese-instruct")["samples"]["chat"]
+    for question in questions:
+        assert tok.decode(tok.encode(question, add_special_tokens=False).ids) == question
+        assert f"**user:** {question}" in page
+    answers = re.findall(r"^\*\*chinese-instruct:\*\* (.*)$", page, flags=re.M)
+    assert len(answers) == len(questions) and "\ufffd" not in page
+    assert all(HAN.search(answer) for answer in answers), answers
