@@ -22,7 +22,7 @@ report: run
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 
 test: setup
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=15
 
 test-fast: setup
 	$(BIN)/python -m pytest -ra -m 'not slow'

@@ -1,5 +1,11 @@
 # Pages for `snakemake --report results/report.html`: tables made from each model's and
 # corpus's JSON results, beside the loss curves (flagged in train.smk) and the DAG.
+# Seconds of work each: on a cluster they run in the main Snakemake process, not as jobs.
+
+
+localrules:
+    report_model,
+    report_corpus,
 
 
 rule report_model:

@@ -1,7 +1,7 @@
 """A real one-node SLURM cluster on 127.0.0.1, for testing profiles/slurm end to end.
 
-Brought up as ../shared/slurm-local.md records (Debian's slurm-wlm and munge, run
-as root): munged, then slurmctld and slurmd from one slurm.conf. The node claims
+Brought up the way a one-node Debian test cluster is (Debian's slurm-wlm and
+munge, run as root, everything on loopback): munged, then slurmctld and slurmd from one slurm.conf. The node claims
 more CPUs and memory than the machine has (`SlurmdParameters=config_overrides`),
 so the profile's real requests (8 threads, 64 GB for train) are scheduled as
 written instead of being shrunk for the test. Accounting is off, so finished jobs
@@ -140,7 +140,12 @@ class Cluster:
         return jobs
 
     def stop(self) -> None:
-        """Stop the daemons this cluster started and put slurm.conf back."""
+        """Cancel what is left (a timed-out run's jobs would outlive the daemons), stop the
+        daemons this cluster started and put slurm.conf back."""
+        _run("scancel", "--full", "--partition", PARTITION)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and _run("squeue", "-h").stdout.strip():
+            time.sleep(0.5)
         for name in ("slurmd", "slurmctld"):
             pid_file = self.folder / f"{name}.pid"
             _stop_process(name, int(pid_file.read_text()) if pid_file.exists() else None)
@@ -165,8 +170,9 @@ def start(folder: Path) -> Cluster:
     CONF.parent.mkdir(parents=True, exist_ok=True)
     host = socket.gethostname().split(".")[0]
     CONF.write_text(SLURM_CONF.format(host=host, dir=folder, partition=PARTITION))
-    cluster = Cluster(folder, _start_munge(), saved)
+    cluster = Cluster(folder, False, saved)
     try:
+        cluster.started_munge = _start_munge()
         for daemon in ("slurmctld", "slurmd"):
             done = _run(f"/usr/sbin/{daemon}")
             if done.returncode != 0:

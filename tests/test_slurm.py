@@ -94,6 +94,27 @@ def test_profile_runs_the_pipeline_through_slurm(cluster, workflow_copy, tmp_pat
     for rule in ("train", "download"):
         wanted = {**profile["default-resources"], **profile["set-resources"].get(rule, {})}
         assert by_rule[rule]["TimeLimit"] == str(wanted["runtime"])
-        assert tres_mem_mb(by_rule[rule]["Tres"]) == eval(wanted["mem_mb"], {"attempt": 1})
+        assert tres_mem_mb(by_rule[rule]["Tres"]) == eval(str(wanted["mem_mb"]), {"attempt": 1})
     assert "cpu=8," in by_rule["train"]["Tres"], "train's 8 threads should be 8 SLURM CPUs"
     assert (workflow_copy / "results/nano/ppl.json").exists()
+
+
+def planned_resources(output: str) -> dict[str, str]:
+    """rule → its 'resources:' line, from a dry run's job listing."""
+    found = re.findall(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", output, re.MULTILINE)
+    return {rule: resources for rule, resources in found}
+
+
+def test_profile_sends_gpu_rules_to_the_gpu_partition_with_the_presets_gpus(workflow_copy, tmp_path):
+    """No GPU here to run on: a dry run shows what each job would ask SLURM for."""
+    env = {**os.environ, "PYTHONPATH": str(plugin_folder(tmp_path / "plugin")),
+           "MINNOW_CPU_PARTITION": "cpu", "MINNOW_GPU_PARTITION": "gpu"}
+    proc = subprocess.run([str(BIN / "snakemake"), "-n", "--profile", "profiles/slurm", "--slurm-no-account",
+                           "results/large/ppl.json"], cwd=workflow_copy, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    plan = planned_resources(proc.stdout)
+    gpus = yaml.safe_load((REPO / "config/config.yaml").read_text())["models"]["large"]["train"]["gpus"]
+    assert "slurm_partition=gpu" in plan["train"] and f"gpu={gpus}" in plan["train"]
+    assert "slurm_partition=gpu" in plan["perplexity"] and "gpu=1" in plan["perplexity"]
+    assert "slurm_partition=cpu" in plan["shard"] and "gpu=" not in plan["shard"]
