@@ -9,8 +9,9 @@ import json
 from pathlib import Path
 
 from minnow import report_pages, tracking
+from minnow.atomic import write_text
 
 with tracking.step_run(snakemake, step="report_corpus") as run:
     stats = json.loads(Path(snakemake.input.stats).read_text())
-    report_pages.write(snakemake.output[0], report_pages.corpus_page(stats, snakemake.wildcards.corpus))
+    write_text(snakemake.output[0], report_pages.corpus_page(stats, snakemake.wildcards.corpus))
     run.log_artifact(snakemake.output[0])

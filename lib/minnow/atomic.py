@@ -51,6 +51,12 @@ def atomic_dir(final: str | os.PathLike):
             shutil.rmtree(tmp)
 
 
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 text atomically: pages in any script, never half-written."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def write_json(path: str | os.PathLike, obj) -> None:
     """Write `obj` as indented, key-sorted JSON, atomically (stable diffs between runs)."""
     with atomic_path(path) as tmp:

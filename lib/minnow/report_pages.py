@@ -10,7 +10,7 @@ import html
 import json
 from pathlib import Path
 
-from minnow.atomic import atomic_path
+from minnow.atomic import write_text
 
 STYLE = ("body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}"
          "table{border-collapse:collapse;margin:0.5em 0 1.5em}"
@@ -102,14 +102,9 @@ def samples_page(markdown: str, name: str) -> str:
     return page(f"Samples: {name}", f"<pre>{html.escape(markdown)}</pre>")
 
 
-def write(path: str | Path, content: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(content, encoding="utf-8")
-
-
 def write_model_pages(ppl: Path, quant: Path, samples: Path, summary: Path, name: str, out: dict[str, Path]) -> None:
     """The four pages of one model, from its result files."""
-    write(out["perplexity"], perplexity_page(json.loads(Path(ppl).read_text())))
-    write(out["export"], export_page(json.loads(Path(quant).read_text()), name))
-    write(out["samples"], samples_page(Path(samples).read_text(encoding="utf-8"), name))
-    write(out["training"], training_page(json.loads(Path(summary).read_text()), name))
+    write_text(out["perplexity"], perplexity_page(json.loads(Path(ppl).read_text())))
+    write_text(out["export"], export_page(json.loads(Path(quant).read_text()), name))
+    write_text(out["samples"], samples_page(Path(samples).read_text(encoding="utf-8"), name))
+    write_text(out["training"], training_page(json.loads(Path(summary).read_text()), name))

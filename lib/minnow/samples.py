@@ -8,7 +8,7 @@ answers the same ones and runs can be read side by side; sampling is seeded
 
 from pathlib import Path
 
-from minnow.atomic import atomic_path
+from minnow.atomic import write_text
 from minnow.chat import Assistant
 
 
@@ -38,6 +38,5 @@ def render(assistant: Assistant, spec: dict) -> str:
 
 def write_samples(folder: Path, spec: dict, out: Path) -> str:
     page = render(Assistant.load(folder), spec)
-    with atomic_path(out) as tmp:
-        tmp.write_text(page, encoding="utf-8")
+    write_text(out, page)
     return page
