@@ -48,3 +48,11 @@ def test_corpus_page_orders_steps_from_read_to_mix():
              "mix": {"a": {"factor": 1.0, "bytes": 80, "share": 1.0}}}
     page = report_pages.corpus_page(stats, "c")
     assert page.index("a: in") < page.index("a: dropped_min_chars") < page.index("a: train")
+
+
+def test_corpus_page_says_which_source_each_duplicate_repeated():
+    stats = {"mix_by": "bytes", "sources": {"exodus": {"in": {"documents": 40, "bytes": 400}}},
+             "duplicates": {"exodus": {"exact_duplicate": {"kjv": 40}}},
+             "mix": {"exodus": {"factor": 1.0, "bytes": 0, "share": 0.0}}}
+    page = report_pages.corpus_page(stats, "bible")
+    assert "<td>exodus</td><td>exact duplicate</td><td>kjv</td><td>40</td>" in page

@@ -1,4 +1,7 @@
 import multiprocessing as mp
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -6,7 +9,6 @@ from mlflow.tracking import MlflowClient
 from snakemake.iocontainers import Namedlist
 
 from minnow import tracking
-from minnow.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,14 +49,27 @@ def test_eight_parallel_jobs_on_a_fresh_store_all_log(tmp_path, monkeypatch):
     assert run.data.tags["git_commit"] != ""
 
 
-def test_bad_input_ends_the_run_failed_with_a_clean_exit(tmp_path, monkeypatch, capfd):
+FAILING_STEP = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from test_tracking import StepObject
+from minnow import tracking
+from minnow.errors import InputError
+with tracking.step_run(StepObject(Path(sys.argv[1]), source="s"), step="download"):
+    raise InputError("data.jsonl:3: malformed JSON")
+"""
+
+
+def test_bad_input_ends_the_run_failed_with_a_clean_exit(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    with pytest.raises(SystemExit) as exit_info:
-        with tracking.step_run(StepObject(tmp_path / "x.log", source="s"), step="download"):
-            raise InputError("data.jsonl:3: malformed JSON")
-    assert exit_info.value.code == 1
-    assert "minnow: ERROR: data.jsonl:3: malformed JSON" in capfd.readouterr().err
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    proc = subprocess.run([sys.executable, "-c", FAILING_STEP, str(tmp_path / "x.log"), str(Path(__file__).parent)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1
+    assert "minnow: ERROR: data.jsonl:3: malformed JSON" in proc.stderr and "Traceback" not in proc.stderr
+    rule_log = (tmp_path / "x.log").read_text()
+    assert "minnow: ERROR: data.jsonl:3: malformed JSON" in rule_log and "Traceback" in rule_log
     client = MlflowClient(uri)
     (run,) = client.search_runs([client.get_experiment_by_name("parallel").experiment_id])
     assert run.info.status == "FAILED"

@@ -86,7 +86,11 @@ def corpus_page(stats: dict, name: str) -> str:
     rows = [[f"{source}: {step}", c[step]["documents"], c[step]["bytes"]]
             for source, c in stats["sources"].items() for step in steps if step in c]
     mix = [[source, m["factor"], m["bytes"], m["share"]] for source, m in stats["mix"].items()]
+    duplicates = [[source, step.replace("_", " "), original, n]
+                  for source, steps in stats.get("duplicates", {}).items()
+                  for step, originals in steps.items() for original, n in originals.items()]
     body = ("<h2>Filtering and dedup</h2>" + table(["source: step", "documents", "bytes"], rows)
+            + (table(["source", "dropped as", "duplicating source", "documents"], duplicates) if duplicates else "")
             + f"<h2>Mix (by {html.escape(stats['mix_by'])})</h2>"
             + table(["source", "sampling factor", "train bytes", "share"], mix))
     return page(f"Corpus: {name}", body)

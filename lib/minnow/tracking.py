@@ -19,11 +19,11 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from minnow import steplog
 from minnow.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -166,22 +166,10 @@ def attach(run_id: str) -> Run:
     return Run(MlflowClient(tracking_uri()), run_id)
 
 
-def _setup_logging(log_file: str | None) -> None:
-    """Progress goes to the rule's log file; warnings and errors also to the terminal."""
-    terminal = logging.StreamHandler(sys.stderr)
-    terminal.setLevel(logging.WARNING)
-    terminal.setFormatter(logging.Formatter("minnow: %(levelname)s: %(message)s"))
-    handlers = [terminal]
-    if log_file:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, mode="w"))
-        handlers[-1].setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
-
-
 @contextmanager
 def step_run(smk, step: str):
-    """Run one Snakemake job as one MLflow run; bad input exits 1 with its message.
+    """Run one Snakemake job as one MLflow run, its output captured in the rule log;
+    bad input exits 1 with its message, any other failure with its traceback.
 
     `smk` is the `snakemake` object of a step script, passed in so that no lib
     module imports snakemake. The experiment name and config digest come from the
@@ -189,27 +177,29 @@ def step_run(smk, step: str):
     """
     from mlflow.tracking import MlflowClient
 
-    _setup_logging(smk.log[0] if smk.log else None)
-    experiment = smk.config.get("experiment", "minnow")
-    uri = tracking_uri()
-    experiment_id = ensure_store(experiment, uri)
-    client = MlflowClient(uri)
-    tags = {
-        "step": step,
-        "config_digest": config_digest(smk.config),
-        "git_commit": git_commit(smk.scriptdir),
-        "mlflow.runName": "-".join([step, *map(str, smk.wildcards)]),
-        **{k: str(v) for k, v in smk.wildcards.items()},
-    }
-    run = Run(client, client.create_run(experiment_id, tags=tags).info.run_id)
-    run.log_params(dict(smk.params.items()))
-    try:
-        yield run
-    except InputError as e:
-        client.set_terminated(run.run_id, "FAILED")
-        log.error(str(e))
-        raise SystemExit(1) from None
-    except BaseException:
-        client.set_terminated(run.run_id, "FAILED")
-        raise
-    client.set_terminated(run.run_id, "FINISHED")
+    with steplog.capture(smk.log[0] if smk.log else None) as rule_log:
+        experiment = smk.config.get("experiment", "minnow")
+        uri = tracking_uri()
+        experiment_id = ensure_store(experiment, uri)
+        client = MlflowClient(uri)
+        tags = {
+            "step": step,
+            "config_digest": config_digest(smk.config),
+            "git_commit": git_commit(smk.scriptdir),
+            "mlflow.runName": "-".join([step, *map(str, smk.wildcards)]),
+            **{k: str(v) for k, v in smk.wildcards.items()},
+        }
+        run = Run(client, client.create_run(experiment_id, tags=tags).info.run_id)
+        run.log_params(dict(smk.params.items()))
+        try:
+            yield run
+        except InputError as e:
+            client.set_terminated(run.run_id, "FAILED")
+            rule_log.failure(e)
+            log.error(str(e))
+            raise SystemExit(1) from None
+        except BaseException as e:
+            client.set_terminated(run.run_id, "FAILED")
+            rule_log.failure(e)
+            raise
+        client.set_terminated(run.run_id, "FINISHED")

@@ -119,3 +119,18 @@ def test_an_empty_source_stops_with_its_name(tmp_path, raw):
         run(tmp_path, raw, corpus_spec())
     assert not list((tmp_path / "corpus").glob("*.parquet"))
     assert not list((tmp_path / "corpus").glob(".*"))
+
+
+def test_a_source_left_without_train_documents_says_where_they_went(tmp_path, raw):
+    kjv = [{"text": essay(i)} for i in range(40)]
+    exodus = [{"text": essay(i)} for i in range(30)] + [{"text": essay(i) + " amen"} for i in range(30, 40)]
+    raw = {"kjv": raw_source(tmp_path / "raw", "kjv", kjv), "exodus": raw_source(tmp_path / "raw", "exodus", exodus)}
+    sources = {name: {"weight": 0.5, "lowercase": False, "text_unit": "paragraph", "text_field": None} for name in raw}
+    with pytest.raises(InputError) as error:
+        run(tmp_path, raw, corpus_spec(sources=sources))
+    message = str(error.value)
+    assert message.startswith("no train documents left in source(s) exodus:")
+    assert "exodus: 40 in, 30 exact duplicates of documents in source 'kjv', " \
+           "10 near duplicates of documents in source 'kjv'" in message
+    assert "kjv: 40 in, " in message and " to train" in message
+    assert not list((tmp_path / "corpus").glob("*.parquet"))

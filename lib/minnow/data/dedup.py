@@ -4,7 +4,9 @@ Near-duplicates are found the standard way (as in datatrove's MinHash stage):
 word n-gram shingles, a MinHash signature per document, LSH bands to find
 candidates, and the estimated Jaccard similarity to confirm them, so a candidate
 that merely shares a band is not dropped. The first document of a cluster is
-kept. rensa computes signatures in Rust, several times faster than datasketch.
+kept, and a dropped one is told which source the kept one came from, so a
+corpus that loses a whole source can say to which. rensa computes signatures in
+Rust, several times faster than datasketch.
 """
 
 import hashlib
@@ -23,13 +25,14 @@ class ExactDedup:
     name = "exact_duplicate"
 
     def __init__(self):
-        self._seen: set[str] = set()
+        self._first: dict[str, str] = {}
 
-    def is_duplicate(self, doc_id: str) -> bool:
-        if doc_id in self._seen:
-            return True
-        self._seen.add(doc_id)
-        return False
+    def original(self, doc_id: str, source: str) -> str | None:
+        """The source of an earlier document with this id; None keeps this one."""
+        found = self._first.get(doc_id)
+        if found is None:
+            self._first[doc_id] = source
+        return found
 
 
 def shingles(text: str, n: int) -> list[str]:
@@ -55,17 +58,20 @@ class NearDedup:
     def __init__(self, threshold: float, num_perm: int = 128, ngram: int = 5, seed: int = 0):
         self.threshold, self.num_perm, self.ngram, self.seed = threshold, num_perm, ngram, seed
         self._lsh = RMinHashLSH(threshold=threshold, num_perm=num_perm, num_bands=lsh_bands(num_perm, threshold))
-        self._kept: list[RMinHash] = []
+        self._kept: list[tuple[RMinHash, str]] = []
 
     def signature(self, text: str) -> RMinHash:
         m = RMinHash(num_perm=self.num_perm, seed=self.seed)
         m.update(shingles(text, self.ngram))
         return m
 
-    def is_duplicate(self, text: str) -> bool:
+    def original(self, text: str, source: str) -> str | None:
+        """The source of a kept document this one nearly duplicates; None keeps this one."""
         m = self.signature(text)
-        if any(self._kept[key].jaccard(m) >= self.threshold for key in self._lsh.query(m)):
-            return True
+        for key in self._lsh.query(m):
+            kept, kept_source = self._kept[key]
+            if kept.jaccard(m) >= self.threshold:
+                return kept_source
         self._lsh.insert(len(self._kept), m)
-        self._kept.append(m)
-        return False
+        self._kept.append((m, source))
+        return None

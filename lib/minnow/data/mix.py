@@ -14,7 +14,6 @@ import hashlib
 import math
 
 from minnow.data.filters import words
-from minnow.errors import InputError
 
 
 def measure(text: str, by: str) -> int:
@@ -22,10 +21,8 @@ def measure(text: str, by: str) -> int:
 
 
 def sampling_factors(available: dict[str, int], weights: dict[str, float], total: float | None) -> dict[str, float]:
-    """How many times each source's train data is used (below 1 subsamples)."""
-    empty = [s for s, a in available.items() if a == 0]
-    if empty:
-        raise InputError(f"corpus mix: source(s) {', '.join(empty)} have no train documents left after filtering")
+    """How many times each source's train data is used (below 1 subsamples); every
+    source must have some (prepare_corpus says which has none, and why)."""
     share = {s: w / sum(weights.values()) for s, w in weights.items()}
     if total is None:
         total = min(available[s] / share[s] for s in share)

@@ -62,18 +62,41 @@ class RowWriter:
 
 
 class Counter:
-    """Documents and bytes per source and per step, as stats.json reports them."""
+    """Documents and bytes per source and per step, as stats.json reports them, and for
+    duplicates, how many each source lost to each other source."""
 
     def __init__(self):
         self.counts = defaultdict(lambda: defaultdict(lambda: {"documents": 0, "bytes": 0}))
+        self.duplicates = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
 
     def add(self, source: str, step: str, text: str, copies: int = 1) -> None:
         entry = self.counts[source][step]
         entry["documents"] += copies
         entry["bytes"] += copies * len(text.encode("utf-8"))
 
+    def duplicate(self, source: str, step: str, original: str) -> None:
+        self.duplicates[source][step][original] += 1
+
     def as_dict(self) -> dict:
         return json.loads(json.dumps(self.counts))
+
+    def describe(self, source: str) -> str:
+        """One line of what became of a source, for a message about it:
+        `exodus: 40 in, 40 exact duplicates of documents in source 'kjv'`."""
+        counts = self.counts[source]
+        parts = [f"{counts['in']['documents']} in"]
+        for step, entry in counts.items():
+            if not step.startswith("dropped_"):
+                continue
+            reason = step.removeprefix("dropped_")
+            if reason in self.duplicates[source]:
+                parts += [f"{n} {reason.replace('_', ' ')}s of documents in source '{original}'"
+                          for original, n in self.duplicates[source][reason].items()]
+            else:
+                parts.append(f"{entry['documents']} dropped by the {reason} filter")
+        parts += [f"{counts[split]['documents']} to {split.removesuffix('_before_mix')}"
+                  for split in ("train_before_mix", "val_before_mix") if split in counts]
+        return f"{source}: " + ", ".join(parts)
 
 
 def read_source(name: str, raw_dir: Path, options: dict):
@@ -84,8 +107,16 @@ def read_source(name: str, raw_dir: Path, options: dict):
             yield to_document(record, name, where, options.get("text_field"))
 
 
-def _first_failed(filters, doc: Document) -> str | None:
-    return next((f.name for f in filters if not f.keep(doc)), None)
+def _verdict(doc: Document, filters, exact: ExactDedup, near: NearDedup) -> tuple[str | None, str | None]:
+    """(why the document is dropped, the source it duplicates), or (None, None) to keep it."""
+    failed = next((f.name for f in filters if not f.keep(doc)), None)
+    if failed:
+        return failed, None
+    for dedup, key in ((exact, doc.id), (near, doc.text)):
+        original = dedup.original(key, doc.source)
+        if original is not None:
+            return dedup.name, original
+    return None, None
 
 
 def _scan(spec: dict, raw_dirs: dict, spill: RowWriter, counter: Counter) -> dict[str, int]:
@@ -99,11 +130,11 @@ def _scan(spec: dict, raw_dirs: dict, spill: RowWriter, counter: Counter) -> dic
             counter.add(name, "in", raw.text)
             doc = normalize(raw, options["lowercase"])
             doc.id = content_id(doc.text)
-            dropped = _first_failed(filters, doc) or (
-                exact.name if exact.is_duplicate(doc.id) else near.name if near.is_duplicate(doc.text) else None
-            )
+            dropped, original = _verdict(doc, filters, exact, near)
             if dropped:
                 counter.add(name, f"dropped_{dropped}", doc.text)
+                if original:
+                    counter.duplicate(name, dropped, original)
                 continue
             val = is_val(doc.id, spec["val_fraction"], spec["seed"])
             train_size[name] += 0 if val else mix.measure(doc.text, spec["mix_by"])
@@ -154,6 +185,7 @@ def prepare_corpus(spec: dict, raw_dirs: dict, train_out, val_out, stats_out) ->
         spill = RowWriter(spill_path, SPILL)
         train_size = _scan(spec, raw_dirs, spill, counter)
         spill.close()
+        _check_train_left(train_size, counter)
         weights = {s: o["weight"] for s, o in spec["sources"].items()}
         factors = mix.sampling_factors(train_size, weights, spec.get("total"))
         with atomic_path(train_out) as train_tmp, atomic_path(val_out) as val_tmp:
@@ -162,9 +194,18 @@ def prepare_corpus(spec: dict, raw_dirs: dict, train_out, val_out, stats_out) ->
             train.close()
             val.close()
     counts = counter.as_dict()
-    stats = {"mix_by": spec["mix_by"], "sources": counts, "mix": _mix_report(counts, factors, units, spec["mix_by"]), "totals": _totals(counts)}
+    stats = {"mix_by": spec["mix_by"], "sources": counts, "duplicates": json.loads(json.dumps(counter.duplicates)),
+             "mix": _mix_report(counts, factors, units, spec["mix_by"]), "totals": _totals(counts)}
     write_json(stats_out, stats)
     return stats
+
+
+def _check_train_left(train_size: dict[str, int], counter: Counter) -> None:
+    """A source with nothing left for train cannot take its share of the mix: say where it went."""
+    empty = [s for s, size in train_size.items() if size == 0]
+    if empty:
+        lines = "\n  ".join(counter.describe(s) for s in train_size)
+        raise InputError(f"no train documents left in source(s) {', '.join(empty)}:\n  {lines}")
 
 
 def _totals(counts: dict) -> dict:
