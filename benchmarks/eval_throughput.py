@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 import yaml
 
-from minnow import perplexity
+from minnow.eval import perplexity
 from minnow.config import embedding_rows
 from minnow.model import Transformer
-from minnow.training import configs
+from minnow.training import model_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def main(presets: list[str], tokens: int) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for preset in presets:
         spec = config["models"][preset]
-        model_cfg, _ = configs(spec, embedding_rows(config["tokenizers"][spec["tokenizer"]]["vocab_size"]))
+        model_cfg = model_config(spec, embedding_rows(config["tokenizers"][spec["tokenizer"]]["vocab_size"]))
         torch.manual_seed(0)
         model = Transformer(model_cfg).eval()
         hf = hf_twin(model)

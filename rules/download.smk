@@ -3,10 +3,9 @@ rule download:
         raw=directory("results/raw/{source}"),
     log:
         "results/logs/download/{source}.log",
-    conda:
-        "../environment.yml"
     params:
         source=source_spec,
+        files=source_files,
         code=code("download"),
     script:
         "../workflow_scripts/download.py"

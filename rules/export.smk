@@ -17,8 +17,6 @@ rule export:
         "results/logs/export/{model}.log",
     benchmark:
         "results/benchmarks/export/{model}.tsv"
-    conda:
-        "../environment.yml"
     threads: 8
     resources:
         gpu=model_eval_gpus,

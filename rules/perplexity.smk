@@ -6,10 +6,9 @@ rule eval_set:
         meta="results/eval/{evalset}.json",
     log:
         "results/logs/eval_set/{evalset}.log",
-    conda:
-        "../environment.yml"
     params:
         spec=eval_set_spec,
+        files=eval_set_files,
         max_bytes=config["evaluation"]["max_bytes"],
         code=code("eval_set"),
     script:
@@ -25,11 +24,10 @@ rule reference_perplexity:
         "results/logs/reference_perplexity/{reference}/{evalset}.log",
     benchmark:
         "results/benchmarks/reference_perplexity/{reference}/{evalset}.tsv"
-    conda:
-        "../environment.yml"
     threads: 8
     params:
         reference=reference_spec,
+        files=reference_files,
         version=reference_version,
         context=config["evaluation"]["reference_context"],
         stride_fraction=config["evaluation"]["stride_fraction"],
@@ -47,8 +45,6 @@ rule perplexity:
         "results/logs/perplexity/{model}.log",
     benchmark:
         "results/benchmarks/perplexity/{model}.tsv"
-    conda:
-        "../environment.yml"
     threads: 8
     resources:
         gpu=model_eval_gpus,

@@ -9,8 +9,6 @@ rule prepare_corpus:
         "results/logs/prepare_corpus/{corpus}.log",
     benchmark:
         "results/benchmarks/prepare_corpus/{corpus}.tsv"
-    conda:
-        "../environment.yml"
     params:
         corpus=corpus_spec,
         code=code("prepare_corpus"),

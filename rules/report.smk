@@ -41,8 +41,6 @@ rule report_model:
         ),
     log:
         "results/logs/report_model/{model}.log",
-    conda:
-        "../environment.yml"
     params:
         code=code("report_model"),
     script:
@@ -61,8 +59,6 @@ rule report_corpus:
         ),
     log:
         "results/logs/report_corpus/{corpus}.log",
-    conda:
-        "../environment.yml"
     params:
         code=code("report_corpus"),
     script:

@@ -6,8 +6,6 @@ rule samples:
         "results/{model}/samples.md",
     log:
         "results/logs/samples/{model}.log",
-    conda:
-        "../environment.yml"
     resources:
         gpu=model_eval_gpus,
     params:

@@ -9,8 +9,6 @@ rule shard:
         "results/logs/shard/{corpus}/{tokenizer}.log",
     benchmark:
         "results/benchmarks/shard/{corpus}/{tokenizer}.tsv"
-    conda:
-        "../environment.yml"
     threads: 8
     params:
         shard=config["shard"],

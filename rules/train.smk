@@ -18,13 +18,11 @@ rule train:
         "results/logs/train/{model}.log",
     benchmark:
         "results/benchmarks/train/{model}.tsv"
-    conda:
-        "../environment.yml"
     threads: 8
     resources:
         gpu=model_gpus,
     params:
-        model=model_spec,
+        model=model_preset,
         vocab_size=model_vocab,
         data=model_data,
         checkpoints="results/{model}/checkpoints",

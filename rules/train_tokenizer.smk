@@ -8,8 +8,6 @@ rule train_tokenizer:
         "results/logs/train_tokenizer/{tokenizer}.log",
     benchmark:
         "results/benchmarks/train_tokenizer/{tokenizer}.tsv"
-    conda:
-        "../environment.yml"
     threads: 8
     params:
         tokenizer=tokenizer_spec,

@@ -21,15 +21,20 @@ def tracked_files() -> list[str]:
     return [f for f in out.stdout.splitlines() if (REPO / f).is_file()]
 
 
-@pytest.fixture
-def workflow_copy(tmp_path) -> Path:
-    """The workflow as a fresh clone would have it, in a temporary folder."""
-    dest = tmp_path / "minnow"
+def copy_workflow(dest: Path) -> Path:
+    """Copy the workflow into `dest` as a fresh clone would have it (its Snakefile makes
+    its jobs import this copy's lib, so the copy runs its own code)."""
     for name in tracked_files():
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, target)
     return dest
+
+
+@pytest.fixture
+def workflow_copy(tmp_path) -> Path:
+    """The workflow as a fresh clone would have it, in a temporary folder."""
+    return copy_workflow(tmp_path / "minnow")
 
 
 def small_config() -> dict:
@@ -71,7 +76,7 @@ def snakemake(folder: Path, *args: str, check: bool = True, env: dict | None = N
 
 def planned_rules(folder: Path, *args: str) -> dict[str, int]:
     """Job counts per rule in Snakemake's own dry-run summary ('Job stats')."""
-    out = snakemake(folder, "-n", "--quiet", "rules", *args).stdout
+    out = snakemake(folder, *args, "-n", "--quiet", "rules").stdout  # targets first: --quiet takes a list
     counts = {}
     for line in out.splitlines():
         parts = line.split()
@@ -106,15 +111,25 @@ CHAT_MODEL_SPEC = {"d_model": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, 
                              "eval_every": 150, "eval_batches": 1, "checkpoint_every": 150, "device": "cpu"}}
 
 
+def train_job(folder: Path, shards: Path, tok: Path, spec: dict, vocab_size: int = 512, name: str = "test",
+              data: dict | None = None):
+    """A TrainJob writing its model folder into `folder`, the preset completed by the schema's defaults."""
+    from minnow.config import with_defaults
+    from minnow.train_job import TrainJob
+
+    return TrainJob(name=name, spec=with_defaults("model", {"corpus": "c", "tokenizer": "t", **spec}),
+                    vocab_size=vocab_size, shards=shards, tokenizer_json=tok, checkpoints=folder / "checkpoints",
+                    weights=folder / "model.safetensors", config=folder / "config.json",
+                    curve=folder / "loss_curve.png", summary=folder / "summary.json", data=data or {})
+
+
 @pytest.fixture(scope="session")
 def model_folder(tmp_path_factory, chat_shards) -> Path:
     """A small trained chat model folder (lowercase guppy data), trained once per session."""
-    from minnow import training
+    from minnow import train_job as jobs
 
     folder = tmp_path_factory.mktemp("tiny-chat-model")
-    shards, tok = chat_shards
-    paths = training.Paths(folder / "checkpoints", folder / "model.safetensors", folder / "config.json")
-    training.train_model(CHAT_MODEL_SPEC, 512, shards, tok, paths, folder / "loss_curve.png", folder / "summary.json",
-                         "tiny-chat", threads=1, progress=False,
-                         data={"lowercase": True, "corpus": "guppy-chat", "tokenizer": "bpe512"})
+    job = train_job(folder, *chat_shards, CHAT_MODEL_SPEC, name="tiny-chat",
+                    data={"lowercase": True, "corpus": "guppy-chat", "tokenizer": "bpe512"})
+    jobs.run(job, threads=1, progress=False)
     return folder

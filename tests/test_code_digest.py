@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from minnow import code_digest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,3 +35,48 @@ def test_reference_scores_do_not_depend_on_minnow_model_code():
     files = {p.name for p in code_digest.module_files(REPO / "workflow_scripts/reference_perplexity.py")}
     assert "references.py" in files and "perplexity.py" in files
     assert not files & {"model.py", "checkpoint.py", "tokenizer.py", "training.py"}
+
+
+BEFORE = '''"""A module."""
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def scale(x, by=2):
+    """Multiply."""
+    if x is None:
+        raise ValueError(f"no value to scale by {by}")
+    log.info("scaling %s", x)
+    return x * by
+'''
+
+
+@pytest.mark.parametrize("edit", [
+    lambda s: s.replace('"""Multiply."""', '"""Multiply x by a factor, for the example."""'),
+    lambda s: s.replace("    return x * by", "    # the product\n    return x   *   by  # done"),
+    lambda s: s.replace("no value to scale by", "cannot scale nothing by"),
+    lambda s: s.replace('    log.info("scaling %s", x)\n', '    log.debug("now scaling %s by %s", x, by)\n'),
+    lambda s: s.replace('"""A module."""', '"""A module, reworded."""'),
+], ids=["docstring", "comment-and-format", "error-text", "logging", "module-docstring"])
+def test_normal_form_ignores_what_cannot_change_an_output(edit):
+    assert code_digest.normal_form(edit(BEFORE)) == code_digest.normal_form(BEFORE)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda s: s.replace("x * by", "x + by"),
+    lambda s: s.replace("by=2", "by=3"),
+    lambda s: s.replace("raise ValueError", "raise TypeError"),
+    lambda s: s.replace("if x is None:", "if not x:"),
+], ids=["operator", "default", "exception-type", "condition"])
+def test_normal_form_sees_every_change_of_behaviour(edit):
+    assert code_digest.normal_form(edit(BEFORE)) != code_digest.normal_form(BEFORE)
+
+
+def test_weights_code_covers_the_loop_and_model_but_not_plots_or_the_model_folder():
+    from minnow import checkpoint
+
+    files = {str(p.relative_to(code_digest.PACKAGE_ROOT))
+             for p in code_digest.module_closure("minnow.training", checkpoint.NOT_WEIGHTS)}
+    assert {"model.py", "batches.py", "optim.py", "shards.py", "checkpoint.py", "devices.py"} <= files
+    assert not files & {"plots.py", "model_folder.py", "train_job.py", "errors.py", "atomic.py", "tracking.py"}

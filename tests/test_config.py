@@ -77,3 +77,50 @@ def test_dangling_references_are_named():
         minnow_config.check(config)
     assert "corpora.default.sources: 'gupy' is not defined under sources" in str(err.value)
     assert "tokenizers.bpe4k.corpus: 'defualt' is not defined under corpora" in str(err.value)
+
+
+def test_local_files_are_what_each_kind_of_entry_reads(tmp_path, monkeypatch):
+    from minnow.config import local_files
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("data/a.txt", "data/sub/b.txt", "data/c.jsonl", "hub/ds/train.parquet", "models/m/model.safetensors"):
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text("x")
+    assert local_files({"kind": "local", "paths": ["data/**/*.txt", "data/*.jsonl"]}) == \
+        ["data/a.txt", "data/c.jsonl", "data/sub/b.txt"]
+    assert local_files({"kind": "local", "path": "data/missing.txt"}) == ["data/missing.txt"]  # the step says it is missing
+    assert local_files({"gguf_path": "models/x.gguf"}) == ["models/x.gguf"]
+    assert local_files({"kind": "hf", "path": "hub/ds", "split": "train"}) == ["hub/ds/train.parquet"]
+    assert local_files({"kind": "hf", "path": "json", "data_files": {"train": ["data/*.jsonl"]}}) == ["data/c.jsonl"]
+    assert local_files({"kind": "hf", "path": "roneneldan/TinyStories"}) == []
+    assert local_files({"hf": "models/m"}) == ["models/m/model.safetensors"]
+    assert local_files({"hf": "gpt2"}) == [] and local_files({"kind": "builtin", "generator": "guppy"}) == []
+
+
+
+def test_with_defaults_fills_the_schemas_defaults_and_names_a_bad_key():
+    from minnow.config import with_defaults
+
+    train = with_defaults("train", {"steps": 10, "batch_size": 2})
+    assert train["lr"] == 3.0e-3 and train["precision"] == "auto" and train["gpus"] == 1
+    with pytest.raises(InputError, match=r"^train: Additional properties are not allowed \('stepz' was unexpected\)"):
+        with_defaults("train", {"steps": 10, "batch_size": 2, "stepz": 1})
+    with pytest.raises(InputError, match=r"^train\.lr: 'fast' is not of type 'number'"):
+        with_defaults("train", {"steps": 10, "batch_size": 2, "lr": "fast"})
+
+
+def shipped() -> dict:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(config, SCHEMA)
+    return config
+
+
+def test_what_rules_read_of_the_config():
+    config = shipped()
+    assert minnow_config.eval_set_names(config) == ["val-default", "val-guppy"]
+    assert minnow_config.eval_set_spec(config, "val-guppy") == {"kind": "corpus_val", "corpus": "guppy"}
+    assert minnow_config.model_eval_sets(config, "tiny") == ["val-default"]
+    assert minnow_config.model_data(config, "guppy") == {"corpus": "guppy", "tokenizer": "guppy4k", "lowercase": True}
+    assert minnow_config.model_data(config, "tiny")["lowercase"] is False  # pydocs keeps its case
+    preset = minnow_config.model_preset(config, "tiny")
+    assert "params" not in preset and preset["train"] == config["models"]["tiny"]["train"]

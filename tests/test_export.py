@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from minnow import checkpoint, export, tokenizer
+from minnow import export, tokenizer
+from minnow.model_folder import load_model
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_hugging_face_folder_loads_with_no_custom_code_and_equal_logits(exported
     _, out = exported
     hf = AutoModelForCausalLM.from_pretrained(out / "hf").eval()
     hf_tok = AutoTokenizer.from_pretrained(out / "hf")
-    ours = checkpoint.load_model(model_folder)
+    ours = load_model(model_folder)
     text = "hi guppy! what do you eat?"
     ids = tokenizer.load(model_folder / "tokenizer.json").encode(text, add_special_tokens=False).ids
     assert hf_tok(text, add_special_tokens=False)["input_ids"] == ids

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from minnow import checkpoint, tokenizer
+from minnow import model_folder, tokenizer
 from minnow.errors import InputError
 from minnow.gguf_export import permute_for_llama_cpp, read_gguf_check, write_gguf
 from minnow.model import ModelConfig, Transformer
@@ -44,7 +44,7 @@ def make_model(folder, tok_dir, tie: bool = True, ffn_dim: int = 128, seed: int 
     with torch.no_grad():  # wider than the init, so logits spread well beyond rounding error
         for p in model.parameters():
             p.normal_(1.0, 0.2) if p.ndim == 1 else p.normal_(0.0, 0.1)
-    checkpoint.save_model(model, folder / "model.safetensors", folder / "config.json", tokenizer.markers(tok))
+    model_folder.save_model(model, folder / "model.safetensors", folder / "config.json", tokenizer.markers(tok))
     tokenizer.copy_files(tok_dir / "tokenizer.json", folder)
     return model.eval()
 
@@ -235,12 +235,12 @@ def test_folders_that_cannot_be_exported_are_refused_and_leave_no_file(tied, tmp
     with pytest.raises(InputError, match="q4_k"):
         write_gguf(folder, out, "q4_k")
     bare = tmp_path / "bare"
-    checkpoint.save_model(model, bare / "model.safetensors", bare / "config.json", {})
+    model_folder.save_model(model, bare / "model.safetensors", bare / "config.json", {})
     with pytest.raises(InputError, match=re.escape(f"{bare}: no readable tokenizer.json")):
         write_gguf(bare, out)
     small = tmp_path / "small"  # an embedding with fewer rows than the tokenizer has tokens
     cfg = ModelConfig(vocab_size=320, d_model=64, n_layers=1, n_heads=4, n_kv_heads=2, ffn_dim=128, context=64)
-    checkpoint.save_model(Transformer(cfg), small / "model.safetensors", small / "config.json", {})
+    model_folder.save_model(Transformer(cfg), small / "model.safetensors", small / "config.json", {})
     tokenizer.copy_files(tok_dir / "tokenizer.json", small)
     with pytest.raises(InputError, match=re.escape(f"{small / 'tokenizer.json'}: token id")):
         write_gguf(small, out)

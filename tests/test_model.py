@@ -107,9 +107,9 @@ def preset_models():
 @pytest.mark.parametrize("name, spec, vocab", preset_models(), ids=lambda v: v if isinstance(v, str) else "")
 def test_each_preset_has_its_stated_size(name, spec, vocab):
     from minnow.config import embedding_rows
-    from minnow.training import configs
+    from minnow.training import model_config
 
-    model_cfg, _ = configs({**spec, "train": {"steps": 1, "batch_size": 1}}, embedding_rows(vocab))
+    model_cfg = model_config(spec, embedding_rows(vocab))
     with torch.device("meta"):
         params = Transformer(model_cfg).num_params()
     assert params == pytest.approx(float(spec["params"]), rel=0.10), f"{name}: {params / 1e6:.1f}M"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from minnow import evalsets, perplexity, references
+from minnow.eval import eval_sets, perplexity, references
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
 
@@ -64,20 +64,20 @@ def test_sliding_window_scores_every_token_once_with_overlapping_context(model):
 
 
 def test_eval_set_cap_cuts_at_a_document_boundary():
-    text, count, capped = evalsets.capped(["aaaa", "bbbb", "cccc"], 11)
+    text, count, capped = eval_sets.capped(["aaaa", "bbbb", "cccc"], 11)
     assert (text, count, capped) == ("aaaa\n\nbbbb", 2, True)
-    assert evalsets.capped(["aaaa"], 100) == ("aaaa", 1, False)
-    assert evalsets.capped(["é" * 10], 5)[0] == "éé"  # a lone long document is cut at a character
+    assert eval_sets.capped(["aaaa"], 100) == ("aaaa", 1, False)
+    assert eval_sets.capped(["é" * 10], 5)[0] == "éé"  # a lone long document is cut at a character
 
 
 def test_local_eval_set_is_written_with_its_digest(tmp_path):
     src = tmp_path / "play.txt"
     src.write_text("To be, or not to be.\n")
-    meta = evalsets.build("play", {"kind": "local", "path": str(src)}, None, tmp_path / "e.txt", tmp_path / "e.json", 1000)
+    meta = eval_sets.build("play", {"kind": "local", "path": str(src)}, None, tmp_path / "e.txt", tmp_path / "e.json", 1000)
     assert (tmp_path / "e.txt").read_text() == "To be, or not to be.\n" and meta["bytes"] == 21
     assert json.loads((tmp_path / "e.json").read_text())["sha256"] == meta["sha256"]
     with pytest.raises(InputError, match="missing.txt does not exist"):
-        evalsets.build("x", {"kind": "local", "path": str(tmp_path / "missing.txt")}, None, tmp_path / "m.txt",
+        eval_sets.build("x", {"kind": "local", "path": str(tmp_path / "missing.txt")}, None, tmp_path / "m.txt",
                        tmp_path / "m.json", 1000)
 
 
@@ -86,7 +86,7 @@ def test_hf_eval_set_reads_a_local_dataset_through_datasets(tmp_path, monkeypatc
     rows = tmp_path / "test.jsonl"
     rows.write_text("".join(json.dumps({"text": t}) + "\n" for t in ["first line", "", "second line"]))
     spec = {"kind": "hf", "path": "json", "data_files": str(rows), "split": "train", "text_field": "text"}
-    meta = evalsets.build("wt", spec, None, tmp_path / "wt.txt", tmp_path / "wt.json", 1000)
+    meta = eval_sets.build("wt", spec, None, tmp_path / "wt.txt", tmp_path / "wt.json", 1000)
     assert (tmp_path / "wt.txt").read_text() == "first line\n\nsecond line" and meta["documents"] == 2
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import planned_rules, small_config, snakemake, write_config
+from conftest import copy_workflow, planned_rules, small_config, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 STAGES = ["download", "prepare_corpus", "train_tokenizer", "shard", "train", "eval_set", "reference_perplexity",
@@ -19,13 +19,7 @@ MEASURES_NOTHING = ("report_model", "report_corpus")  # they only turn other ste
 @pytest.fixture(scope="module")
 def default_build(tmp_path_factory):
     """A fresh copy of the workflow, built by `snakemake` alone: the default config's main job."""
-    from conftest import REPO, tracked_files
-    import shutil
-
-    folder = tmp_path_factory.mktemp("default") / "minnow"
-    for name in tracked_files():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, folder / name)
+    folder = copy_workflow(tmp_path_factory.mktemp("default") / "minnow")
     snakemake(folder)
     return folder
 
@@ -146,7 +140,7 @@ def override(folder, config: dict) -> str:
     return str(path)
 
 
-def test_changing_vocab_size_reruns_only_tokenizer_and_shards(default_build):
+def test_changing_vocab_size_reruns_the_tokenizer_and_all_built_on_it_but_no_data_step(default_build):
     extra = override(default_build, {"tokenizers": {"bpe4k": {"corpus": "default", "vocab_size": 2048}}})
     plan = planned_rules(default_build, "--configfile", extra)
     assert plan == {"train_tokenizer": 1, "shard": 1, "train": 1, **DOWNSTREAM_OF_MODEL}
@@ -159,30 +153,34 @@ def test_changing_a_filter_threshold_reruns_prepare_corpus_onward_but_not_downlo
                     "eval_set": 1, "reference_perplexity": 1, **DOWNSTREAM_OF_MODEL}  # new val bytes: references rescore
 
 
-def test_editing_a_lib_module_reruns_the_stages_that_import_it(default_build):
+def test_changing_the_code_of_a_lib_module_reruns_the_stages_that_import_it(default_build):
     filters = default_build / "lib" / "minnow" / "data" / "filters.py"
     original = filters.read_text()
-    filters.write_text(original + "\n# a changed comment still changes the code digest\n")
+    filters.write_text(original + "\n\ndef new_filter(doc):\n    return True\n")
     try:
-        env = {"PYTHONPATH": str(default_build / "lib")}
-        plan = snakemake(default_build, "-n", "--quiet", "rules", env=env).stdout
-        assert "prepare_corpus" in plan and "download" not in plan
+        plan = planned_rules(default_build)
+        assert plan["prepare_corpus"] == 1 and "download" not in plan
     finally:
         filters.write_text(original)
 
 
 def bad_inputs(folder):
-    """Three corpora, each reading one broken local file."""
+    """Three corpora, each reading one broken local file, and one whose second source only repeats its first."""
     data = folder / "data"
     data.mkdir()
     (data / "bad.jsonl").write_text('{"text": "fine line of text"}\n{"text": "next fine line"}\n{"text": broken}\n')
     (data / "latin1.txt").write_bytes(b"a good first paragraph here\n\nna\xefve second one\n")
     (data / "empty.jsonl").write_text("")
+    verses = "".join(f"In the beginning verse {i} was written down and kept.\n\n" for i in range(40))
+    (data / "kjv.txt").write_text(verses)
+    (data / "exodus.txt").write_text(verses)
     config = small_config()
-    config["sources"] = {name: {"kind": "local", "paths": [f"data/{file}"]}
-                         for name, file in [("bad", "bad.jsonl"), ("latin", "latin1.txt"), ("empty", "empty.jsonl")]}
-    config["corpora"] = {name: {"sources": {name: {"weight": 1}}} for name in config["sources"]}
-    config["tokenizers"] = {f"tok_{name}": {"corpus": name, "vocab_size": 300} for name in config["sources"]}
+    files = [("bad", "bad.jsonl"), ("latin", "latin1.txt"), ("empty", "empty.jsonl"), ("kjv", "kjv.txt"),
+             ("exodus", "exodus.txt")]
+    config["sources"] = {name: {"kind": "local", "paths": [f"data/{file}"]} for name, file in files}
+    config["corpora"] = {name: {"sources": {name: {"weight": 1}}} for name in ("bad", "latin", "empty")}
+    config["corpora"]["bible"] = {"sources": {"kjv": {"weight": 1}, "exodus": {"weight": 1}}}
+    config["tokenizers"] = {f"tok_{name}": {"corpus": name, "vocab_size": 300} for name in config["corpora"]}
     return config
 
 
@@ -194,8 +192,18 @@ def test_bad_input_stops_with_file_and_line_and_leaves_no_output(workflow_copy):
     assert "minnow: ERROR: results/raw/bad/bad.jsonl:3: malformed JSON" in out
     assert "latin1.txt:3: not valid UTF-8 (byte 0xef at column 3)" in out
     assert "source 'empty'" in out and "has no documents" in out
+    assert "no train documents left in source(s) exodus:" in out
+    assert "exodus: 40 in, 40 exact duplicates of documents in source 'kjv'" in out
     assert "Traceback" not in out
     assert not (workflow_copy / "results" / "corpus").exists() or not any((workflow_copy / "results" / "corpus").rglob("*.*"))
+
+
+def test_a_target_of_an_unknown_model_names_the_presets(workflow_copy):
+    proc = snakemake(workflow_copy, "-n", "results/nosuch/ppl.json", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "No rule to produce" not in out
+    assert "results/nosuch/ppl.json: 'nosuch' is not a model of this config (defined: guppy, large, medium, small, tiny)" in out
+    assert planned_rules(workflow_copy, "results/tiny/ppl.json")["train"] == 1  # a known model is unaffected
 
 
 def test_config_typo_stops_before_anything_runs(workflow_copy):

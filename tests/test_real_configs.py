@@ -188,7 +188,7 @@ def test_config_merges_over_the_default_into_a_valid_run_of_its_own_data(name):
     import torch
 
     from minnow.model import Transformer
-    from minnow.training import configs
+    from minnow.training import model_config
 
     header = (REPO / "config" / f"{name}.yaml").read_text().split("\n\n")[0]
     for part in ("Downloads:", "Trains:", "Time:", f"snakemake --cores all --configfile config/{name}.yaml"):
@@ -202,7 +202,7 @@ def test_config_merges_over_the_default_into_a_valid_run_of_its_own_data(name):
         assert model["corpus"] in own["corpora"] and model["tokenizer"] in own["tokenizers"]
         assert config["tokenizers"][model["tokenizer"]]["corpus"] == model["corpus"]
         rows = minnow_config.embedding_rows(config["tokenizers"][model["tokenizer"]]["vocab_size"])
-        model_cfg, _ = configs({**model, "train": {"steps": 1, "batch_size": 1}}, rows)
+        model_cfg = model_config(model, rows)
         with torch.device("meta"):
             params = Transformer(model_cfg).num_params()
         assert params == pytest.approx(float(model["params"]), rel=0.10), f"{target}: {params / 1e6:.2f}M"

@@ -65,21 +65,21 @@ def test_foreign_file_is_refused(tmp_path):
         shards.open_shard(foreign)
 
 
-def test_windows_are_next_token_pairs_from_the_memmap(shard_folder):
+def test_samples_are_runs_of_consecutive_tokens_from_the_memmap(shard_folder):
     folder, _ = shard_folder
     reader = shards.TokenShards(folder / "out", "train")
     assert all(isinstance(a, np.memmap) for a in reader.arrays)
-    x, y = reader.windows(8, 16, np.random.default_rng(0))
-    assert x.shape == y.shape == (8, 16) and x.dtype == np.int64
-    assert (x[:, 1:] == y[:, :-1]).all()
-    x2, _ = reader.windows(8, 16, np.random.default_rng(0))
-    assert (x == x2).all()
+    batch = reader.sample(8, 17, np.random.default_rng(0))
+    assert batch.shape == (8, 17) and batch.dtype == np.int64
+    runs = np.concatenate([np.lib.stride_tricks.sliding_window_view(np.asarray(a), 17) for a in reader.arrays])
+    assert all((runs == row).all(axis=1).any() for row in batch)
+    assert (reader.sample(8, 17, np.random.default_rng(0)) == batch).all()
 
 
 def test_context_longer_than_data_is_refused(shard_folder):
     folder, _ = shard_folder
     with pytest.raises(InputError, match="too few for windows of 100001"):
-        shards.TokenShards(folder / "out", "val").windows(2, 100000, np.random.default_rng(0))
+        shards.TokenShards(folder / "out", "val").sample(2, 100001, np.random.default_rng(0))
 
 
 def test_a_rank_reads_its_rows_of_the_global_batch(shard_folder):

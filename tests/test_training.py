@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from minnow import checkpoint, launch, tokenizer, training
+from conftest import train_job
+from minnow import checkpoint, launch, model_folder, tokenizer, train_job as jobs, training
 from minnow.batches import Batches, answer_mask
+from minnow.config import with_defaults
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
-from minnow.training import Paths, TrainConfig, lr_at
+from minnow.optim import lr_at, param_groups
+from minnow.training import TrainConfig
 
 SPEC = {"d_model": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "ffn_dim": 64, "context": 32,
         "train": {"steps": 40, "batch_size": 8, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 5, "eval_every": 10,
@@ -26,18 +29,13 @@ def spec(**train):
     return {**SPEC, "train": {**SPEC["train"], **train}}
 
 
-def run_args(folder: Path, shards, tok, model_spec=None) -> dict:
-    return dict(spec=model_spec or SPEC, vocab_size=VOCAB, shards=shards, tokenizer_json=tok,
-                paths=Paths(folder / "checkpoints", folder / "model.safetensors", folder / "config.json"),
-                curve=folder / "loss_curve.png", summary=folder / "summary.json", name="test")
-
-
 def train_in_process(folder, chat_shards, model_spec=None) -> dict:
-    return training.train_model(**run_args(folder, *chat_shards, model_spec), progress=False, threads=1)
+    return jobs.run(train_job(folder, *chat_shards, model_spec or SPEC, VOCAB), progress=False, threads=1)
 
 
 def test_schedule_warms_up_then_decays_to_min_lr():
-    cfg = TrainConfig(steps=100, batch_size=1, lr=1.0, min_lr=0.1, warmup_steps=10)
+    train = with_defaults("train", {"steps": 100, "batch_size": 1, "lr": 1.0, "min_lr": 0.1, "warmup_steps": 10})
+    cfg = TrainConfig(**train)
     lrs = [lr_at(s, cfg) for s in range(100)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] == pytest.approx(0.1, abs=1e-3)
@@ -55,7 +53,7 @@ def test_answer_mask_keeps_assistant_answers_and_their_end():
 
 def test_weight_decay_spares_embeddings_and_norms():
     model = Transformer(ModelConfig(vocab_size=64, d_model=16, n_layers=1, n_heads=2, n_kv_heads=1, ffn_dim=32, context=8))
-    decay, no_decay = training.param_groups(model, 0.1)
+    decay, no_decay = param_groups(model, 0.1)
     names = {id(p): n for n, p in model.named_parameters()}
     assert all("proj" in names[id(p)] for p in decay["params"])
     assert {names[id(p)] for p in no_decay["params"]} >= {"model.embed_tokens.weight", "model.norm.weight"}
@@ -97,7 +95,7 @@ def test_saved_model_loads_in_minnow_and_transformers_with_equal_logits(tmp_path
     from transformers import AutoModelForCausalLM
 
     train_in_process(tmp_path, chat_shards, spec(steps=5))
-    ours = checkpoint.load_model(tmp_path)
+    ours = model_folder.load_model(tmp_path)
     hf = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
     idx = torch.randint(0, VOCAB, (2, 32))
     with torch.no_grad():
@@ -106,8 +104,9 @@ def test_saved_model_loads_in_minnow_and_transformers_with_equal_logits(tmp_path
 
 def test_checkpoint_of_another_model_is_refused(tmp_path, chat_shards):
     first = train_in_process(tmp_path / "a", chat_shards, spec(steps=5))
-    model_cfg, cfg = training.configs({**spec(steps=10), "d_model": 48, "ffn_dim": 96}, VOCAB)
-    wider = training.Trainer(model_cfg, cfg, *chat_shards, run_args(tmp_path / "b", *chat_shards)["paths"])
+    wider_spec = train_job(tmp_path / "b", *chat_shards, {**spec(steps=10), "d_model": 48, "ffn_dim": 96}).spec
+    model_cfg, cfg = training.configs(wider_spec, VOCAB)
+    wider = training.Trainer(model_cfg, cfg, *chat_shards, tmp_path / "b" / "checkpoints")
     wider.run_dir.mkdir(parents=True)
     (wider.run_dir / "last.pt").write_bytes((Path(first["checkpoints"]) / "last.pt").read_bytes())
     with pytest.raises(InputError, match=r"last\.pt: checkpoint is for another model \(d_model 32 → 48, ffn_dim 64 → 96\)"):
@@ -117,9 +116,9 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, chat_shards):
 def test_a_changed_run_starts_over_instead_of_continuing_a_stale_checkpoint(tmp_path, chat_shards):
     first = train_in_process(tmp_path, chat_shards, spec(steps=5))
     again = train_in_process(tmp_path, chat_shards, spec(steps=5))
-    assert again["resumed"] and again["checkpoints"] == first["checkpoints"]
-    changed = training.train_model(**run_args(tmp_path, *chat_shards, spec(steps=5)), progress=False, code="new code")
-    assert not changed["resumed"] and changed["checkpoints"] != first["checkpoints"]
+    assert again["resumed"] and again["checkpoints"] == first["checkpoints"] and again["steps_trained"] == 0
+    changed = train_in_process(tmp_path, chat_shards, spec(steps=5, seed=7))
+    assert not changed["resumed"] and changed["checkpoints"] != first["checkpoints"] and changed["steps_trained"] == 5
     assert (Path(first["checkpoints"]) / "last.pt").exists()  # the earlier run's checkpoints are kept
 
 
@@ -134,9 +133,9 @@ def test_foreign_checkpoint_file_is_refused(tmp_path):
 TRAIN_SCRIPT = """
 import json, sys
 from pathlib import Path
-from minnow import launch, training
-args = launch._decode(json.loads(Path(sys.argv[1]).read_text()))
-training.train_model(**args, progress=False, threads=1)
+from minnow import train_job
+job = train_job.TrainJob.from_json(json.loads(Path(sys.argv[1]).read_text()))
+train_job.run(job, progress=False, threads=1)
 """
 
 
@@ -146,7 +145,7 @@ def test_resume_after_sigkill_continues_the_curve(tmp_path, chat_shards):
     straight = train_in_process(tmp_path / "straight", chat_shards, long)
     folder = tmp_path / "killed"
     args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps(launch._encode(run_args(folder, *chat_shards, long))))
+    args_file.write_text(json.dumps(train_job(folder, *chat_shards, long, VOCAB).to_json()))
     proc = subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, str(args_file)])
     deadline = time.time() + 120
     while time.time() < deadline and not list((folder / "checkpoints").glob("*/last.pt")):
@@ -165,7 +164,7 @@ def test_resume_after_sigkill_continues_the_curve(tmp_path, chat_shards):
 @pytest.mark.slow
 def test_ddp_with_two_gloo_processes_matches_one_process_on_the_same_global_batch(tmp_path, chat_shards):
     single = train_in_process(tmp_path / "one", chat_shards, spec(steps=6, batch_size=8))
-    args = run_args(tmp_path / "two", *chat_shards, spec(steps=6, batch_size=4, gpus=2))
-    double = launch.torchrun(args, nproc=2, run_id=None)
+    job = train_job(tmp_path / "two", *chat_shards, spec(steps=6, batch_size=4, gpus=2), VOCAB)
+    double = launch.torchrun(job, nproc=2, run_id=None)
     assert double["steps"] == 6
     assert np.allclose([l for _, l in double["history"]["train"]], [l for _, l in single["history"]["train"]], atol=1e-4)

@@ -1,16 +1,23 @@
 """The Snakefiles stay lint-clean (`snakemake --lint`) and snakefmt-formatted: CI runs both here."""
 
+import re
 import subprocess
 
 from conftest import BIN, REPO
 
 SNAKEFILES = ["Snakefile", "rules"]
+# Every job runs in the one environment Snakemake itself runs in (the venv of `make setup`, or
+# the conda environment created from environment.yml): per-rule environments would each hold
+# their own torch, and a job must import the workflow's own minnow. README, "Environments".
+ACCEPTED = {"Specify a conda environment or container for each rule."}
 
 
-def test_snakemake_lint_is_clean():
+def test_snakemake_lint_finds_nothing_but_the_one_environment_choice():
     proc = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"snakemake --lint found problems:\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
-    assert "Congratulations" in proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    lints = set(re.findall(r"^\s+\* (.+?):?$", output, flags=re.MULTILINE))
+    assert lints <= ACCEPTED, f"snakemake --lint found problems:\n{output[-4000:]}"
+    assert "Lints for rule" in output or "Congratulations" in output, output[-4000:]
 
 
 def test_snakefiles_are_snakefmt_formatted():

@@ -7,11 +7,12 @@ params: spec — kind (corpus_val, local, hf) and its settings; max_bytes — th
 
 from pathlib import Path
 
-from minnow import evalsets, tracking
+from minnow import tracking
+from minnow.eval import eval_sets
 
 with tracking.step_run(snakemake, step="eval_set") as run:
     source = Path(snakemake.input.val) if "val" in snakemake.input.keys() else None
     out = snakemake.output
-    meta = evalsets.build(snakemake.wildcards.evalset, snakemake.params.spec, source, Path(out.text), Path(out.meta),
+    meta = eval_sets.build(snakemake.wildcards.evalset, snakemake.params.spec, source, Path(out.text), Path(out.meta),
                           snakemake.params.max_bytes)
     run.log_metrics({"bytes": meta["bytes"], "documents": meta["documents"]})

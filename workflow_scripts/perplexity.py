@@ -12,14 +12,14 @@ import torch
 
 from minnow import tracking
 from minnow.atomic import write_json
-from minnow.evaluation import report
+from minnow.eval.ppl_json import build_ppl_json
 
 with tracking.step_run(snakemake, step="perplexity") as run:
     torch.set_num_threads(snakemake.threads)
     inp, p = snakemake.input, snakemake.params
     refs = iter(inp.references)
     references = {s: {r: Path(next(refs)) for r in p.references} for s in p.sets}
-    result = report(snakemake.wildcards.model, Path(inp.weights).parent, dict(zip(p.sets, map(Path, inp.texts))),
+    result = build_ppl_json(snakemake.wildcards.model, Path(inp.weights).parent, dict(zip(p.sets, map(Path, inp.texts))),
                     dict(zip(p.sets, map(Path, inp.metas))), references, p.protocol)
     write_json(snakemake.output[0], result)
     scores = {s: {"model": v["model"], "ref": v["references"]} for s, v in result["eval_sets"].items()}

@@ -8,9 +8,10 @@ params: reference — hf id or GGUF; version — the installed package of a pack
 
 import torch
 
-from minnow import references, tracking
+from minnow import tracking
+from minnow.eval import references
 from minnow.atomic import write_json
-from minnow.evalsets import read_text
+from minnow.eval.eval_sets import read_text
 
 with tracking.step_run(snakemake, step="reference_perplexity") as run:
     torch.set_num_threads(snakemake.threads)

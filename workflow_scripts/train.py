@@ -12,17 +12,18 @@ params: model — the preset (architecture and train settings); vocab_size — e
 
 from pathlib import Path
 
-from minnow import launch, tracking, training
+from minnow import launch, tracking, train_job
+from minnow.train_job import TrainJob
 
 with tracking.step_run(snakemake, step="train") as run:
     p, out = snakemake.params, snakemake.output
-    paths = training.Paths(Path(p.checkpoints), Path(out.weights), Path(out.config))
-    args = dict(spec=p.model, vocab_size=p.vocab_size, shards=Path(snakemake.input.shards),
-                tokenizer_json=Path(snakemake.input.tokenizer), paths=paths, curve=Path(out.curve),
-                summary=Path(out.summary), name=snakemake.wildcards.model, code=p.code, data=p.data)
+    job = TrainJob(name=snakemake.wildcards.model, spec=p.model, vocab_size=p.vocab_size, data=p.data,
+                   shards=Path(snakemake.input.shards), tokenizer_json=Path(snakemake.input.tokenizer),
+                   checkpoints=Path(p.checkpoints), weights=Path(out.weights), config=Path(out.config),
+                   curve=Path(out.curve), summary=Path(out.summary))
     if p.model["train"]["gpus"] > 1:
-        result = launch.torchrun(args, p.model["train"]["gpus"], run.run_id)
+        result = launch.torchrun(job, p.model["train"]["gpus"], run.run_id)
     else:
-        result = training.train_model(**args, on_metrics=run.log_step_metrics, threads=snakemake.threads)
+        result = train_job.run(job, on_metrics=run.log_step_metrics, threads=snakemake.threads)
     run.log_metrics(tracking.numeric_leaves({k: v for k, v in result.items() if k != "history"}))
     run.log_artifact(out.curve)

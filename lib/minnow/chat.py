@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from minnow import checkpoint, devices, tokenizer
+from minnow import devices, model_folder, tokenizer
 from minnow.errors import InputError
 from minnow.generate import generate
 
@@ -88,8 +88,8 @@ class Assistant:
         """The model in a folder written by the train stage (weights, config.json, tokenizer)."""
         folder = Path(folder)
         check_folder(folder)
-        lowercase = bool(checkpoint.model_info(folder).get("minnow_data", {}).get("lowercase", False))
-        model = checkpoint.load_model(folder).to(pick_device(device))
+        lowercase = bool(model_folder.model_info(folder).get("minnow_data", {}).get("lowercase", False))
+        model = model_folder.load_model(folder).to(pick_device(device))
         return cls(model, tokenizer.load(folder / "tokenizer.json"), lowercase, folder.resolve().name)
 
     def prompt_budget(self, max_tokens: int) -> int:

@@ -1,27 +1,55 @@
-"""Checkpoints (resumable training state) and final weights (safetensors + config.json).
+"""Checkpoints: the resumable state of a training run, in a folder named by the run's fingerprint.
+
+The fingerprint hashes what decides the weights a run computes: architecture,
+training settings, shards, tokenizer, and the code of the training loop with
+everything it imports but the modules in NOT_WEIGHTS. A rerun with the same
+fingerprint continues the run's checkpoint (after a kill, or after a change to
+the plots or the model-folder writer, it re-finishes in seconds); a different
+fingerprint starts a new folder, so a stale checkpoint is never continued and
+an earlier run's checkpoints are never lost.
 
 A checkpoint holds everything a killed run needs to continue as if it had not
 stopped: weights, optimizer moments, the step (which fixes the schedule and the
 data position, since batches are drawn from a per-step seed), RNG states, the
-loss history and both configs. It is written to a temporary file and renamed,
-so a kill mid-write leaves the previous checkpoint intact, and it is loaded with
-`weights_only=True`, so a checkpoint file cannot run code.
-
-Final weights are `model.safetensors` with a Hugging Face Llama `config.json`
-(plus minnow's own config under the key "minnow"), so the export stage and
-`transformers` read the same folder.
+loss history and the model config. It is written to a temporary file and
+renamed, so a kill mid-write leaves the previous checkpoint intact, and it is
+loaded with `weights_only=True`, so a checkpoint file cannot run code. The
+finished model is written elsewhere (`model_folder`).
 """
 
+import hashlib
 import json
 from pathlib import Path
 
 import torch
 
+from minnow import code_digest
 from minnow.atomic import atomic_path
+from minnow.digests import sha256_file
 from minnow.errors import InputError
-from minnow.model import ModelConfig, Transformer
+from minnow.model import ModelConfig
 
 FORMAT = 1
+# Imported by the training loop but unable to change the weights (the package's version
+# string, error text, atomic writes, digests): a change to them does not start a run over.
+NOT_WEIGHTS = frozenset({"minnow", "minnow.errors", "minnow.atomic", "minnow.digests", "minnow.code_digest"})
+
+
+def weights_code() -> str:
+    """Digest of the code that shapes the weights: the training loop and its imports, less NOT_WEIGHTS."""
+    return code_digest.module_digest("minnow.training", exclude=NOT_WEIGHTS)
+
+
+def fingerprint(model_cfg: ModelConfig, train_identity: dict, shards: Path, tokenizer_json: Path) -> str:
+    """What makes two training runs the same run: resume only within one fingerprint."""
+    parts = {
+        "model": model_cfg.to_dict(),
+        "train": train_identity,
+        "shards": hashlib.sha256((Path(shards) / "meta.json").read_bytes()).hexdigest(),
+        "tokenizer": sha256_file(tokenizer_json),
+        "code": weights_code(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
@@ -44,85 +72,3 @@ def load_checkpoint(path: str | Path, model_cfg: ModelConfig) -> dict:
             f"{path}: checkpoint is for another model ({changed}); delete {Path(path).parent} to train from scratch"
         )
     return state
-
-
-def hf_config(cfg: ModelConfig, special_ids: dict[str, int], data: dict | None = None) -> dict:
-    """config.json in the form `transformers` reads as LlamaForCausalLM, plus minnow's
-    own model config and what it was trained on (`minnow_data`: corpus, tokenizer,
-    lowercase), which chat needs to treat input as training did."""
-    return {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
-        "vocab_size": cfg.vocab_size,
-        "hidden_size": cfg.d_model,
-        "intermediate_size": cfg.ffn_dim,
-        "num_hidden_layers": cfg.n_layers,
-        "num_attention_heads": cfg.n_heads,
-        "num_key_value_heads": cfg.n_kv_heads,
-        "head_dim": cfg.head_dim,
-        "max_position_embeddings": cfg.context,
-        "rms_norm_eps": cfg.norm_eps,
-        "rope_theta": cfg.rope_theta,
-        "tie_word_embeddings": cfg.tie_embeddings,
-        "hidden_act": "silu",
-        "attention_bias": False,
-        "mlp_bias": False,
-        "torch_dtype": "float32",
-        "bos_token_id": special_ids.get("bos"),
-        "eos_token_id": special_ids.get("eos"),
-        "pad_token_id": special_ids.get("pad"),
-        "minnow": cfg.to_dict(),
-        "minnow_data": data or {},
-    }
-
-
-def stored_state(model: Transformer) -> dict[str, torch.Tensor]:
-    """The tensors a weights file holds: the state dict without a tied head's
-    duplicate (safetensors refuses shared tensors; HF re-ties on load)."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    if model.cfg.tie_embeddings:
-        del state["lm_head.weight"]
-    return state
-
-
-def save_model(model: Transformer, weights: str | Path, config: str | Path, special_ids: dict[str, int],
-               data: dict | None = None) -> None:
-    """Write final weights (a tied head is stored once, as HF expects) and config.json."""
-    from safetensors.torch import save_file
-
-    with atomic_path(weights) as tmp:
-        save_file(stored_state(model), str(tmp), metadata={"format": "pt"})
-    with atomic_path(config) as tmp:
-        tmp.write_text(json.dumps(hf_config(model.cfg, special_ids, data), indent=2) + "\n")
-
-
-def model_info(folder: str | Path) -> dict:
-    """A model folder's config.json."""
-    path = Path(folder) / "config.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: not a readable model config ({e})") from None
-
-
-def load_model(folder: str | Path) -> Transformer:
-    """A trained model from a folder holding model.safetensors and config.json."""
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    try:
-        cfg = ModelConfig(**json.loads((folder / "config.json").read_text())["minnow"])
-    except (OSError, KeyError, TypeError, json.JSONDecodeError) as e:
-        raise InputError(f"{folder / 'config.json'}: not a minnow model config ({e})") from None
-    model = Transformer(cfg)
-    try:
-        state = load_file(str(folder / "model.safetensors"))
-    except Exception as e:  # a missing file, or safetensors' own SafetensorError
-        raise InputError(f"{folder / 'model.safetensors'}: not readable safetensors ({e})") from None
-    if cfg.tie_embeddings:
-        state["lm_head.weight"] = state["model.embed_tokens.weight"]
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        raise InputError(f"{folder / 'model.safetensors'}: weights do not fit config.json ({e})") from None
-    return model.eval()

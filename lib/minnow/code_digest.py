@@ -1,11 +1,17 @@
-"""Digest of the library code a step script runs, for Snakemake's params trigger.
+"""Digests of library code that change only when the code's behaviour does.
 
 Snakemake reruns a job when its `script:` file changes, but it cannot see the
 `minnow` modules that script imports. Each rule therefore passes
 `code=code_digest.digest(script)` in its params: a hash of the script's minnow
 imports, followed transitively, so editing a lib module reruns exactly the stages
-whose code path includes it. `minnow.tracking` is left out on purpose: it only
-logs, and changing how runs are logged must not retrain models.
+whose code path includes it. The training run's fingerprint uses the same
+machinery on the modules that shape the weights (`module_digest`).
+
+A module is hashed in a normal form, its syntax tree with what cannot change an
+output removed: comments and formatting (not in the tree), docstrings, logging
+calls, and the text of the messages exceptions are raised with. Rewording an
+error or a docstring reruns nothing; changing what the code computes reruns it.
+`minnow.tracking` is left out entirely: it only logs to MLflow.
 """
 
 import ast
@@ -15,7 +21,9 @@ from pathlib import Path
 import minnow
 
 PACKAGE_ROOT = Path(minnow.__file__).parent
-NOT_OUTPUT_AFFECTING = {"minnow.tracking"}
+NOT_OUTPUT_AFFECTING = frozenset({"minnow.tracking"})
+LOGGER_NAMES = frozenset({"log", "logger", "logging"})
+LOG_METHODS = frozenset({"debug", "info", "warning", "error", "exception", "critical"})
 
 
 def _module_file(module: str) -> Path | None:
@@ -51,10 +59,10 @@ def _imported_modules(path: Path, this_module: str | None) -> set[str]:
     return {m for m in found if m == "minnow" or m.startswith("minnow.")}
 
 
-def module_files(script: str | Path) -> list[Path]:
-    """Every minnow source file the script depends on, transitively, sorted."""
+def _closure(start: list[tuple[Path, str | None]], exclude: frozenset[str]) -> list[Path]:
+    """Every minnow source file reachable by imports from `start`, skipping `exclude`."""
     seen: dict[str, Path] = {}
-    todo = [(Path(script), None)]
+    todo = list(start)
     while todo:
         path, name = todo.pop()
         for module in _imported_modules(path, name):
@@ -62,16 +70,77 @@ def module_files(script: str | Path) -> list[Path]:
             for i in range(1, len(parts) + 1):
                 parent = ".".join(parts[:i])
                 file = _module_file(parent)
-                if file is None or parent in seen or parent in NOT_OUTPUT_AFFECTING:
+                if file is None or parent in seen or parent in exclude:
                     continue
                 seen[parent] = file
                 todo.append((file, _module_name(file)))
     return sorted(set(seen.values()))
 
 
-def digest(script: str | Path) -> str:
-    """Short sha256 over the contents of every minnow module the script uses."""
+def module_files(script: str | Path) -> list[Path]:
+    """Every minnow source file the script depends on, transitively, sorted."""
+    return _closure([(Path(script), None)], NOT_OUTPUT_AFFECTING)
+
+
+def _is_log_call(node: ast.AST) -> bool:
+    """`log.info(...)`, `logger.warning(...)`, `logging.error(...)` as a statement."""
+    call = node.value if isinstance(node, ast.Expr) else None
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr in LOG_METHODS and isinstance(call.func.value, ast.Name)
+            and call.func.value.id in LOGGER_NAMES)
+
+
+def _is_docstring(node: ast.AST) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+class _Normalise(ast.NodeTransformer):
+    """Drops docstrings and logging statements; blanks the strings of raised messages."""
+
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(node, field, None)
+            if isinstance(statements, list) and statements and isinstance(statements[0], ast.stmt):
+                kept = [s for i, s in enumerate(statements)
+                        if not (i == 0 and field == "body" and _is_docstring(s)) and not _is_log_call(s)]
+                setattr(node, field, kept or ([ast.Pass()] if field == "body" else []))
+        return node
+
+    def visit_Raise(self, node):
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                sub.value = ""
+        return node
+
+
+def normal_form(source: str, filename: str = "<code>") -> str:
+    """The source's syntax tree without docstrings, logging calls or raised message text."""
+    return ast.dump(_Normalise().visit(ast.parse(source, filename=filename)))
+
+
+def _hash(files: list[Path]) -> str:
     h = hashlib.sha256()
-    for file in module_files(script):
-        h.update(str(file.relative_to(PACKAGE_ROOT)).encode() + b"\0" + file.read_bytes())
+    for file in files:
+        h.update(str(file.relative_to(PACKAGE_ROOT)).encode() + b"\0")
+        h.update(normal_form(file.read_text(), str(file)).encode() + b"\0")
     return h.hexdigest()[:16]
+
+
+def digest(script: str | Path) -> str:
+    """Short sha256 over the normal form of every minnow module the script uses."""
+    return _hash(module_files(script))
+
+
+def module_closure(module: str, exclude: frozenset[str] = frozenset()) -> list[Path]:
+    """The files of `module` and every minnow module it imports, transitively, leaving
+    out the modules in `exclude` (and what only they import)."""
+    file = _module_file(module)
+    if file is None:
+        raise ValueError(f"no minnow module {module}")
+    return sorted({file, *_closure([(file, module)], NOT_OUTPUT_AFFECTING | exclude)})
+
+
+def module_digest(module: str, exclude: frozenset[str] = frozenset()) -> str:
+    """Short sha256 over the normal form of `module_closure(module, exclude)`."""
+    return _hash(module_closure(module, exclude))

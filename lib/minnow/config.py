@@ -1,14 +1,25 @@
-"""Checks the JSON schema cannot express, run when the workflow is parsed.
+"""The workflow config: checks the JSON schema cannot express, defaults, and what each rule reads of it.
 
-The schema catches misspelt keys and wrong types; this catches a corpus mixing
-a source that does not exist, a tokenizer trained on an unknown corpus, or a
-model whose heads do not divide its width, with the dotted key of the mistake
-in the message, before any stage has run.
+The schema (config/schema/config.schema.yaml) catches misspelt keys and wrong
+types and is the one source of defaults; `check` catches a corpus mixing a
+source that does not exist, a tokenizer trained on an unknown corpus, or a model
+whose heads do not divide its width, with the dotted key of the mistake in the
+message, before any stage has run. The lookups below are what the rules pass
+their steps as params, kept here so they are unit-tested: a rule's params are
+its rerun trigger, so each holds exactly what its step depends on.
 """
 
+import copy
+import glob
 import math
+import os
+from pathlib import Path
 
 from minnow.errors import InputError
+
+SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
+VAL_PREFIX = "val-"
+DOCUMENTATION_ONLY = ("params",)  # a preset's advertised size: describes the model, shapes nothing
 
 REFERENCES = (
     # (section, field holding names, section the names must be in)
@@ -57,9 +68,13 @@ def model_errors(config: dict) -> list[str]:
 
 
 def target_errors(config: dict) -> list[str]:
-    models = config.get("models", {})
-    return [f"targets: '{t}' is not defined under models (defined: {', '.join(sorted(models)) or 'none'})"
-            for t in config.get("targets", []) if t not in models]
+    return [f"targets: '{t}' is not defined under models ({known_models(config)})"
+            for t in config.get("targets", []) if t not in config.get("models", {})]
+
+
+def known_models(config: dict) -> str:
+    """The presets a config defines, for messages about a model name that is not one."""
+    return "defined: " + (", ".join(sorted(config.get("models", {}))) or "none")
 
 
 def check(config: dict) -> None:
@@ -67,3 +82,110 @@ def check(config: dict) -> None:
     errors = reference_errors(config) + model_errors(config) + target_errors(config)
     if errors:
         raise InputError("invalid config:\n  " + "\n  ".join(errors))
+
+
+# --- defaults --------------------------------------------------------------------------------
+
+
+def _filling_validator(schema: dict):
+    """A jsonschema validator that also writes each property's default into the instance,
+    as Snakemake's `validate` does for the workflow's config."""
+    import jsonschema
+
+    base = jsonschema.validators.validator_for(schema)
+
+    def properties(validator, props, instance, subschema):
+        if isinstance(instance, dict):
+            for name, sub in props.items():
+                if "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from base.VALIDATORS["properties"](validator, props, instance, subschema)
+
+    return jsonschema.validators.extend(base, {"properties": properties})(schema)
+
+
+def with_defaults(kind: str, entry: dict, schema_path: Path = SCHEMA) -> dict:
+    """A copy of one config entry of `kind` (a name under the schema's $defs: model,
+    corpus, source, ...) with the schema's defaults filled in, for code that builds
+    entries by hand (tests, benchmarks); refused with the key named if it is invalid."""
+    import yaml
+
+    try:
+        schema = yaml.safe_load(Path(schema_path).read_text())
+    except OSError as e:
+        raise InputError(f"the config schema is not readable ({e})") from None
+    entry = copy.deepcopy(entry)
+    validator = _filling_validator({"$schema": schema["$schema"], "$ref": f"#/$defs/{kind}", "$defs": schema["$defs"]})
+    errors = sorted(validator.iter_errors(entry), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = ".".join([kind, *map(str, errors[0].absolute_path)])
+        raise InputError(f"{where}: {errors[0].message}")
+    return entry
+
+
+# --- what each rule reads of the config ------------------------------------------------------
+
+
+def eval_set_names(config: dict) -> list[str]:
+    """Every corpus's val split (val-<corpus>) and the config's extra eval sets."""
+    return [VAL_PREFIX + c for c in config["corpora"]] + list(config["evaluation"]["eval_sets"])
+
+
+def eval_set_spec(config: dict, name: str) -> dict:
+    """An eval set's entry; a val-<corpus> set is that corpus's val split."""
+    if name.startswith(VAL_PREFIX):
+        return {"kind": "corpus_val", "corpus": name.removeprefix(VAL_PREFIX)}
+    return config["evaluation"]["eval_sets"][name]
+
+
+def model_eval_sets(config: dict, model: str) -> list[str]:
+    """A model is evaluated on its own corpus's val split and every extra eval set."""
+    return [VAL_PREFIX + config["models"][model]["corpus"], *config["evaluation"]["eval_sets"]]
+
+
+def model_preset(config: dict, model: str) -> dict:
+    """The preset the train step runs, without the keys that only document it."""
+    return {k: v for k, v in config["models"][model].items() if k not in DOCUMENTATION_ONLY}
+
+
+def model_data(config: dict, model: str) -> dict:
+    """What a model folder records of its data: chat lowercases input if training text was."""
+    m = config["models"][model]
+    sources = config["corpora"][m["corpus"]]["sources"].values()
+    return {"corpus": m["corpus"], "tokenizer": m["tokenizer"], "lowercase": all(s["lowercase"] for s in sources)}
+
+
+def local_files(spec: dict) -> list[str]:
+    """The files on this machine that a source, eval set or reference entry reads:
+    what a rule must digest so that editing, adding or removing one reruns it."""
+    kind = spec.get("kind")
+    if kind == "local":
+        patterns = spec["paths"] if "paths" in spec else [spec["path"]]
+        return _matches(patterns) or ([spec["path"]] if "path" in spec else [])
+    if spec.get("gguf_path"):
+        return [spec["gguf_path"]]
+    if kind == "hf":
+        return _folder_files(spec["path"]) or _matches(_data_file_patterns(spec.get("data_files")))
+    if spec.get("hf"):  # a reference given as a local model folder
+        return _folder_files(spec["hf"])
+    return []
+
+
+def _matches(patterns: list[str]) -> list[str]:
+    return sorted({p for pattern in patterns for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)})
+
+
+def _folder_files(path: str) -> list[str]:
+    """Every file under `path` if it is a local folder (a dataset or model saved to disk);
+    a Hub id is no folder and reads nothing here (its `revision` pins it)."""
+    root = Path(path)
+    return sorted(str(p) for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+
+
+def _data_file_patterns(data_files) -> list[str]:
+    """`data_files` of a datasets builder (json, parquet, ...) as a list of patterns."""
+    if isinstance(data_files, str):
+        return [data_files]
+    if isinstance(data_files, dict):
+        return [p for v in data_files.values() for p in ([v] if isinstance(v, str) else v)]
+    return list(data_files or [])

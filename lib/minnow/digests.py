@@ -1,9 +1,12 @@
-"""Content digests of files, for manifests and run fingerprints."""
+"""Content digests of files, for manifests, run fingerprints and rerun triggers."""
 
 import hashlib
+import json
+import os
 from pathlib import Path
 
 CHUNK = 1 << 20
+MISSING = "missing"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -12,3 +15,35 @@ def sha256_file(path: str | Path) -> str:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def file_digests(paths: list[str], cache: str | Path) -> dict[str, str]:
+    """The sha256 of each file (or "missing"), by path.
+
+    Rules call this on every Snakemake invocation to put local data files in their
+    params, so a digest is reused from `cache` while the file's size and mtime are
+    those it was computed for: a multi-GB corpus is hashed once, then only stat()ed.
+    The cache is rewritten atomically; concurrent writers at worst recompute.
+    """
+    cache = Path(cache)
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    digests, changed = {}, False
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            digests[path] = MISSING
+            continue
+        key, stamp = str(Path(path).resolve()), [st.st_size, st.st_mtime_ns]
+        if known.get(key, [None])[:2] != stamp:
+            known[key] = [*stamp, sha256_file(path)]
+            changed = True
+        digests[path] = known[key][2]
+    if changed:
+        from minnow.atomic import write_json
+
+        write_json(cache, known)
+    return digests

@@ -13,15 +13,16 @@ import math
 import shutil
 from pathlib import Path
 
-from minnow import checkpoint, evaluation, gguf_export, quantize, tokenizer
+from minnow import gguf_export, model_folder, quantize, tokenizer
 from minnow.atomic import atomic_dir, write_json
+from minnow.eval.scoring import score
 
 HF_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
 
 def write_hf_folder(folder: Path, out: Path) -> None:
     """A folder `AutoModelForCausalLM`/`AutoTokenizer.from_pretrained` load with no custom code."""
-    info = checkpoint.model_info(folder)
+    info = model_folder.model_info(folder)
     special = tokenizer.markers(tokenizer.load(Path(folder) / "tokenizer.json"))
     with atomic_dir(out) as tmp:
         for name in HF_FILES:
@@ -33,7 +34,7 @@ def write_hf_folder(folder: Path, out: Path) -> None:
 
 
 def _scores(model, tok, eval_text: Path, stride_fraction: float) -> dict:
-    return evaluation.evaluate(model, tok, {"val": eval_text}, stride_fraction)["val"]
+    return score(model, tok, {"val": eval_text}, stride_fraction)["val"]
 
 
 def _entry(path: Path, scores: dict, baseline: dict, fp32_bytes: int, fp16_bytes: int) -> dict:
@@ -47,11 +48,11 @@ def _entry(path: Path, scores: dict, baseline: dict, fp32_bytes: int, fp16_bytes
 
 def export(folder: Path, eval_text: Path, out_dir: Path, gguf_types: list[str], stride_fraction: float) -> dict:
     """Write every export of a model folder into out_dir; return quant.json's content."""
-    model = checkpoint.load_model(folder)
+    model = model_folder.load_model(folder)
     tok = tokenizer.load(Path(folder) / "tokenizer.json")
     baseline = _scores(model, tok, eval_text, stride_fraction)
     fp32_bytes = (Path(folder) / "model.safetensors").stat().st_size
-    fp16_bytes = 2 * sum(math.prod(t.shape) for t in checkpoint.stored_state(model).values())
+    fp16_bytes = 2 * sum(math.prod(t.shape) for t in model_folder.stored_state(model).values())
     schemes = {}
     for scheme in quantize.SCHEMES:
         path = out_dir / f"{scheme}.safetensors"

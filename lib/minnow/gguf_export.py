@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from minnow.atomic import atomic_path
-from minnow.checkpoint import load_model
+from minnow.model_folder import load_model
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
 from minnow.tokenizer import BYTE_TOKENS, SPECIAL_TOKENS, kind_of
@@ -71,6 +71,9 @@ def write_gguf(folder: str | Path, out: str | Path, dtype: str = "f16") -> dict:
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
+        written = read_gguf_check(tmp)
+        if written["tensors"] != count:  # a writer bug must not leave a file that looks finished
+            raise InputError(f"{out}: wrote {written['tensors']} tensors of {count}")
     return {"path": str(out), "bytes": out.stat().st_size, "dtype": dtype, "tensors": count, "fallbacks": fallbacks}
 
 

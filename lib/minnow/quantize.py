@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from minnow.atomic import atomic_path
-from minnow.checkpoint import stored_state
+from minnow.model_folder import stored_state
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer, rope_tables
 

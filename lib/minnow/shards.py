@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minnow import tokenizer as tokenizers
+from minnow import tokenizer
 from minnow.atomic import atomic_dir, write_json
 from minnow.errors import InputError
 
@@ -99,7 +99,7 @@ class ShardWriter:
 def _encode_batch(tok, rows: list[dict], marker: dict[str, int]) -> np.ndarray:
     """One array for a batch of documents, each encoded and followed by EOS; the
     tokenizer encodes the whole batch at once, in parallel, without offsets."""
-    docs = [tokenizers.segments(r["text"], r["messages"], marker) for r in rows]
+    docs = [tokenizer.segments(r["text"], r["messages"], marker) for r in rows]
     encodings = iter(tok.encode_batch_fast([text for doc in docs for _, text, _ in doc], add_special_tokens=False))
     pieces = []
     for doc in docs:
@@ -128,7 +128,7 @@ def _batches(parquet: Path, max_bytes: int):
 
 def encode_split(tok, parquet: Path, writer: ShardWriter, batch_bytes: int) -> dict:
     """Stream one split's parquet through the tokenizer into shards."""
-    marker = tokenizers.markers(tok)
+    marker = tokenizer.markers(tok)
     documents = text_bytes = 0
     for rows in _batches(parquet, batch_bytes):
         writer.write(_encode_batch(tok, rows, marker))
@@ -140,7 +140,7 @@ def encode_split(tok, parquet: Path, writer: ShardWriter, batch_bytes: int) -> d
 
 def shard(tokenizer_json, splits: dict[str, Path], out_dir, max_tokens_per_shard: int, batch_bytes: int) -> dict:
     """Encode each split's parquet into `out_dir`; write and return meta.json."""
-    tok = tokenizers.load(tokenizer_json)
+    tok = tokenizer.load(tokenizer_json)
     vocab = tok.get_vocab_size()
     dtype = dtype_for(vocab)
     with atomic_dir(out_dir) as folder:
@@ -148,7 +148,7 @@ def shard(tokenizer_json, splits: dict[str, Path], out_dir, max_tokens_per_shard
             "format": {"magic": MAGIC.decode(), "version": VERSION, "header_bytes": HEADER.size},
             "dtype": dtype.name,
             "vocab_size": vocab,
-            "eos_id": tokenizers.special_id(tok, "eos"),
+            "eos_id": tokenizer.special_id(tok, "eos"),
             "tokenizer": str(tokenizer_json),
             "splits": {
                 name: encode_split(tok, Path(parquet), ShardWriter(folder, name, dtype, max_tokens_per_shard), batch_bytes)
@@ -189,8 +189,3 @@ class TokenShards:
         offsets = (rng.random(batch_size) * usable[picks]).astype(np.int64)
         chosen = range(batch_size)[rows or slice(None)]
         return np.stack([self.arrays[picks[i]][offsets[i] : offsets[i] + length] for i in chosen]).astype(np.int64)
-
-    def windows(self, batch_size: int, context: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """A batch of inputs x and next-token targets y, each (batch_size, context)."""
-        batch = self.sample(batch_size, context + 1, rng)
-        return batch[:, :-1], batch[:, 1:]

@@ -1,23 +1,19 @@
 """The train stage: a resumable, mixed-precision training loop for `model.Transformer`.
 
-AdamW (fused on CUDA) with weight decay on matrices only, linear warmup then
-cosine decay, gradient accumulation and clipping; bf16 autocast on CUDA (fp16
-with a GradScaler where bf16 is missing), fp32 on CPU unless configured;
-optional `torch.compile`; DDP when launched by torchrun.
+AdamW and its schedule (`optim`), gradient accumulation and clipping; bf16
+autocast on CUDA (fp16 with a GradScaler where bf16 is missing), fp32 on CPU
+unless configured; optional `torch.compile`; DDP when launched by torchrun.
 
-Checkpoints live in a folder named by the run's fingerprint: a hash of the
-architecture, the training settings, the shards, the tokenizer and the code. A
-rerun after a kill has the same fingerprint and resumes; a rerun because
-something changed gets a new folder and starts over, so a stale checkpoint is
-never continued and an earlier run's checkpoints are never lost.
+Checkpoints live in a folder named by the run's fingerprint (`checkpoint`): a
+rerun after a kill, or after a change to code that cannot alter the weights,
+resumes; a rerun because the weights would differ starts over in a new folder.
 
 Metrics go to a callback (`on_metrics(step, dict)`) that defaults to doing
-nothing, so tests run without MLflow.
+nothing, so tests run without MLflow. Writing the model folder, the loss curve
+and the summary is `train_job`'s work.
 """
 
 import contextlib
-import hashlib
-import json
 import logging
 import math
 import time
@@ -28,83 +24,48 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from minnow import checkpoint, devices, tokenizer
+from minnow import checkpoint, devices, optim, tokenizer
 from minnow.batches import Batches
 from minnow.errors import InputError
-from minnow.digests import sha256_file
 from minnow.model import ModelConfig, Transformer
 
 log = logging.getLogger(__name__)
 
-
 @dataclass(frozen=True)
 class TrainConfig:
+    """A preset's `train:` settings; the defaults are the config schema's."""
+
     steps: int
     batch_size: int
-    grad_accum: int = 1
-    lr: float = 3e-3
-    min_lr: float = 3e-4
-    warmup_steps: int = 100
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
-    grad_clip: float = 1.0
-    eval_every: int = 100
-    eval_batches: int = 20
-    checkpoint_every: int = 100
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16
-    compile: bool = False
-    device: str = "auto"  # auto | cpu | cuda | mps
-    seed: int = 1337
-    loss_on: str = "all"  # all | answers
-    gpus: int = 1
+    grad_accum: int
+    lr: float
+    min_lr: float
+    warmup_steps: int
+    weight_decay: float
+    beta1: float
+    beta2: float
+    grad_clip: float
+    eval_every: int
+    eval_batches: int
+    checkpoint_every: int
+    precision: str  # auto | fp32 | bf16 | fp16
+    compile: bool
+    device: str  # auto | cpu | cuda | mps
+    seed: int
+    loss_on: str  # all | answers
+    gpus: int
 
     def identity(self) -> dict:
         """The settings that decide what a run computes (not how often it reports)."""
         return {k: v for k, v in asdict(self).items() if k not in ("eval_every", "checkpoint_every", "compile")}
 
 
-@dataclass
-class Paths:
-    checkpoints: Path  # root; each run gets checkpoints/<fingerprint>/
-    weights: Path
-    config: Path
-
-
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup to lr, then cosine decay to min_lr at the last step."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
-
-
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Decay the matrices of linear layers; never embeddings or norm gains."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (decay if p.ndim == 2 and "embed_tokens" not in name else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def fingerprint(model_cfg: ModelConfig, cfg: TrainConfig, shards: Path, tokenizer_json: Path, code: str) -> str:
-    """What makes two training runs the same run: resume only within one fingerprint."""
-    parts = {
-        "model": model_cfg.to_dict(),
-        "train": cfg.identity(),
-        "shards": hashlib.sha256((Path(shards) / "meta.json").read_bytes()).hexdigest(),
-        "tokenizer": sha256_file(tokenizer_json),
-        "code": code,
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
 class Trainer:
     """One training run; `run()` trains from scratch or from the run's last checkpoint."""
 
-    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, shards: Path, tokenizer_json: Path, paths: Paths,
-                 on_metrics=None, threads: int | None = None, code: str = "", data: dict | None = None):
-        self.model_cfg, self.cfg, self.paths, self.data = model_cfg, cfg, paths, data
+    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, shards: Path, tokenizer_json: Path,
+                 checkpoints: Path, on_metrics=None, threads: int | None = None):
+        self.model_cfg, self.cfg = model_cfg, cfg
         self.on_metrics = on_metrics or (lambda step, metrics: None)
         self.rank, self.world = devices.rank_and_world()
         self.device = devices.pick_device(cfg.device)
@@ -115,15 +76,12 @@ class Trainer:
         self.special_ids = tokenizer.markers(tok)
         if tok.get_vocab_size() > model_cfg.vocab_size:
             raise InputError(f"{tokenizer_json}: {tok.get_vocab_size()} tokens, but the model embeds only {model_cfg.vocab_size}")
-        self.run_dir = Path(paths.checkpoints) / fingerprint(model_cfg, cfg, shards, tokenizer_json, code)
+        self.run_dir = Path(checkpoints) / checkpoint.fingerprint(model_cfg, cfg.identity(), shards, tokenizer_json)
         self.batches = Batches(Path(shards), model_cfg.context, cfg.batch_size, cfg.seed, cfg.eval_batches,
                                cfg.loss_on == "answers", self.special_ids, self.rank, self.world)
         torch.manual_seed(cfg.seed)
         self.model = Transformer(model_cfg).to(self.device)
-        self.optimizer = torch.optim.AdamW(
-            param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-            fused=self.device.type == "cuda",
-        )
+        self.optimizer = optim.adamw(self.model, cfg, fused=self.device.type == "cuda")
         self.dtype = devices.autocast_dtype(self.device, cfg.precision)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.step, self.best_val, self.history = 0, math.inf, {"train": [], "val": []}
@@ -152,14 +110,12 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
-            "step": self.step,
-            "data_position": self.step,  # batches are drawn per step, so the step is the data cursor
+            "step": self.step,  # batches are drawn per step, so the step is also the data position
             "best_val": self.best_val,
             "history": self.history,
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
             "model_config": self.model_cfg.to_dict(),
-            "train_config": self.cfg.identity(),
         }
 
     def save(self, name: str) -> None:
@@ -198,7 +154,7 @@ class Trainer:
     def train_step(self) -> tuple[float, float]:
         """One optimizer step over grad_accum micro-batches; returns (loss, grad norm)."""
         for group in self.optimizer.param_groups:
-            group["lr"] = lr_at(self.step, self.cfg)
+            group["lr"] = optim.lr_at(self.step, self.cfg)
         total = 0.0
         for micro in range(self.cfg.grad_accum):
             x, y = (t.to(self.device, non_blocking=True) for t in self.batches.train_batch(self.step, micro))
@@ -221,7 +177,7 @@ class Trainer:
 
     def _after_step(self, loss: float, norm: float, seconds: float, peak: float | None) -> dict:
         """Metrics, evaluation and checkpoints due after the step just taken."""
-        metrics = {"train_loss": loss, "lr": lr_at(self.step - 1, self.cfg), "grad_norm": norm,
+        metrics = {"train_loss": loss, "lr": optim.lr_at(self.step - 1, self.cfg), "grad_norm": norm,
                    "tokens_per_s": self.tokens_per_step / seconds,
                    "flops_per_s": self.flops_per_step / seconds}
         if peak:
@@ -240,9 +196,12 @@ class Trainer:
         return metrics
 
     def run(self, progress: bool = True) -> dict:
+        """Train to the configured step count, from the last checkpoint if there is one;
+        return the summary (`steps_trained` counts this call's steps alone)."""
         from tqdm import tqdm
 
         resumed = self.resume()
+        start_step = self.step
         peak = devices.peak_flops(self.device)
         bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train",
                    mininterval=2.0)
@@ -254,16 +213,15 @@ class Trainer:
             metrics = self._after_step(loss, norm, time.perf_counter() - start, peak)
             if self.rank == 0:
                 self.on_metrics(self.step, metrics)
-            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{metrics['tokens_per_s']:.0f}")
+            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{metrics['tokens_per_s']:.0f}", refresh=False)
             bar.update(1)
         bar.close()
-        return self.finish(resumed)
+        return self.summary(resumed, self.step - start_step)
 
-    def finish(self, resumed: bool) -> dict:
-        if self.rank == 0:
-            checkpoint.save_model(self.model, self.paths.weights, self.paths.config, self.special_ids, self.data)
+    def summary(self, resumed: bool, steps_trained: int) -> dict:
         return {
             "steps": self.step,
+            "steps_trained": steps_trained,
             "resumed": resumed,
             "checkpoints": str(self.run_dir),
             "final_val_loss": self.history["val"][-1][1] if self.history["val"] else None,
@@ -277,28 +235,18 @@ class Trainer:
         }
 
 
-def configs(spec: dict, vocab_size: int) -> tuple[ModelConfig, TrainConfig]:
-    """Model and training configs from a model preset of the workflow config."""
+def model_config(spec: dict, vocab_size: int) -> ModelConfig:
+    """The architecture of a model preset."""
     arch = {k: spec[k] for k in ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "context",
                                  "rope_theta", "norm_eps", "tie_embeddings") if k in spec}
-    return ModelConfig(vocab_size=vocab_size, **arch), TrainConfig(**spec["train"])
+    return ModelConfig(vocab_size=vocab_size, **arch)
 
 
-def train_model(spec: dict, vocab_size: int, shards: Path, tokenizer_json: Path, paths: Paths, curve: Path,
-                summary: Path, name: str, on_metrics=None, threads: int | None = None, progress: bool = True,
-                code: str = "", data: dict | None = None) -> dict:
-    """Train (or resume) one preset and write a self-contained model folder: weights,
-    config.json, the tokenizer files, loss curve and summary."""
-    devices.init_distributed()
-    model_cfg, cfg = configs(spec, vocab_size)
-    result = Trainer(model_cfg, cfg, shards, tokenizer_json, paths, on_metrics, threads, code, data).run(progress)
-    if devices.rank_and_world()[0] == 0:
-        tokenizer.copy_files(tokenizer_json, paths.weights.parent)
-        from minnow.atomic import write_json
-        from minnow.plots import loss_curve
-
-        loss_curve(result["history"], curve, f"{name}: {result['params'] / 1e6:.2f}M parameters")
-        write_json(summary, result)
-    if dist.is_initialized():
-        dist.destroy_process_group()
-    return result
+def configs(spec: dict, vocab_size: int) -> tuple[ModelConfig, TrainConfig]:
+    """Model and training configs from a model preset of the validated workflow config
+    (one built by hand gets the schema's defaults from `minnow.config.with_defaults`)."""
+    missing = sorted(set(TrainConfig.__dataclass_fields__) - set(spec["train"]))
+    if missing:
+        raise InputError(f"train settings lack {', '.join(missing)}; fill the schema's defaults with "
+                         "minnow.config.with_defaults('model', preset)")
+    return model_config(spec, vocab_size), TrainConfig(**spec["train"])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from minnow import perplexity
+from minnow.eval import perplexity
 from minnow.errors import InputError
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,9 @@
+"""The perplexity stage: every model, ours and the references, scored on the same bytes.
+
+Three rules share this package: `eval_set` writes the texts (`eval_sets`),
+`reference_perplexity` scores a reference model on one of them (`references`),
+and `perplexity` scores a minnow model (`scoring`) and gathers everything into
+ppl.json (`ppl_json`). `perplexity` holds the arithmetic all of them share. The
+reference rule's code never imports minnow's model code, so changing the model
+does not rescore the references.
+"""

@@ -1,0 +1,36 @@
+"""ppl.json: one model's scores on each eval set beside every reference's, on the same bytes."""
+
+import json
+import math
+from pathlib import Path
+
+from minnow.eval.scoring import score_folder
+
+
+def build_ppl_json(name: str, folder: Path, texts: dict[str, Path], metas: dict[str, Path],
+                   references: dict[str, dict[str, Path]], protocol: dict) -> dict:
+    """ppl.json's content: per eval set, what it is, our model's metrics, every reference's
+    (read from their cached JSON) and a ranking by bits-per-byte."""
+    info = json.loads((Path(folder) / "config.json").read_text())
+    ours = score_folder(folder, texts, protocol["stride_fraction"])
+    sets = {}
+    for evalset in texts:
+        refs = {ref: json.loads(Path(p).read_text()) for ref, p in references.get(evalset, {}).items()}
+        sets[evalset] = {**json.loads(Path(metas[evalset]).read_text()), "model": ours[evalset], "references": refs,
+                         "ranking_bits_per_byte": _ranking(name, ours[evalset], refs)}
+    model = {"name": name, "parameters": _parameters(folder), "vocab_size": info["vocab_size"],
+             "context": info["max_position_embeddings"], **info.get("minnow_data", {})}
+    return {"model": model, "protocol": protocol, "eval_sets": sets}
+
+
+def _parameters(folder: Path) -> int:
+    from safetensors import safe_open
+
+    with safe_open(str(Path(folder) / "model.safetensors"), "pt") as f:
+        return sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+
+
+def _ranking(name: str, ours: dict, refs: dict) -> list[dict]:
+    rows = [{"model": name, "bits_per_byte": ours["bits_per_byte"]}]
+    rows += [{"model": r, "bits_per_byte": m["bits_per_byte"]} for r, m in refs.items() if "bits_per_byte" in m]
+    return sorted(rows, key=lambda row: row["bits_per_byte"])
