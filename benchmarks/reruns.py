@@ -16,7 +16,6 @@ lib first, so edits to the copy's lib/minnow count.
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -25,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_common import copy_workflow, cpu_name
+
 BIN = Path(sys.executable).parent
 OVERLAY = {
     "sources": {"notes": {"kind": "local", "paths": ["data/notes/*.txt"]}},
@@ -33,15 +33,6 @@ OVERLAY = {
                                         "notes": {"weight": 0.05}}}},
     "evaluation": {"eval_sets": {"poem": {"kind": "local", "path": "data/poem.txt"}}},
 }
-
-
-def copy_workflow(dest: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for name in files:
-        if (REPO / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
 
 
 def write_data(folder: Path) -> None:
@@ -139,8 +130,7 @@ def steps_trained(folder: Path, ran: dict) -> str:
 
 
 def main(cores: int, keep: Path | None) -> None:
-    folder = Path(keep or tempfile.mkdtemp(prefix="minnow-reruns-"))
-    copy_workflow(folder)
+    folder = copy_workflow(Path(keep or tempfile.mkdtemp(prefix="minnow-reruns-")))
     write_data(folder)
     overlay({})(folder)
     full, ran = snakemake(folder, cores)
@@ -161,14 +151,6 @@ def main(cores: int, keep: Path | None) -> None:
                 path.write_bytes(content)
         overlay({})(folder)
         snakemake(folder, cores)
-
-
-def cpu_name() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def _restorable(folder: Path, path: Path) -> bool:

@@ -16,6 +16,7 @@ DIGEST_CACHE = ".snakemake/minnow/file-digests.json"
 # Folders under results/ that are not models (a target below any other is a model's).
 RESULT_FOLDERS = (
     "raw",
+    "fetched",
     "corpus",
     "tokenizers",
     "shards",
@@ -32,6 +33,8 @@ def one_of(names):
 
 wildcard_constraints:
     source=r"[^/]+",
+    part=r"\d{5}",
+    split="train|val",
     corpus=r"[^/]+",
     tokenizer=r"[^/]+",
     model=one_of(config["models"]) or "no-models-defined",
@@ -81,23 +84,80 @@ def source_files(wildcards):
     return local_digests(source_spec(wildcards))
 
 
-def corpus_spec(wildcards):
-    return config["corpora"][wildcards.corpus]
+def source_parts(wildcards):
+    return minnow_config.source_parts(config, wildcards.source)
 
 
-def corpus_raw_dirs(wildcards):
+def source_whole_text(wildcards):
+    return minnow_config.whole_text(config, wildcards.source)
+
+
+def download_input(wildcards):
+    """A url source's parts read its one fetched download."""
+    kind = config["sources"][wildcards.source]["kind"]
+    return {"fetched": f"results/fetched/{wildcards.source}"} if kind == "url" else {}
+
+
+def part_settings(wildcards):
+    return minnow_config.part_settings(config, wildcards.corpus, wildcards.source)
+
+
+def dedup_settings(wildcards):
+    return minnow_config.dedup_settings(config, wildcards.corpus)
+
+
+def corpus_parts(corpus):
+    return minnow_config.corpus_parts(config, corpus)
+
+
+def corpus_part_counts(wildcards):
     return {
-        s: f"results/raw/{s}" for s in config["corpora"][wildcards.corpus]["sources"]
+        s: minnow_config.source_parts(config, s)
+        for s in config["corpora"][wildcards.corpus]["sources"]
     }
+
+
+def dedup_input(wildcards):
+    """Every part's keys and stats, in the corpus's source order."""
+    prepared = [
+        f"results/corpus/{wildcards.corpus}/prepared/{s}/part-{p}"
+        for s, p in corpus_parts(wildcards.corpus)
+    ]
+    return {
+        "dedup_keys": [f"{path}.keys.parquet" for path in prepared],
+        "stats": [f"{path}.json" for path in prepared],
+    }
+
+
+def corpus_split(corpus, split):
+    """The parquet parts of a corpus split."""
+    return [
+        f"results/corpus/{corpus}/{split}/{s}/part-{p}.parquet"
+        for s, p in corpus_parts(corpus)
+    ]
 
 
 def tokenizer_spec(wildcards):
     return config["tokenizers"][wildcards.tokenizer]
 
 
-def tokenizer_train_split(wildcards):
+def tokenizer_input(wildcards):
     corpus = config["tokenizers"][wildcards.tokenizer]["corpus"]
-    return f"results/corpus/{corpus}/train.parquet"
+    return {
+        "train": corpus_split(corpus, "train"),
+        "stats": f"results/corpus/{corpus}/stats.json",
+    }
+
+
+def shard_input(wildcards):
+    """Every part's shard and counts, per split, for the index."""
+    folder = f"results/shards/{wildcards.corpus}/{wildcards.tokenizer}"
+    parts = corpus_parts(wildcards.corpus)
+    return {
+        f"{split}_{suffix}": [f"{folder}/{split}/{s}/part-{p}.{ext}" for s, p in parts]
+        for split in ("train", "val")
+        for suffix, ext in (("shards", "bin"), ("counts", "json"))
+    }
 
 
 def model_preset(wildcards):
@@ -106,7 +166,7 @@ def model_preset(wildcards):
 
 def model_shards(wildcards):
     m = config["models"][wildcards.model]
-    return f"results/shards/{m['corpus']}/{m['tokenizer']}"
+    return f"results/shards/{m['corpus']}/{m['tokenizer']}/meta.json"
 
 
 def model_tokenizer(wildcards):
@@ -135,7 +195,7 @@ def eval_set_files(wildcards):
 def eval_set_input(wildcards):
     spec = eval_set_spec(wildcards)
     return (
-        {"val": f"results/corpus/{spec['corpus']}/val.parquet"}
+        {"val": corpus_split(spec["corpus"], "val")}
         if spec["kind"] == "corpus_val"
         else {}
     )
@@ -206,6 +266,6 @@ def all_targets():
             f"results/corpus/{c}/stats.html" for c in sorted(corpora)
         ]
     return [
-        f"results/shards/{t['corpus']}/{name}"
+        f"results/shards/{t['corpus']}/{name}/meta.json"
         for name, t in config["tokenizers"].items()
     ]

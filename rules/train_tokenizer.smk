@@ -1,6 +1,6 @@
 rule train_tokenizer:
     input:
-        train=tokenizer_train_split,
+        unpack(tokenizer_input),
     output:
         tokenizer="results/tokenizers/{tokenizer}/tokenizer.json",
         hf_config="results/tokenizers/{tokenizer}/tokenizer_config.json",

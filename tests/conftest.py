@@ -100,9 +100,9 @@ def chat_shards(tmp_path_factory) -> tuple[Path, Path]:
     rows += [{"text": f"the tank is {i} degrees and the castle is grey.", "messages": None} for i in range(300)]
     for split, part in (("train", rows[:2400] + rows[2500:2750]), ("val", rows[2400:2500] + rows[2750:])):
         pq.write_table(pa.Table.from_pylist(part), folder / f"{split}.parquet")
-    tokenizer.save(tokenizer.train(folder / "train.parquet", vocab_size=512), folder / "tok")
-    splits = {s: folder / f"{s}.parquet" for s in ("train", "val")}
-    shards.shard(folder / "tok" / "tokenizer.json", splits, folder / "shards", 100_000, 100_000)
+    tokenizer.save(tokenizer.train([folder / "train.parquet"], vocab_size=512), folder / "tok")
+    splits = {s: [folder / f"{s}.parquet"] for s in ("train", "val")}
+    shards.shard(folder / "tok" / "tokenizer.json", splits, folder / "shards", 100_000)
     return folder / "shards", folder / "tok" / "tokenizer.json"
 
 

@@ -35,7 +35,8 @@ def test_defaults_are_filled_in():
     corpus = config["corpora"]["default"]
     assert corpus["dedup"]["threshold"] == 0.8 and corpus["filters"]["repetition"]["min_words"] == 50
     assert corpus["sources"]["pydocs"]["text_unit"] == "paragraph"
-    assert config["shard"]["max_tokens_per_file"] == 100_000_000
+    assert config["shard"]["batch_bytes"] == 1_000_000 and config["tokenizers"]["bpe4k"]["max_bytes"] == 10**9
+    assert config["sources"]["guppy"]["parts"] is None
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ BOUNDS = {"f32": (1e-5, 0.999999), "f16": (1e-2, 0.99999), "q8_0": (0.1, 0.999)}
 def tok_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tok")
     pq.write_table(pa.Table.from_pylist([{"text": t} for t in TEXTS * 200]), folder / "train.parquet")
-    tokenizer.save(tokenizer.train(folder / "train.parquet", vocab_size=400), folder)
+    tokenizer.save(tokenizer.train([folder / "train.parquet"], vocab_size=400), folder)
     return folder
 
 
@@ -256,7 +256,7 @@ def char_model(tmp_path_factory):
     so its emoji and accents are characters it has no token for."""
     tok_dir = tmp_path_factory.mktemp("char-tok")
     pq.write_table(pa.Table.from_pylist([{"text": t} for t in TEXTS[:-1] * 200]), tok_dir / "train.parquet")
-    tokenizer.save(tokenizer.train(tok_dir / "train.parquet", vocab_size=320, kind="char"), tok_dir)
+    tokenizer.save(tokenizer.train([tok_dir / "train.parquet"], vocab_size=320, kind="char"), tok_dir)
     folder = tmp_path_factory.mktemp("char") / "fish"
     folder.mkdir()
     return folder, make_model(folder, tok_dir)
@@ -319,7 +319,7 @@ def test_char_vocabulary_without_a_space_spells_the_space_byte_as_the_space(tmp_
     tok_dir = tmp_path / "tok"
     tok_dir.mkdir()
     pq.write_table(pa.Table.from_pylist([{"text": "小鱼在水里游泳，它很开心。▁"}] * 3), tok_dir / "train.parquet")
-    tokenizer.save(tokenizer.train(tok_dir / "train.parquet", vocab_size=320, kind="char"), tok_dir)
+    tokenizer.save(tokenizer.train([tok_dir / "train.parquet"], vocab_size=320, kind="char"), tok_dir)
     folder = tmp_path / "fish"
     folder.mkdir()
     make_model(folder, tok_dir)

@@ -64,13 +64,14 @@ def test_stages_log_runs_params_and_artifacts_to_the_server(mlflow_server, workf
     assert experiment is not None, "the workflow did not create its experiment on the server"
     runs = client.search_runs([experiment.experiment_id])
     steps = sorted(r.data.tags["step"] for r in runs)
-    assert steps == ["download", "download", "prepare_corpus", "train_tokenizer"]
+    assert steps == ["dedup", "download", "download", "mix_part", "mix_part", "prepare_part", "prepare_part",
+                     "train_tokenizer"]
     assert all(r.info.status == "FINISHED" for r in runs)
-    prepare = next(r for r in runs if r.data.tags["step"] == "prepare_corpus")
-    assert prepare.data.params["corpus.val_fraction"] == str(config["corpora"]["default"]["val_fraction"])
-    assert prepare.data.metrics["train_documents"] > 0
+    dedup = next(r for r in runs if r.data.tags["step"] == "dedup")
+    assert dedup.data.params["corpus.val_fraction"] == str(config["corpora"]["default"]["val_fraction"])
+    assert dedup.data.metrics["train_documents"] > 0
     # The artifact went through the server into its artifact folder, not onto the job's disk.
-    artifacts = [a.path for a in client.list_artifacts(prepare.info.run_id)]
+    artifacts = [a.path for a in client.list_artifacts(dedup.info.run_id)]
     assert "stats.json" in artifacts
     assert list((server_folder / "artifacts").rglob("stats.json"))
     assert not (workflow_copy / "results" / "mlflow.db").exists()

@@ -73,11 +73,11 @@ def test_eval_set_cap_cuts_at_a_document_boundary():
 def test_local_eval_set_is_written_with_its_digest(tmp_path):
     src = tmp_path / "play.txt"
     src.write_text("To be, or not to be.\n")
-    meta = eval_sets.build("play", {"kind": "local", "path": str(src)}, None, tmp_path / "e.txt", tmp_path / "e.json", 1000)
+    meta = eval_sets.build("play", {"kind": "local", "path": str(src)}, [], tmp_path / "e.txt", tmp_path / "e.json", 1000)
     assert (tmp_path / "e.txt").read_text() == "To be, or not to be.\n" and meta["bytes"] == 21
     assert json.loads((tmp_path / "e.json").read_text())["sha256"] == meta["sha256"]
     with pytest.raises(InputError, match="missing.txt does not exist"):
-        eval_sets.build("x", {"kind": "local", "path": str(tmp_path / "missing.txt")}, None, tmp_path / "m.txt",
+        eval_sets.build("x", {"kind": "local", "path": str(tmp_path / "missing.txt")}, [], tmp_path / "m.txt",
                        tmp_path / "m.json", 1000)
 
 
@@ -86,7 +86,7 @@ def test_hf_eval_set_reads_a_local_dataset_through_datasets(tmp_path, monkeypatc
     rows = tmp_path / "test.jsonl"
     rows.write_text("".join(json.dumps({"text": t}) + "\n" for t in ["first line", "", "second line"]))
     spec = {"kind": "hf", "path": "json", "data_files": str(rows), "split": "train", "text_field": "text"}
-    meta = eval_sets.build("wt", spec, None, tmp_path / "wt.txt", tmp_path / "wt.json", 1000)
+    meta = eval_sets.build("wt", spec, [], tmp_path / "wt.txt", tmp_path / "wt.json", 1000)
     assert (tmp_path / "wt.txt").read_text() == "first line\n\nsecond line" and meta["documents"] == 2
 
 

@@ -32,14 +32,15 @@ from minnow.shards import TokenShards
 SCHEMA = str(REPO / "config" / "schema" / "config.schema.yaml")
 NAMES = ["tinystories", "fineweb-edu", "wikitext103", "shakespeare", "chinese-instruct"]
 # what a bare `snakemake --configfile config/<name>.yaml` must plan: the config's own data
-# only, none of the default config's sources, corpora or tokenizers
-PLANS = {
-    "tinystories": {"download": 1, "prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "eval_set": 1},
-    "fineweb-edu": {"download": 1, "prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "eval_set": 1},
-    "wikitext103": {"download": 1, "prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "eval_set": 2},
-    "shakespeare": {"download": 1, "prepare_corpus": 1, "train_tokenizer": 2, "shard": 2, "train": 2, "eval_set": 1},
-    "chinese-instruct": {"download": 1, "prepare_corpus": 1, "train_tokenizer": 1, "shard": 1, "train": 1, "eval_set": 1},
-}
+# only, none of the default config's; a source in P parts is P download, prepare_part and mix_part
+# jobs and 2P shard_part jobs per tokenizer
+def plan(parts: int, tokenizers: int = 1, eval_sets: int = 1) -> dict[str, int]:
+    return {"download": parts, "prepare_part": parts, "dedup": 1, "mix_part": parts, "train_tokenizer": tokenizers,
+            "shard_part": 2 * parts * tokenizers, "shard": tokenizers, "train": tokenizers, "eval_set": eval_sets}
+
+
+PLANS = {"tinystories": plan(3), "fineweb-edu": plan(10), "wikitext103": plan(1, eval_sets=2),
+         "shakespeare": plan(1, tokenizers=2), "chinese-instruct": plan(1)}
 TEST_SHAPE = {"d_model": 32, "n_layers": 2, "n_heads": 2, "n_kv_heads": 2, "ffn_dim": 64, "context": 64}
 # a model this small learns fastest at a higher rate than the configs' 1-2e-3
 TEST_TRAIN = {"steps": 120, "batch_size": 8, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 10, "eval_every": 120,
@@ -139,9 +140,16 @@ def text_bytes(rows: list[dict]) -> list[int]:
 # --- shared checks ------------------------------------------------------------------------------------
 
 
-def assert_capped(folder: Path, source: str, rows: list[dict], max_bytes: int) -> list[dict]:
-    """The download kept the dataset's first records, in order, up to the byte cap; returns them."""
-    kept = pq.read_table(folder / f"results/raw/{source}/data.parquet").to_pylist()
+def split_texts(folder: Path, corpus: str, split: str) -> list[str]:
+    """A corpus split's texts, its parts in order."""
+    parts = sorted((folder / f"results/corpus/{corpus}/{split}").glob("*/part-*.parquet"))
+    return [t for p in parts for t in pq.read_table(p, columns=["text"]).column("text").to_pylist()]
+
+
+def assert_capped(folder: Path, source: str, rows: list[dict], max_bytes: int, part: int = 0) -> list[dict]:
+    """A download part kept its share of the dataset's first records, in order, up to the byte
+    cap; returns them."""
+    kept = pq.read_table(folder / f"results/raw/{source}/part-{part:05d}/data.parquet").to_pylist()
     sizes = text_bytes(rows)
     assert 0 < len(kept) < len(rows)
     assert kept == rows[: len(kept)]
@@ -155,7 +163,7 @@ def assert_shards_hold_the_corpus(folder: Path, corpus: str, tok_name: str, voca
     tok_json = folder / f"results/tokenizers/{tok_name}/tokenizer.json"
     tok = tokenizer.load(tok_json)
     assert tokenizer.kind_of(json.loads(tok_json.read_text())) == "bpe" and tok.get_vocab_size() <= vocab_size
-    texts = pq.read_table(folder / f"results/corpus/{corpus}/train.parquet").column("text").to_pylist()
+    texts = split_texts(folder, corpus, "train")
     shards = folder / f"results/shards/{corpus}/{tok_name}"
     ids = np.concatenate([np.asarray(a) for a in TokenShards(shards, "train").arrays]).tolist()
     eos = tokenizer.special_id(tok, "eos")
@@ -228,10 +236,10 @@ def test_tinystories_streams_a_capped_sample_into_corpus_tokenizer_and_shards(wo
     source = overlay["sources"]["tinystories"]
     assert source["path"] == "roneneldan/TinyStories"
     source.update(path=str(stand_in), max_bytes=60_000)
-    run(workflow_copy, overlay, "results/shards/tinystories/ts8k", env=offline)
+    run(workflow_copy, overlay, "results/shards/tinystories/ts8k/meta.json", env=offline)
 
     kept = assert_capped(workflow_copy, "tinystories", stories, 60_000)
-    manifest = json.loads((workflow_copy / "results/raw/tinystories/manifest.json").read_text())
+    manifest = json.loads((workflow_copy / "results/raw/tinystories/part-00000/manifest.json").read_text())
     assert manifest["origin"] == f"hf:{stand_in}/train" and manifest["documents"] == len(kept)
     assert_shards_hold_the_corpus(workflow_copy, "tinystories", "ts8k", 8192)
 
@@ -246,16 +254,18 @@ def test_fineweb_edu_reads_its_named_configuration_with_its_columns(workflow_cop
                 "dump": dump, "url": f"https://example.org/page/{i}", "file_path": f"s3://commoncrawl/{dump}/{i}.warc.gz",
                 "language": "en", "language_score": 0.95, "token_count": 300, "score": 3.1, "int_score": 3}
 
-    pages = write_parquet(stand_in / "sample/10BT/000_00000.parquet", [page(i, "CC-MAIN-2024-10") for i in range(200)])
+    files = [write_parquet(stand_in / f"sample/10BT/{f:03d}_00000.parquet",
+                           [page(f * 1000 + i, "CC-MAIN-2024-10") for i in range(100)]) for f in range(3)]
     write_parquet(stand_in / "data/CC-MAIN-2013-20/000_00000.parquet", [page(i, "CC-MAIN-2013-20") for i in range(5)])
     overlay = shipped("fineweb-edu")
     source = overlay["sources"]["fineweb-edu"]
-    assert (source["path"], source["name"]) == ("HuggingFaceFW/fineweb-edu", "sample-10BT")
-    source.update(path=str(stand_in), max_bytes=80_000)
-    run(workflow_copy, overlay, "results/shards/fineweb-edu/fw32k", env=offline)
+    assert (source["path"], source["name"], source["parts"]) == ("HuggingFaceFW/fineweb-edu", "sample-10BT", 10)
+    source.update(path=str(stand_in), max_bytes=120_000, parts=3)  # small fake parts: a data file each
+    run(workflow_copy, overlay, "results/shards/fineweb-edu/fw32k/meta.json", env=offline)
 
-    kept = assert_capped(workflow_copy, "fineweb-edu", pages, 80_000)
-    assert {r["dump"] for r in kept} == {"CC-MAIN-2024-10"}  # sample-10BT's files, not the default config's
+    for part, pages in enumerate(files):  # each part streamed its own file, to its share of the cap
+        kept = assert_capped(workflow_copy, "fineweb-edu", pages, 40_000, part)
+        assert {r["dump"] for r in kept} == {"CC-MAIN-2024-10"}  # sample-10BT's files, not the default config's
     assert_shards_hold_the_corpus(workflow_copy, "fineweb-edu", "fw32k", 32000)
 
 
@@ -281,9 +291,10 @@ def test_wikitext103_trains_on_train_and_scores_the_test_split(workflow_copy, tm
     test_set = overlay["evaluation"]["eval_sets"]["wikitext103-test"]
     assert {overlay["sources"]["wikitext103"]["path"], test_set["path"]} == {"Salesforce/wikitext"}
     overlay["sources"]["wikitext103"]["path"] = test_set["path"] = str(stand_in)
-    run(workflow_copy, overlay, "results/shards/wikitext103/wt32k", "results/eval/wikitext103-test.txt", env=offline)
+    run(workflow_copy, overlay, "results/shards/wikitext103/wt32k/meta.json", "results/eval/wikitext103-test.txt",
+        env=offline)
 
-    assert pq.read_table(workflow_copy / "results/raw/wikitext103/data.parquet").to_pylist() == train  # no cap
+    assert pq.read_table(workflow_copy / "results/raw/wikitext103/part-00000/data.parquet").to_pylist() == train
     stats = json.loads((workflow_copy / "results/corpus/wikitext103/stats.json").read_text())
     blank = sum(1 for r in train if not r["text"].strip())
     assert stats["sources"]["wikitext103"]["dropped_length"]["documents"] >= blank
@@ -312,10 +323,10 @@ def test_shakespeare_char_model_runs_to_samples(workflow_copy):
     assert overlay["sources"]["shakespeare"]["paths"] == ["data/shakespeare/input.txt"]
     shrink(overlay, ["shakespeare-char"])
     run(workflow_copy, overlay, "results/shakespeare-char/samples.md", "results/shakespeare-char/export/quant.json",
-        "results/shards/shakespeare/shakespeare-bpe1k")
+        "results/shards/shakespeare/shakespeare-bpe1k/meta.json")
 
     tok = tokenizer.load(workflow_copy / "results/shakespeare-char/tokenizer.json")
-    train = pq.read_table(workflow_copy / "results/corpus/shakespeare/train.parquet").column("text").to_pylist()
+    train = split_texts(workflow_copy, "shakespeare", "train")
     specials = set(tokenizer.SPECIAL_TOKENS.values())
     characters = set(tok.get_vocab()) - specials - set(tokenizer.BYTE_TOKENS)
     assert characters == set("".join(train))  # min_frequency 1: every character of the train split, no other
@@ -337,7 +348,7 @@ def test_shakespeare_char_model_runs_to_samples(workflow_copy):
 
 
 def test_a_local_config_without_its_file_says_which_path_to_fill(workflow_copy):
-    proc = snakemake(workflow_copy, "results/corpus/shakespeare/train.parquet", "--configfile",
+    proc = snakemake(workflow_copy, "results/corpus/shakespeare/stats.json", "--configfile",
                      "config/shakespeare.yaml", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Traceback" not in out

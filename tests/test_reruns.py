@@ -17,8 +17,8 @@ from conftest import copy_workflow, planned_rules, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 MODEL_DOWNSTREAM = {"perplexity": 1, "samples": 1, "export": 1, "report_model": 1, "all": 1}
-FROM_THE_DATA = {"download": 1, "prepare_corpus": 1, "report_corpus": 1, "train_tokenizer": 1, "shard": 1,
-                 "train": 1, "eval_set": 1, **MODEL_DOWNSTREAM}
+FROM_THE_DATA = {"download": 1, "prepare_part": 1, "dedup": 1, "mix_part": 1, "report_corpus": 1, "train_tokenizer": 1,
+                 "shard_part": 2, "shard": 1, "train": 1, "eval_set": 1, **MODEL_DOWNSTREAM}
 STEPS = 30
 
 

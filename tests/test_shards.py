@@ -14,18 +14,19 @@ def shard_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shards")
     docs = [{"text": f"document {i} about fish number {i * 7}.", "messages": None} for i in range(300)]
     docs.append({"text": "hi\nblub", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "blub"}]})
-    pq.write_table(pa.Table.from_pylist(docs), folder / "train.parquet")
+    pq.write_table(pa.Table.from_pylist(docs[:150]), folder / "train-0.parquet")
+    pq.write_table(pa.Table.from_pylist(docs[150:]), folder / "train-1.parquet")
     pq.write_table(pa.Table.from_pylist(docs[:20]), folder / "val.parquet")
-    tokenizer.save(tokenizer.train(folder / "train.parquet", vocab_size=320), folder / "tok")
-    meta = shards.shard(folder / "tok" / "tokenizer.json", {"train": folder / "train.parquet", "val": folder / "val.parquet"},
-                        folder / "out", max_tokens_per_shard=1000, batch_bytes=2000)
+    tokenizer.save(tokenizer.train([folder / "train-0.parquet", folder / "train-1.parquet"], vocab_size=320), folder / "tok")
+    meta = shards.shard(folder / "tok" / "tokenizer.json", {"train": [folder / "train-0.parquet", folder / "train-1.parquet"],
+                        "val": [folder / "val.parquet"]}, folder / "out", batch_bytes=2000)
     return folder, meta
 
 
-def test_documents_are_separated_by_eos_and_split_across_files(shard_folder):
+def test_documents_are_separated_by_eos_one_shard_per_part_in_order(shard_folder):
     folder, meta = shard_folder
     train = meta["splits"]["train"]
-    assert len(train["shards"]) > 1 and all(s["tokens"] <= 1000 for s in train["shards"])
+    assert [s["file"] for s in train["shards"]] == ["train/part-00000.bin", "train/part-00001.bin"]
     ids = np.concatenate([shards.open_shard(folder / "out" / s["file"]) for s in train["shards"]])
     assert len(ids) == train["tokens"] and (ids == meta["eos_id"]).sum() == train["documents"] == 301
     tok = tokenizer.load(folder / "tok" / "tokenizer.json")
@@ -48,7 +49,7 @@ def test_large_vocab_uses_uint32():
 
 def test_truncated_shard_is_refused(shard_folder, tmp_path):
     folder, meta = shard_folder
-    data = (folder / "out" / "train_0000.bin").read_bytes()
+    data = (folder / "out" / "train" / "part-00000.bin").read_bytes()
     cut = tmp_path / "train_0000.bin"
     cut.write_bytes(data[:-3])
     with pytest.raises(InputError, match=r"train_0000\.bin: truncated shard: header promises"):

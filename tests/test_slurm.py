@@ -47,6 +47,7 @@ def cluster(tmp_path_factory):
 def cluster_config() -> dict:
     """A model small enough that the test measures SLURM, not training; no reference model."""
     config = small_config()
+    config["sources"]["guppy"]["parts"] = 2  # each part its own download, prepare_part, mix_part and shard_part jobs
     train = {"steps": 20, "batch_size": 4, "warmup_steps": 2, "eval_every": 10, "eval_batches": 2,
              "checkpoint_every": 10, "device": "cpu"}
     config["models"] = {"nano": {"corpus": "default", "tokenizer": "bpe512", "d_model": 32, "n_layers": 1,
@@ -83,8 +84,9 @@ def test_profile_runs_the_pipeline_through_slurm(cluster, workflow_copy, tmp_pat
 
     jobs = submitted_jobs(output)
     rules = sorted(jobs.values())
-    assert rules == sorted(["download", "download", "prepare_corpus", "train_tokenizer", "shard", "eval_set",
-                            "train", "perplexity"]), output[-3000:]
+    per_part = ["download", "prepare_part", "mix_part", "shard_part", "shard_part"]  # shards: train and val
+    assert rules == sorted(per_part * 3 + ["dedup", "train_tokenizer", "shard", "eval_set", "train", "perplexity"]), \
+        output[-3000:]
     completed = cluster.completed_jobs()
     assert set(jobs) <= set(completed), f"SLURM has no record of jobs {set(jobs) - set(completed)}"
     assert all(completed[j]["JobState"] == "COMPLETED" for j in jobs)

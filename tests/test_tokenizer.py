@@ -20,7 +20,7 @@ TEXTS = [
 def trained(folder, kind: str, vocab_size: int = 400, min_frequency: int = 2):
     """A tokenizer of `kind` trained on TEXTS and saved in `folder`, loaded back as the stages load it."""
     pq.write_table(pa.Table.from_pylist([{"text": t} for t in TEXTS * 200]), folder / "train.parquet")
-    tokenizer.save(tokenizer.train(folder / "train.parquet", vocab_size, min_frequency, kind), folder)
+    tokenizer.save(tokenizer.train([folder / "train.parquet"], vocab_size, min_frequency, kind), folder)
     return tokenizer.load(folder / "tokenizer.json")
 
 
@@ -62,7 +62,7 @@ def test_vocab_grows_to_the_request_or_as_far_as_the_text_allows(tmp_path):
     base = 256 + len(tokenizer.SPECIAL_TOKENS)
     assert base < t.get_vocab_size() <= 400  # four short texts cannot supply 137 merges
     pq.write_table(pa.Table.from_pylist([{"text": t} for t in TEXTS * 50]), tmp_path / "train.parquet")
-    assert tokenizer.train(tmp_path / "train.parquet", vocab_size=300).get_vocab_size() == 300
+    assert tokenizer.train([tmp_path / "train.parquet"], vocab_size=300).get_vocab_size() == 300
 
 
 def test_chat_template_renders_the_layout_encode_chat_builds(tok):
@@ -100,13 +100,13 @@ def test_char_tokenizer_reads_one_character_per_token_and_bytes_for_unseen_ones(
 def test_char_vocab_size_keeps_the_most_frequent_characters(tmp_path):
     pq.write_table(pa.Table.from_pylist([{"text": "aaaa bbb cc d"}] * 3), tmp_path / "train.parquet")
     fixed = len(tokenizer.SPECIAL_TOKENS) + len(tokenizer.BYTE_TOKENS)
-    tok = tokenizer.train(tmp_path / "train.parquet", vocab_size=fixed + 3, min_frequency=1, kind="char")
+    tok = tokenizer.train([tmp_path / "train.parquet"], vocab_size=fixed + 3, min_frequency=1, kind="char")
     assert tok.get_vocab_size() == fixed + 3 and {"a", "b", " "} <= set(tok.get_vocab()) and "c" not in tok.get_vocab()
     assert tok.decode(tok.encode("dcba", add_special_tokens=False).ids) == "dcba"
-    rare = tokenizer.train(tmp_path / "train.parquet", vocab_size=1000, min_frequency=7, kind="char")  # c: 6 times
+    rare = tokenizer.train([tmp_path / "train.parquet"], vocab_size=1000, min_frequency=7, kind="char")  # c: 6 times
     assert set(rare.get_vocab()) - set(tokenizer.SPECIAL_TOKENS.values()) - set(tokenizer.BYTE_TOKENS) == {"a", "b", " "}
     with pytest.raises(InputError, match="vocab_size above 263"):
-        tokenizer.train(tmp_path / "train.parquet", vocab_size=263, kind="char")
+        tokenizer.train([tmp_path / "train.parquet"], vocab_size=263, kind="char")
 
 
 @pytest.mark.parametrize("kind", ["bpe", "char"])

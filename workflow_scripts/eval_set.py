@@ -1,8 +1,9 @@
 """eval_set: write the exact text every model is scored on, capped in bytes.
 
-input:  val — the corpus's val.parquet (for val-<corpus> sets only)
+input:  val — the corpus's val parts (for val-<corpus> sets only)
 output: text — results/eval/{evalset}.txt; meta — its origin, size, cap, sha256
-params: spec — kind (corpus_val, local, hf) and its settings; max_bytes — the cap
+params: spec — kind (corpus_val, local, hf) and its settings; files — digests of the local
+        files it reads (a rerun trigger); max_bytes — the cap
 """
 
 from pathlib import Path
@@ -11,8 +12,8 @@ from minnow import tracking
 from minnow.eval import eval_sets
 
 with tracking.step_run(snakemake, step="eval_set") as run:
-    source = Path(snakemake.input.val) if "val" in snakemake.input.keys() else None
+    val_parts = [Path(p) for p in snakemake.input.get("val", [])]
     out = snakemake.output
-    meta = eval_sets.build(snakemake.wildcards.evalset, snakemake.params.spec, source, Path(out.text), Path(out.meta),
-                          snakemake.params.max_bytes)
+    meta = eval_sets.build(snakemake.wildcards.evalset, snakemake.params.spec, val_parts, Path(out.text),
+                           Path(out.meta), snakemake.params.max_bytes)
     run.log_metrics({"bytes": meta["bytes"], "documents": meta["documents"]})

@@ -1,16 +1,21 @@
-"""shard: encode a corpus's train and val splits into memmappable token shards.
+"""shard: index a corpus's shards for one tokenizer in meta.json, the file training opens.
 
-input:  tokenizer — tokenizer.json; train, val — the corpus's parquet splits
-output: shards — folder of {split}_NNNN.bin and meta.json
-params: shard — max_tokens_per_file, batch_bytes
+input:  {train,val}_shards — the .bin files; {train,val}_counts — their counts (same order);
+        tokenizer — tokenizer.json
+output: results/shards/{corpus}/{tokenizer}/meta.json
+params: none beyond the code digest
 """
 
-from minnow import shards, tokenizer, tracking
+import json
+from pathlib import Path
+
+from minnow import shards, tracking
 
 with tracking.step_run(snakemake, step="shard") as run:
-    tokenizer.use_threads(snakemake.threads)
-    inp, spec = snakemake.input, snakemake.params.shard
-    splits = {"train": inp.train, "val": inp.val}
-    meta = shards.shard(inp.tokenizer, splits, snakemake.output.shards, spec["max_tokens_per_file"], spec["batch_bytes"])
+    inp = snakemake.input
+    splits = {split: [(Path(b), json.loads(Path(c).read_text())) for b, c in zip(inp[f"{split}_shards"],
+                                                                                 inp[f"{split}_counts"])]
+              for split in ("train", "val")}
+    meta = shards.write_meta(Path(snakemake.output[0]).parent, Path(inp.tokenizer), splits)
     run.log_metrics({f"{name}_{k}": s[k] for name, s in meta["splits"].items() for k in ("tokens", "documents", "text_bytes")})
     run.log_dict(meta, "meta.json")

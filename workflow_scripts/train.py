@@ -1,6 +1,6 @@
 """train: train (or resume) one model preset on its corpus's shards.
 
-input:  shards — folder of token shards; tokenizer — tokenizer.json
+input:  shards — the shards' meta.json (its folder holds them); tokenizer — tokenizer.json
 output: weights — model.safetensors; config — config.json (HF Llama + minnow);
         tokenizer, tokenizer_config — copies, so the folder loads on its own;
         curve — loss_curve.png; summary — train_summary.json
@@ -18,7 +18,7 @@ from minnow.train_job import TrainJob
 with tracking.step_run(snakemake, step="train") as run:
     p, out = snakemake.params, snakemake.output
     job = TrainJob(name=snakemake.wildcards.model, spec=p.model, vocab_size=p.vocab_size, data=p.data,
-                   shards=Path(snakemake.input.shards), tokenizer_json=Path(snakemake.input.tokenizer),
+                   shards=Path(snakemake.input.shards).parent, tokenizer_json=Path(snakemake.input.tokenizer),
                    checkpoints=Path(p.checkpoints), weights=Path(out.weights), config=Path(out.config),
                    curve=Path(out.curve), summary=Path(out.summary))
     if p.model["train"]["gpus"] > 1:

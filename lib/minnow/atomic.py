@@ -2,6 +2,7 @@
 
 A killed or failing step must never leave a half-written file that looks
 finished: readers (and Snakemake's mtime checks) only ever see complete outputs.
+What a killed writer left under its temporary name is cleared by the next write.
 """
 
 import json
@@ -18,11 +19,18 @@ def _umask() -> int:
     return mask
 
 
+def _clear_leftovers(final: Path) -> None:
+    """Temporary twins of `final` that a killed writer left (one job writes an output at a time)."""
+    for stale in final.parent.glob(f".{final.name}.*.tmp"):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(final: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path beside `final`; rename it to `final` only on success."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(final)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix + ".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp)
@@ -39,6 +47,7 @@ def atomic_dir(final: str | os.PathLike):
     """Yield a temporary folder beside `final`; rename it to `final` only on success."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp

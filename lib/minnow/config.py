@@ -155,6 +155,45 @@ def model_data(config: dict, model: str) -> dict:
     return {"corpus": m["corpus"], "tokenizer": m["tokenizer"], "lowercase": all(s["lowercase"] for s in sources)}
 
 
+def source_parts(config: dict, source: str) -> int:
+    """How many parts (download jobs, and prepare_part and mix_part jobs per corpus) a source is read as."""
+    from minnow.data import parts
+
+    spec = config["sources"][source]
+    size = sum(os.path.getsize(f) for f in local_files(spec) if os.path.isfile(f)) if spec["kind"] == "local" else 0
+    return parts.count(spec, size)
+
+
+def part_names(config: dict, source: str) -> list[str]:
+    return [f"{i:05d}" for i in range(source_parts(config, source))]
+
+
+def corpus_parts(config: dict, corpus: str) -> list[tuple[str, str]]:
+    """(source, part) of every part a corpus reads, in the corpus's source order."""
+    return [(s, p) for s in config["corpora"][corpus]["sources"] for p in part_names(config, s)]
+
+
+def whole_text(config: dict, source: str) -> bool:
+    """Whether some corpus reads this source's text files whole, so no part may cut one."""
+    return any(c["sources"][source]["text_unit"] == "file" for c in config["corpora"].values() if source in c["sources"])
+
+
+def part_settings(config: dict, corpus: str, source: str) -> dict:
+    """What prepare_part reads of a corpus: the source's reading options, the filters and
+    the signature settings (not the weights, split or threshold: those are dedup's)."""
+    c = config["corpora"][corpus]
+    options = {k: v for k, v in c["sources"][source].items() if k != "weight"}
+    return {"options": options, "filters": c["filters"],
+            "signature": {k: c["dedup"][k] for k in ("num_perm", "ngram", "seed")}}
+
+
+def dedup_settings(config: dict, corpus: str) -> dict:
+    """What the dedup step reads of a corpus: the threshold, the split and the mix."""
+    c = config["corpora"][corpus]
+    return {"sources": {s: {"weight": o["weight"]} for s, o in c["sources"].items()},
+            **{k: c[k] for k in ("mix_by", "total", "val_fraction", "seed", "dedup")}}
+
+
 def local_files(spec: dict) -> list[str]:
     """The files on this machine that a source, eval set or reference entry reads:
     what a rule must digest so that editing, adding or removing one reruns it."""

@@ -9,6 +9,11 @@ CHUNK = 1 << 20
 MISSING = "missing"
 
 
+def content_id(text: str) -> str:
+    """Stable document id: the first 16 hex digits of the sha256 of its text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -1,4 +1,4 @@
-"""Token shards: the shard stage's writer and the training reader.
+"""Token shards: the shard stage's writer, its index, and the training reader.
 
 A shard is a 32-byte header (magic `MINNOWTK`, format version, bytes per token,
 token count) followed by the token ids as little-endian uint16 (vocab up to
@@ -7,7 +7,8 @@ refuse a truncated or foreign file instead of training on garbage; the raw array
 after it is read through `numpy.memmap`, so a batch costs a few page faults, not
 a copy of the corpus into RAM.
 
-Documents are separated by EOS. Chat documents are laid out turn by turn as
+Each part of a corpus split is one shard file (`shard_part`, one job per part);
+`meta.json` indexes them (`shard`). Documents are separated by EOS. Chat documents are laid out turn by turn as
 `<|role|> content <|end|>`, so the train stage can find assistant answers from
 the ids alone.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from minnow import tokenizer
-from minnow.atomic import atomic_dir, write_json
+from minnow.atomic import atomic_path, write_json
 from minnow.errors import InputError
 
 MAGIC = b"MINNOWTK"
@@ -57,43 +58,17 @@ def open_shard(path: str | Path) -> np.memmap:
     return np.memmap(path, dtype=dtype, mode="r", offset=HEADER.size, shape=(count,))
 
 
-class ShardWriter:
-    """Appends token arrays to `{split}_NNNN.bin`, starting a new file every `max_tokens`."""
-
-    def __init__(self, folder: Path, split: str, dtype: np.dtype, max_tokens: int):
-        self.folder, self.split, self.dtype, self.max_tokens = folder, split, dtype, max_tokens
-        self.shards: list[dict] = []
-        self._file, self._count = None, 0
-
-    def _open(self) -> None:
-        name = f"{self.split}_{len(self.shards):04d}.bin"
-        self.shards.append({"file": name, "tokens": 0})
-        self._file = open(self.folder / name, "wb")
-        self._file.write(b"\0" * HEADER.size)
-        self._count = 0
-
-    def _close_file(self) -> None:
-        self._file.seek(0)
-        self._file.write(HEADER.pack(MAGIC, VERSION, self.dtype.itemsize, self._count))
-        self._file.close()
-        self.shards[-1]["tokens"] = self._count
-        self._file = None
-
-    def write(self, ids: np.ndarray) -> None:
-        while len(ids):
-            if self._file is None:
-                self._open()
-            room = self.max_tokens - self._count
-            part, ids = ids[:room], ids[room:]
-            self._file.write(part.astype(self.dtype).tobytes())
-            self._count += len(part)
-            if self._count >= self.max_tokens:
-                self._close_file()
-
-    def close(self) -> list[dict]:
-        if self._file is not None:
-            self._close_file()
-        return self.shards
+def write_shard(path: Path, dtype: np.dtype, arrays) -> int:
+    """Write token arrays to one shard file, atomically; return its token count."""
+    count = 0
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(b"\0" * HEADER.size)
+        for ids in arrays:
+            f.write(ids.astype(dtype).tobytes())
+            count += len(ids)
+        f.seek(0)
+        f.write(HEADER.pack(MAGIC, VERSION, dtype.itemsize, count))
+    return count
 
 
 def _encode_batch(tok, rows: list[dict], marker: dict[str, int]) -> np.ndarray:
@@ -126,37 +101,51 @@ def _batches(parquet: Path, max_bytes: int):
         yield rows
 
 
-def encode_split(tok, parquet: Path, writer: ShardWriter, batch_bytes: int) -> dict:
-    """Stream one split's parquet through the tokenizer into shards."""
-    marker = tokenizer.markers(tok)
-    documents = text_bytes = 0
-    for rows in _batches(parquet, batch_bytes):
-        writer.write(_encode_batch(tok, rows, marker))
-        documents += len(rows)
-        text_bytes += sum(len(r["text"].encode("utf-8")) for r in rows)
-    shards = writer.close()
-    return {"documents": documents, "text_bytes": text_bytes, "tokens": sum(s["tokens"] for s in shards), "shards": shards}
-
-
-def shard(tokenizer_json, splits: dict[str, Path], out_dir, max_tokens_per_shard: int, batch_bytes: int) -> dict:
-    """Encode each split's parquet into `out_dir`; write and return meta.json."""
+def shard_part(tokenizer_json: Path, parquet: Path, out: Path, batch_bytes: int) -> dict:
+    """Encode one part's parquet into one shard file; return its documents, text bytes and tokens."""
     tok = tokenizer.load(tokenizer_json)
-    vocab = tok.get_vocab_size()
-    dtype = dtype_for(vocab)
-    with atomic_dir(out_dir) as folder:
-        meta = {
-            "format": {"magic": MAGIC.decode(), "version": VERSION, "header_bytes": HEADER.size},
-            "dtype": dtype.name,
-            "vocab_size": vocab,
-            "eos_id": tokenizer.special_id(tok, "eos"),
-            "tokenizer": str(tokenizer_json),
-            "splits": {
-                name: encode_split(tok, Path(parquet), ShardWriter(folder, name, dtype, max_tokens_per_shard), batch_bytes)
-                for name, parquet in splits.items()
-            },
-        }
-        write_json(folder / "meta.json", meta)
+    marker, dtype = tokenizer.markers(tok), dtype_for(tok.get_vocab_size())
+    counted = {"documents": 0, "text_bytes": 0}
+
+    def arrays():
+        for rows in _batches(parquet, batch_bytes):
+            counted["documents"] += len(rows)
+            counted["text_bytes"] += sum(len(r["text"].encode("utf-8")) for r in rows)
+            yield _encode_batch(tok, rows, marker)
+
+    tokens = write_shard(Path(out), dtype, arrays())
+    return {**counted, "tokens": tokens}
+
+
+def write_meta(folder: Path, tokenizer_json: Path, splits: dict[str, list[tuple[Path, dict]]]) -> dict:
+    """meta.json, the index the reader opens: per split its shard files (relative to
+    `folder`, in the order given) with their counts, and the totals."""
+    tok = tokenizer.load(tokenizer_json)
+    meta = {
+        "format": {"magic": MAGIC.decode(), "version": VERSION, "header_bytes": HEADER.size},
+        "dtype": dtype_for(tok.get_vocab_size()).name,
+        "vocab_size": tok.get_vocab_size(),
+        "eos_id": tokenizer.special_id(tok, "eos"),
+        "tokenizer": str(tokenizer_json),
+        "splits": {name: {"documents": sum(c["documents"] for _, c in parts),
+                          "text_bytes": sum(c["text_bytes"] for _, c in parts),
+                          "tokens": sum(c["tokens"] for _, c in parts),
+                          "shards": [{"file": str(Path(f).relative_to(folder)), "tokens": c["tokens"]}
+                                     for f, c in parts]}
+                   for name, parts in splits.items()},
+    }
+    write_json(Path(folder) / "meta.json", meta)
     return meta
+
+
+def shard(tokenizer_json: Path, splits: dict[str, list[Path]], out_dir: Path, batch_bytes: int) -> dict:
+    """Encode each split's parquet parts into `out_dir` and index them: what the shard_part
+    and shard steps do as separate jobs, in one call."""
+    written = {}
+    for name, parquets in splits.items():
+        outs = [Path(out_dir) / name / f"part-{i:05d}.bin" for i in range(len(parquets))]
+        written[name] = [(out, shard_part(tokenizer_json, p, out, batch_bytes)) for out, p in zip(outs, parquets)]
+    return write_meta(Path(out_dir), tokenizer_json, written)
 
 
 class TokenShards:

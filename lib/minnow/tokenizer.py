@@ -23,6 +23,7 @@ level by `encode_chat`, the same layout the stored Jinja template describes for
 Hugging Face users.
 """
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -53,22 +54,40 @@ def use_threads(n: int) -> None:
     os.environ["RAYON_NUM_THREADS"] = str(n)
 
 
-def _texts(parquet: Path, batch_size: int = 4096):
+def _sampled(doc_id: str, fraction: float) -> bool:
+    digest = hashlib.blake2b(f"tokenizer:{doc_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") < fraction * 2**64
+
+
+def _texts(parquets: list[Path], fraction: float = 1.0, batch_size: int = 4096):
+    """Batches of train text, every document kept when `fraction` is 1, else those whose id
+    hashes below it: the same sample on every machine, drawn evenly across the parts."""
     import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(parquet).iter_batches(batch_size=batch_size, columns=["text"]):
-        yield batch.column(0).to_pylist()
+    columns = ["text"] if fraction >= 1 else ["text", "id"]
+    for parquet in parquets:
+        for batch in pq.ParquetFile(parquet).iter_batches(batch_size=batch_size, columns=columns):
+            texts = batch.column(0).to_pylist()
+            if fraction < 1:
+                texts = [t for t, i in zip(texts, batch.column(1).to_pylist()) if _sampled(i, fraction)]
+            yield texts
 
 
-def train(train_parquet: str | Path, vocab_size: int, min_frequency: int = 2, kind: str = "bpe"):
-    """A tokenizer of `kind` ("bpe" or "char") trained on the train split's text only."""
+def sample_fraction(max_bytes: int | None, train_bytes: int) -> float:
+    """The share of the train split a tokenizer reads so that it sees about `max_bytes`."""
+    return 1.0 if not max_bytes or train_bytes <= max_bytes else max_bytes / train_bytes
+
+
+def train(train_parquets: list[str | Path], vocab_size: int, min_frequency: int = 2, kind: str = "bpe",
+          fraction: float = 1.0):
+    """A tokenizer of `kind` ("bpe" or "char") trained on (a `fraction` of) the train split's text only."""
     trainers = {"bpe": train_bpe, "char": train_char}
     if kind not in trainers:
         raise InputError(f"tokenizer kind must be one of {', '.join(trainers)}, got '{kind}'")
-    return trainers[kind](Path(train_parquet), vocab_size, min_frequency)
+    return trainers[kind]([Path(p) for p in train_parquets], vocab_size, min_frequency, fraction)
 
 
-def train_bpe(train_parquet: Path, vocab_size: int, min_frequency: int = 2):
+def train_bpe(train_parquets: list[Path], vocab_size: int, min_frequency: int = 2, fraction: float = 1.0):
     """A byte-level BPE tokenizer of at most `vocab_size` tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -82,20 +101,20 @@ def train_bpe(train_parquet: Path, vocab_size: int, min_frequency: int = 2):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_texts(train_parquet), trainer=trainer)
+    tok.train_from_iterator(_texts(train_parquets, fraction), trainer=trainer)
     return tok
 
 
-def character_counts(parquet: Path) -> Counter:
+def character_counts(parquets: list[Path], fraction: float = 1.0) -> Counter:
     """How often each character occurs in the split's text."""
     counts = Counter()
-    for texts in _texts(parquet):
+    for texts in _texts(parquets, fraction):
         for text in texts:
             counts.update(text)
     return counts
 
 
-def train_char(train_parquet: Path, vocab_size: int, min_frequency: int = 2):
+def train_char(train_parquets: list[Path], vocab_size: int, min_frequency: int = 2, fraction: float = 1.0):
     """A character tokenizer: a token for each character seen at least `min_frequency`
     times, the most frequent first while the specials, the byte tokens and the
     characters fit in `vocab_size`, so the config alone fixes the model's embedding."""
@@ -103,7 +122,7 @@ def train_char(train_parquet: Path, vocab_size: int, min_frequency: int = 2):
     if room < 1:
         raise InputError(f"a char tokenizer needs vocab_size above {len(SPECIAL_TOKENS) + len(BYTE_TOKENS)} "
                          f"(special and byte tokens), got {vocab_size}")
-    counts = character_counts(train_parquet)
+    counts = character_counts(train_parquets, fraction)
     frequent = sorted((c for c, n in counts.items() if n >= min_frequency), key=lambda c: (-counts[c], c))
     return char_tokenizer(frequent[:room])
 

@@ -37,6 +37,13 @@ def test_guppy_same_seed_same_records_different_seed_different():
     assert list(guppy.generate(500, 1)) != list(guppy.generate(500, 2))
 
 
+def test_guppy_parts_cut_anywhere_concatenate_to_the_whole():
+    whole = list(guppy.generate(3000, 9))
+    cuts = [0, 5, guppy.BLOCK, 1500, 2 * guppy.BLOCK + 1, 3000]
+    parts = [list(guppy.generate(stop, 9, start)) for start, stop in zip(cuts, cuts[1:])]
+    assert [r for part in parts for r in part] == whole
+
+
 def test_guppy_larger_count_extends_smaller_one():
     assert list(guppy.generate(1000, 5))[:100] == list(guppy.generate(100, 5))
 

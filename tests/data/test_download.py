@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopback import serve_folder
-from minnow.data.download import download
+from minnow.data.download import download, fetch
 from minnow.errors import InputError
 
 JSONL = b'{"text": "one"}\n{"text": "two"}\n\n{"text": "three"}\n'  # the blank line is no document
@@ -63,6 +63,15 @@ def out(tmp_path) -> Path:
     return tmp_path / "raw" / "src"
 
 
+def get(name: str, spec: dict, out: Path, part: int = 0, parts: int = 1) -> dict:
+    """A source's part as the workflow downloads it: a url source is fetched once, first."""
+    fetched = None
+    if spec["kind"] == "url":
+        fetched = out.parent.parent / "fetched" / name
+        fetch(name, spec, fetched)
+    return download(name, spec, part, parts, out, fetched=fetched)
+
+
 def read_manifest(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text())
 
@@ -94,12 +103,14 @@ def assert_files_match_manifest(out: Path, manifest: dict) -> None:
 
 def test_url_jsonl_with_checksum(server, out):
     url = server("docs.jsonl")
-    manifest = download("web", {"kind": "url", "url": url, "sha256": sha(JSONL)}, out)
+    manifest = get("web", {"kind": "url", "url": url, "sha256": sha(JSONL)}, out)
     assert manifest["source"] == "web"
     assert manifest["kind"] == "url"
     assert manifest["origin"] == url
     assert manifest["revision"] is None
-    assert manifest["files"] == [{"path": "docs.jsonl", "sha256": sha(JSONL), "bytes": len(JSONL), "documents": 3}]
+    fetched = str(out.parent.parent / "fetched" / "web" / "docs.jsonl")
+    assert manifest["files"] == [{"path": "docs.jsonl", "sha256": sha(JSONL), "bytes": len(JSONL), "documents": 3,
+                                  "origin": {"file": fetched, "begin": 0, "end": len(JSONL)}}]
     assert manifest["documents"] == 3
     assert (out / "docs.jsonl").read_bytes() == JSONL
     assert_files_match_manifest(out, manifest)
@@ -107,7 +118,7 @@ def test_url_jsonl_with_checksum(server, out):
 
 
 def test_url_gzip_text_has_unknown_document_count(server, out):
-    manifest = download("notes", {"kind": "url", "url": server("notes.txt.gz")}, out)
+    manifest = get("notes", {"kind": "url", "url": server("notes.txt.gz")}, out)
     assert [f["path"] for f in manifest["files"]] == ["notes.txt"]
     assert manifest["files"][0]["documents"] is None
     assert manifest["documents"] is None  # text is split into documents later, by text_unit
@@ -117,26 +128,26 @@ def test_url_gzip_text_has_unknown_document_count(server, out):
 
 def test_url_checksum_mismatch_names_source_and_leaves_nothing(server, out):
     with pytest.raises(InputError) as err:
-        download("web", {"kind": "url", "url": server("docs.jsonl"), "sha256": "ab" * 32}, out)
+        get("web", {"kind": "url", "url": server("docs.jsonl"), "sha256": "ab" * 32}, out)
     message = str(err.value)
     assert message.startswith("source 'web': ")
     assert server("docs.jsonl") in message
     assert "ab" * 32 in message and sha(JSONL) in message
-    assert not out.exists()
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+    assert not out.exists() and not (out.parent.parent / "fetched" / "web").exists()
+    assert not list((out.parent.parent / "fetched").iterdir())  # no temporary folder either
 
 
 def test_failed_download_keeps_the_previous_good_copy(server, out):
-    download("web", {"kind": "url", "url": server("docs.jsonl")}, out)
+    get("web", {"kind": "url", "url": server("docs.jsonl")}, out)
     before = read_manifest(out)
     with pytest.raises(InputError):
-        download("web", {"kind": "url", "url": server("missing.jsonl")}, out)
+        get("web", {"kind": "url", "url": server("missing.jsonl")}, out)
     assert read_manifest(out) == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["src"]
 
 
 def test_url_archive_keeps_only_readable_files(server, out):
-    manifest = download("bundle", {"kind": "url", "url": server("bundle.tar.gz")}, out)
+    manifest = get("bundle", {"kind": "url", "url": server("bundle.tar.gz")}, out)
     assert [f["path"] for f in manifest["files"]] == [
         "bundle/docs.jsonl",
         "bundle/part-1.txt",
@@ -151,15 +162,15 @@ def test_url_archive_keeps_only_readable_files(server, out):
 
 
 def test_url_archive_without_readable_file_is_refused(server, out):
-    with pytest.raises(InputError, match=r"source 'docs': source has no \.jsonl/\.txt/\.parquet file") as err:
-        download("docs", {"kind": "url", "url": server("docs-only.tar.gz")}, out)
+    with pytest.raises(InputError, match=r"source 'docs': http://.*docs-only\.tar\.gz has no \.jsonl/\.txt/\.parquet file") as err:
+        get("docs", {"kind": "url", "url": server("docs-only.tar.gz")}, out)
     assert "README.md" in str(err.value)
     assert_nothing_left(out)
 
 
 def test_url_hostile_archive_is_refused_and_writes_nothing_outside(server, out):
     with pytest.raises(InputError, match=r"source 'evil': .*evil\.tar\.gz: entry '\.\./evil\.txt'"):
-        download("evil", {"kind": "url", "url": server("evil.tar.gz")}, out)
+        get("evil", {"kind": "url", "url": server("evil.tar.gz")}, out)
     assert_nothing_left(out)
     assert not (out.parent.parent / "evil.txt").exists()
 
@@ -180,7 +191,7 @@ def local_files(tmp_path) -> Path:
 
 def test_local_glob_copies_every_match(local_files, out):
     pattern = str(local_files / "*.*")
-    manifest = download("mine", {"kind": "local", "paths": [pattern]}, out)
+    manifest = get("mine", {"kind": "local", "paths": [pattern]}, out)
     assert manifest["origin"] == f"local:{pattern}"
     assert [f["path"] for f in manifest["files"]] == ["a.jsonl", "b.txt", "c.parquet"]
     assert [f["documents"] for f in manifest["files"]] == [3, None, 4]
@@ -192,7 +203,7 @@ def test_local_glob_copies_every_match(local_files, out):
 
 def test_local_counts_documents_when_every_file_can(local_files, out):
     spec = {"kind": "local", "paths": [str(local_files / "*.jsonl"), str(local_files / "*.parquet")]}
-    manifest = download("mine", spec, out)
+    manifest = get("mine", spec, out)
     assert manifest["documents"] == 3 + 4
 
 
@@ -201,7 +212,7 @@ def test_local_same_name_from_several_folders_keeps_every_file(local_files, tmp_
     third.mkdir()
     (third / "a.jsonl").write_bytes(b'{"text": "third copy"}\n')
     sources = [local_files / "a.jsonl", local_files / "deep/a.jsonl", third / "a.jsonl"]
-    manifest = download("mine", {"kind": "local", "paths": [str(p) for p in sources]}, out)
+    manifest = get("mine", {"kind": "local", "paths": [str(p) for p in sources]}, out)
     assert len(manifest["files"]) == 3
     contents = sorted((out / f["path"]).read_bytes() for f in manifest["files"])
     expected = sorted(p.read_bytes() for p in sources)
@@ -210,7 +221,7 @@ def test_local_same_name_from_several_folders_keeps_every_file(local_files, tmp_
 
 
 def test_local_recursive_glob_skips_folders(local_files, out):
-    manifest = download("mine", {"kind": "local", "paths": [str(local_files / "**")]}, out)
+    manifest = get("mine", {"kind": "local", "paths": [str(local_files / "**")]}, out)
     assert len(manifest["files"]) == 4  # a.jsonl, b.txt, c.parquet and deep/a.jsonl; the folders are skipped
     assert manifest["documents"] is None
 
@@ -218,7 +229,7 @@ def test_local_recursive_glob_skips_folders(local_files, out):
 def test_local_glob_matching_nothing_names_the_pattern(tmp_path, out):
     pattern = str(tmp_path / "nowhere" / "*.jsonl")
     with pytest.raises(InputError, match="matches no file") as err:
-        download("mine", {"kind": "local", "paths": [pattern]}, out)
+        get("mine", {"kind": "local", "paths": [pattern]}, out)
     assert f"'{pattern}'" in str(err.value)
     assert str(err.value).startswith("source 'mine': ")
     assert_nothing_left(out)
@@ -265,7 +276,7 @@ def test_hf_json_builder_with_glob_is_capped_by_documents(offline, jsonl_folder,
         "streaming": True,
         "max_documents": 7,
     }
-    manifest = download("hfdocs", spec, out)
+    manifest = get("hfdocs", spec, out)
     rows = parquet_rows(out)
     assert [r["text"] for r in rows] == [f"doc-{i:02d}xxxx" for i in range(7)]
     assert [r["n"] for r in rows] == list(range(7))
@@ -277,7 +288,7 @@ def test_hf_json_builder_with_glob_is_capped_by_documents(offline, jsonl_folder,
 
 def test_hf_local_folder_as_path(offline, jsonl_folder, out):
     spec = {"kind": "hf", "path": str(jsonl_folder), "split": "train", "max_documents": 25}
-    manifest = download("hffolder", spec, out)
+    manifest = get("hffolder", spec, out)
     texts = [r["text"] for r in parquet_rows(out)]
     assert len(texts) == 25
     assert set(texts) <= {f"doc-{i:02d}xxxx" for i in range(30)}
@@ -288,7 +299,7 @@ def test_hf_local_folder_as_path(offline, jsonl_folder, out):
 
 def test_hf_single_file_without_cap_keeps_everything(offline, jsonl_folder, out):
     spec = {"kind": "hf", "path": "json", "data_files": str(jsonl_folder / "part-1.jsonl"), "split": "train"}
-    manifest = download("hfone", spec, out)
+    manifest = get("hfone", spec, out)
     assert [r["n"] for r in parquet_rows(out)] == list(range(10, 20))
     assert manifest["documents"] == 10
 
@@ -296,20 +307,20 @@ def test_hf_single_file_without_cap_keeps_everything(offline, jsonl_folder, out)
 def test_hf_max_bytes_caps_too(offline, jsonl_folder, out):
     # each record carries 10 bytes of text; the record that reaches the cap is the last one kept
     spec = {"kind": "hf", "path": "json", "data_files": str(jsonl_folder / "part-0.jsonl"), "split": "train"}
-    manifest = download("hfbytes", {**spec, "max_bytes": 35}, out)
+    manifest = get("hfbytes", {**spec, "max_bytes": 35}, out)
     assert [r["text"] for r in parquet_rows(out)] == [f"doc-{i:02d}xxxx" for i in range(4)]
     assert manifest["documents"] == 4
     # whichever cap comes first wins
-    download("hfbytes", {**spec, "max_bytes": 35, "max_documents": 2}, out)
+    get("hfbytes", {**spec, "max_bytes": 35, "max_documents": 2}, out)
     assert len(parquet_rows(out)) == 2
-    download("hfbytes", {**spec, "max_bytes": 30}, out)
+    get("hfbytes", {**spec, "max_bytes": 30}, out)
     assert len(parquet_rows(out)) == 3
 
 
 def test_hf_nonexistent_path_is_an_input_error(offline, tmp_path, out):
     missing = tmp_path / "no-such-dataset"
     with pytest.raises(InputError, match="source 'hfmissing': cannot load HF dataset") as err:
-        download("hfmissing", {"kind": "hf", "path": str(missing), "split": "train"}, out)
+        get("hfmissing", {"kind": "hf", "path": str(missing), "split": "train"}, out)
     assert str(missing) in str(err.value)
     assert_nothing_left(out)
 
@@ -317,7 +328,7 @@ def test_hf_nonexistent_path_is_an_input_error(offline, tmp_path, out):
 def test_hf_missing_data_file_is_an_input_error(offline, tmp_path, out):
     spec = {"kind": "hf", "path": "json", "data_files": str(tmp_path / "absent.jsonl"), "split": "train"}
     with pytest.raises(InputError, match="source 'hfabsent': "):
-        download("hfabsent", spec, out)
+        get("hfabsent", spec, out)
     assert_nothing_left(out)
 
 
@@ -325,14 +336,14 @@ def test_hf_empty_dataset_is_an_input_error(offline, tmp_path, out):
     (tmp_path / "empty.jsonl").write_text("")
     spec = {"kind": "hf", "path": "json", "data_files": str(tmp_path / "empty.jsonl"), "split": "train"}
     with pytest.raises(InputError, match="source 'hfempty': HF dataset 'json' has no records"):
-        download("hfempty", spec, out)
+        get("hfempty", spec, out)
     assert_nothing_left(out)
 
 
 def test_hf_zero_records_after_cap_is_an_input_error(offline, jsonl_folder, out):
     spec = {"kind": "hf", "path": str(jsonl_folder), "split": "train", "max_documents": 0}
     with pytest.raises(InputError, match="yielded no records"):
-        download("hfzero", spec, out)
+        get("hfzero", spec, out)
     assert_nothing_left(out)
 
 
@@ -341,7 +352,7 @@ def test_hf_error_while_streaming_is_an_input_error(offline, jsonl_folder, out):
     (jsonl_folder / "part-9.jsonl").write_text('{"text": "fine", "n": 99}\nthis is not json\n')
     spec = {"kind": "hf", "path": "json", "data_files": str(jsonl_folder / "*.jsonl"), "split": "train"}
     with pytest.raises(InputError, match="source 'hfbad': HF dataset 'json': reading failed"):
-        download("hfbad", spec, out)
+        get("hfbad", spec, out)
     assert_nothing_left(out)
 
 
@@ -353,20 +364,20 @@ def test_hf_column_changing_type_after_first_batch_is_an_input_error(offline, tm
             f.write(json.dumps({"text": f"doc {i}", "n": i if i < 2050 else "not a number"}) + "\n")
     spec = {"kind": "hf", "path": "json", "data_files": str(tmp_path / "mixed.jsonl"), "split": "train"}
     with pytest.raises(InputError, match="source 'hfmixed': records do not fit one set of column types fixed by"):
-        download("hfmixed", spec, out)
+        get("hfmixed", spec, out)
     assert_nothing_left(out)
 
 
 def test_hf_without_split_is_an_input_error(offline, jsonl_folder, out):
     spec = {"kind": "hf", "path": str(jsonl_folder)}
     with pytest.raises(InputError, match="has splits train; set `split`"):
-        download("hfnosplit", spec, out)
+        get("hfnosplit", spec, out)
     assert_nothing_left(out)
 
 
 def test_hf_unknown_split_is_an_input_error(offline, jsonl_folder, out):
     with pytest.raises(InputError, match="validation"):
-        download("hfsplit", {"kind": "hf", "path": str(jsonl_folder), "split": "validation"}, out)
+        get("hfsplit", {"kind": "hf", "path": str(jsonl_folder), "split": "validation"}, out)
     assert_nothing_left(out)
 
 
@@ -374,7 +385,7 @@ def test_hf_unknown_split_is_an_input_error(offline, jsonl_folder, out):
 
 
 def test_builtin_guppy_manifest(out):
-    manifest = download("guppy", {"kind": "builtin", "generator": "guppy", "count": 50, "seed": 3}, out)
+    manifest = get("guppy", {"kind": "builtin", "generator": "guppy", "count": 50, "seed": 3}, out)
     assert manifest["documents"] == 50
     assert [f["path"] for f in manifest["files"]] == ["guppy.jsonl"]
     assert manifest["files"][0]["documents"] == 50

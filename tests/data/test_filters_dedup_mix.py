@@ -1,11 +1,16 @@
+import numpy as np
 import pytest
 
-from minnow.data.dedup import ExactDedup, NearDedup, lsh_bands, shingles
+from minnow.data.dedup import Keys, find_duplicates
 from minnow.data.documents import Document
 from minnow.data.filters import AlnumRatioFilter, LanguageFilter, LengthFilter, RepetitionFilter, spaced, words
+from minnow.data.minhash import lsh_bands, shingle_hashes, signatures
+from minnow.data.repetition import ngram_hashes
 from minnow.data.mix import repeats, sampling_factors
 from minnow.data.normalize import normalize, normalize_text
 from minnow.data.split import is_val
+from minnow.data.word_hashes import hash_words
+from minnow.digests import content_id
 
 GOPHER = dict(dup_line_frac=0.3, dup_para_frac=0.3, top_n_grams={2: 0.2, 3: 0.18, 4: 0.16},
               dup_n_grams={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1})
@@ -72,22 +77,51 @@ def test_language_filter_keeps_allowed_languages():
     assert not f.keep(Document("Der schnelle braune Fuchs springt über den faulen Hund und schläft.", "s"))
 
 
-def test_exact_dedup_sees_second_copy_only():
-    d = ExactDedup()
-    assert [d.original(i, s) for i, s in [("a", "x"), ("b", "x"), ("a", "y")]] == [None, None, "x"]
+def keys_of(docs: list[tuple[int, int, str]], num_perm: int = 128, ngram: int = 3) -> Keys:
+    """Dedup keys of (source index, part, text) documents, rows numbered per part."""
+    rows, seen = [], {}
+    for source, part, _ in docs:
+        rows.append(seen.setdefault((source, part), 0))
+        seen[(source, part)] += 1
+    ids = [content_id(text) for _, _, text in docs]
+    word_lists = [words(text) for _, _, text in docs]
+    return Keys(source=np.array([d[0] for d in docs]), part=np.array([d[1] for d in docs]), row=np.array(rows),
+                ids=ids, id_value=np.array([int(i, 16) for i in ids], dtype=np.uint64),
+                bytes=np.array([len(d[2]) for d in docs]), words=np.array([len(w) for w in word_lists]),
+                signatures=signatures(hash_words(word_lists), num_perm, ngram, 0))
 
 
-def test_near_dedup_drops_small_edits_keeps_different_text():
-    d = NearDedup(threshold=0.7, num_perm=128, ngram=3)
-    edited = PROSE.replace("lazy", "sleepy")
-    other = "An entirely different document about compilers, parsing and register allocation in detail."
-    assert [d.original(t, s) for t, s in ((PROSE, "kjv"), (edited, "exodus"), (other, "exodus"))] == [None, "kjv", None]
+EDITED = PROSE.replace("lazy", "sleepy")
+OTHER = "An entirely different document about compilers, parsing and register allocation in detail."
+
+
+def test_exact_copies_keep_the_first_source_whatever_the_part():
+    keys = keys_of([(1, 0, PROSE), (0, 3, PROSE), (0, 1, OTHER), (1, 2, PROSE)])
+    reason, keeper = find_duplicates(keys, 0.7)
+    assert reason.tolist() == ["exact_duplicate", "", "", "exact_duplicate"] and keeper.tolist() == [1, 1, 2, 1]
+
+
+def test_near_copies_cluster_across_sources_and_parts_and_keep_one():
+    keys = keys_of([(1, 0, EDITED), (0, 2, PROSE), (1, 1, OTHER)])
+    reason, keeper = find_duplicates(keys, 0.7)
+    assert reason.tolist() == ["near_duplicate", "", ""] and keeper.tolist() == [1, 1, 2]
+    alone = keys_of([(0, 0, EDITED), (0, 1, OTHER)])
+    assert find_duplicates(alone, 0.7)[0].tolist() == ["", ""]
+
+
+def test_a_chain_of_near_copies_is_one_cluster_with_one_keeper():
+    chain = [PROSE]
+    for old, new in (("lazy", "sleepy"), ("storm", "gale"), ("children", "kids")):
+        chain.append(chain[-1].replace(old, new))
+    keys = keys_of([(0, i % 2, text) for i, text in enumerate(chain)])
+    reason, keeper = find_duplicates(keys, 0.7)
+    assert (reason == "").sum() == 1 and len(set(keeper.tolist())) == 1
 
 
 def test_lsh_band_midpoint_is_below_threshold():
     b = lsh_bands(128, 0.8)
     assert 128 % b == 0 and (1 / b) ** (b / 128) <= 0.8
-    assert shingles("one two", 5) == ["one two"]
+    assert shingle_hashes(np.array([1, 2], dtype=np.uint64), 5).tolist() == ngram_hashes(np.array([1, 2], dtype=np.uint64), 2).tolist()
 
 
 def test_mix_without_total_repeats_nothing_and_hits_weights():

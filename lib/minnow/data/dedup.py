@@ -1,77 +1,176 @@
-"""Exact dedup by content hash and near-dedup by MinHash LSH (rensa).
+"""The dedup step: one job per corpus, over every part's keys, never its texts.
 
-Near-duplicates are found the standard way (as in datatrove's MinHash stage):
-word n-gram shingles, a MinHash signature per document, LSH bands to find
-candidates, and the estimated Jaccard similarity to confirm them, so a candidate
-that merely shares a band is not dropped. The first document of a cluster is
-kept, and a dropped one is told which source the kept one came from, so a
-corpus that loses a whole source can say to which. rensa computes signatures in
-Rust, several times faster than datasketch.
+The middle of the corpus stage (prepare_part → dedup → mix_part), in the shape of
+datatrove's MinHash pipeline. Exact duplicates are documents with the same content
+id; near duplicates are documents that share an LSH band and whose estimated
+Jaccard similarity reaches the threshold, joined into clusters (union-find), so a
+chain of near copies is one cluster. Every group keeps one document, the first by
+(the source's place in the corpus, content id, part, row): a source listed first
+wins over a later one, and the choice never depends on how sources were cut into
+parts, so neither do the kept documents. Each dropped document records which
+source its keeper came from, for the stats and for messages.
+
+The step then fixes the mix (`mix.sampling_factors` over what survives in train)
+and writes three files: the drop list (source, part, row) that each mix_part job
+applies, plan.json (the mix factors and split settings) and stats.json.
 """
 
-import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
 
-from rensa import RMinHash, RMinHashLSH
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from minnow.data.filters import words
+from minnow.atomic import atomic_path, write_json
+from minnow.data import corpus_stats, mix
+from minnow.data.minhash import band_keys, lsh_bands
+from minnow.data.split import is_val
 
-
-def content_id(text: str) -> str:
-    """Stable document id: the first 16 hex digits of the sha256 of its text."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-class ExactDedup:
-    name = "exact_duplicate"
-
-    def __init__(self):
-        self._first: dict[str, str] = {}
-
-    def original(self, doc_id: str, source: str) -> str | None:
-        """The source of an earlier document with this id; None keeps this one."""
-        found = self._first.get(doc_id)
-        if found is None:
-            self._first[doc_id] = source
-        return found
+EXACT, NEAR = "exact_duplicate", "near_duplicate"
 
 
-def shingles(text: str, n: int) -> list[str]:
-    """Word n-grams; a text shorter than n words is one shingle."""
-    w = words(text)
-    if len(w) <= n:
-        return [" ".join(w)]
-    return [" ".join(w[i : i + n]) for i in range(len(w) - n + 1)]
+@dataclass
+class Keys:
+    """Every surviving document of a corpus, one array entry each."""
+
+    source: np.ndarray  # the source's index in the corpus config
+    part: np.ndarray
+    row: np.ndarray
+    ids: list[str]
+    id_value: np.ndarray  # the content id as a number, for sorting
+    bytes: np.ndarray
+    words: np.ndarray
+    signatures: np.ndarray  # (documents, num_perm) uint32
+
+    def order(self) -> np.ndarray:
+        """Rank of each document in keeper order: source, content id, part, row."""
+        rank = np.empty(len(self.ids), dtype=np.int64)
+        rank[np.lexsort((self.row, self.part, self.id_value, self.source))] = np.arange(len(self.ids))
+        return rank
 
 
-def lsh_bands(num_perm: int, threshold: float) -> int:
-    """Bands b (rows r = num_perm / b) whose S-curve midpoint (1/b)^(1/r) lies just below threshold."""
-    options = [b for b in range(1, num_perm + 1) if num_perm % b == 0]
-    below = [b for b in options if (1 / b) ** (b / num_perm) <= threshold]
-    return min(below, key=lambda b: threshold - (1 / b) ** (b / num_perm)) if below else options[-1]
+def load_keys(parts: list[tuple[int, int, Path]], num_perm: int) -> Keys:
+    """The keys files of (source index, part, path), concatenated."""
+    columns = {name: [] for name in ("source", "part", "row", "id", "bytes", "words", "signature")}
+    for source, part, path in parts:
+        table = pq.read_table(path)
+        columns["source"].append(np.full(table.num_rows, source, dtype=np.int32))
+        columns["part"].append(np.full(table.num_rows, part, dtype=np.int32))
+        for name in ("row", "id", "bytes", "words", "signature"):
+            columns[name].append(table.column(name).to_numpy() if name != "id" else table.column(name).to_pylist())
+    ids = [i for chunk in columns["id"] for i in chunk]
+    raw = b"".join(bytes(s) for chunk in columns["signature"] for s in chunk)
+    return Keys(source=np.concatenate(columns["source"] or [[]]).astype(np.int32),
+                part=np.concatenate(columns["part"] or [[]]).astype(np.int32),
+                row=np.concatenate(columns["row"] or [[]]).astype(np.int64), ids=ids,
+                id_value=np.array([int(i, 16) for i in ids], dtype=np.uint64),
+                bytes=np.concatenate(columns["bytes"] or [[]]).astype(np.int64),
+                words=np.concatenate(columns["words"] or [[]]).astype(np.int64),
+                signatures=np.frombuffer(raw, dtype=np.uint32).reshape(len(ids), num_perm))
 
 
-class NearDedup:
-    """Drops a document whose Jaccard similarity to a kept one is at least `threshold`."""
+def exact_keepers(keys: Keys, rank: np.ndarray) -> np.ndarray:
+    """For each document, the index of the copy kept for its content id (itself if kept)."""
+    order = np.lexsort((rank, keys.id_value))
+    ids = keys.id_value[order]
+    starts = np.r_[True, ids[1:] != ids[:-1]]
+    first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+    keeper = np.empty(len(order), dtype=np.int64)
+    keeper[order] = first
+    return keeper
 
-    name = "near_duplicate"
 
-    def __init__(self, threshold: float, num_perm: int = 128, ngram: int = 5, seed: int = 0):
-        self.threshold, self.num_perm, self.ngram, self.seed = threshold, num_perm, ngram, seed
-        self._lsh = RMinHashLSH(threshold=threshold, num_perm=num_perm, num_bands=lsh_bands(num_perm, threshold))
-        self._kept: list[tuple[RMinHash, str]] = []
+class UnionFind:
+    """Clusters of documents; a cluster's root is its member of lowest keeper rank."""
 
-    def signature(self, text: str) -> RMinHash:
-        m = RMinHash(num_perm=self.num_perm, seed=self.seed)
-        m.update(shingles(text, self.ngram))
-        return m
+    def __init__(self, rank: np.ndarray):
+        self.parent, self.rank = list(range(len(rank))), rank
 
-    def original(self, text: str, source: str) -> str | None:
-        """The source of a kept document this one nearly duplicates; None keeps this one."""
-        m = self.signature(text)
-        for key in self._lsh.query(m):
-            kept, kept_source = self._kept[key]
-            if kept.jaccard(m) >= self.threshold:
-                return kept_source
-        self._lsh.insert(len(self._kept), m)
-        self._kept.append((m, source))
-        return None
+    def find(self, x: int) -> int:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        a, b = self.find(a), self.find(b)
+        if a != b:
+            low, high = (a, b) if self.rank[a] < self.rank[b] else (b, a)
+            self.parent[high] = low
+
+
+def _candidate_pairs(keys_band: np.ndarray, members: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Pairs within each group of equal band keys: every member with the group's first
+    (in keeper order) and with the member before it."""
+    order = np.lexsort((rank[members], keys_band))
+    sorted_keys, sorted_members = keys_band[order], members[order]
+    same = sorted_keys[1:] == sorted_keys[:-1]
+    starts = np.r_[True, ~same]
+    group_first = sorted_members[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+    followers = np.flatnonzero(np.r_[False, same])
+    pairs = np.concatenate([np.stack([group_first[followers], sorted_members[followers]], axis=1),
+                            np.stack([sorted_members[followers - 1], sorted_members[followers]], axis=1)])
+    return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
+
+
+def near_keepers(keys: Keys, alive: np.ndarray, rank: np.ndarray, threshold: float) -> np.ndarray:
+    """For each document among `alive`, the index of its near-duplicate cluster's keeper."""
+    members = np.flatnonzero(alive)
+    bands = band_keys(keys.signatures[members], lsh_bands(keys.signatures.shape[1], threshold))
+    clusters = UnionFind(rank)
+    for band in range(bands.shape[1]):
+        pairs = _candidate_pairs(bands[:, band], members, rank)
+        if not len(pairs):
+            continue
+        similar = (keys.signatures[pairs[:, 0]] == keys.signatures[pairs[:, 1]]).mean(axis=1) >= threshold
+        for a, b in pairs[similar]:
+            clusters.union(int(a), int(b))
+    keeper = np.arange(len(rank))
+    keeper[members] = [clusters.find(int(m)) for m in members]
+    return keeper
+
+
+def find_duplicates(keys: Keys, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(why each document is dropped: "" kept, EXACT or NEAR; the index of its keeper)."""
+    rank = keys.order()
+    keeper = exact_keepers(keys, rank)
+    reason = np.where(keeper != np.arange(len(keeper)), EXACT, "").astype(object)
+    near = near_keepers(keys, reason == "", rank, threshold)
+    moved = (reason == "") & (near != np.arange(len(near)))
+    reason[moved], keeper[moved] = NEAR, near[moved]
+    return reason, keeper
+
+
+def dedup_corpus(spec: dict, parts: dict[str, list[tuple[Path, Path]]], drops_out: Path, plan_out: Path,
+                 stats_out: Path) -> dict:
+    """Deduplicate a corpus from its parts' keys and stats ({source: [(keys, stats)] per part, in
+    corpus order}), fix its mix, and write the drop list, the plan and stats.json; return the stats."""
+    sources = list(parts)
+    keys = load_keys([(s, p, k) for s, name in enumerate(sources) for p, (k, _) in enumerate(parts[name])],
+                     spec["dedup"]["num_perm"])
+    reason, keeper = find_duplicates(keys, spec["dedup"]["threshold"])
+    kept = reason == ""
+    val = np.array([is_val(i, spec["val_fraction"], spec["seed"]) for i in keys.ids], dtype=bool)
+    measure = keys.bytes if spec["mix_by"] == "bytes" else keys.words
+    weights = {s: spec["sources"][s]["weight"] for s in sources}
+    counts = corpus_stats.Counts(sources, [json.loads(Path(st).read_text()) for s in sources for _, st in parts[s]])
+    counts.add_duplicates(keys, reason, keeper, sources)
+    counts.add_split(keys, kept, val, sources)
+    train_size = {s: int(measure[kept & ~val & (keys.source == i)].sum()) for i, s in enumerate(sources)}
+    counts.check(train_size)
+    factors = mix.sampling_factors(train_size, weights, spec.get("total"))
+    units = counts.add_mix(keys, kept, val, factors, spec["seed"], measure, sources)
+    _write_drops(keys, ~kept, sources, drops_out)
+    write_json(plan_out, {"factors": factors, "seed": spec["seed"], "val_fraction": spec["val_fraction"]})
+    stats = counts.stats(spec["mix_by"], factors, units)
+    write_json(stats_out, stats)
+    return stats
+
+
+def _write_drops(keys: Keys, dropped: np.ndarray, sources: list[str], out: Path) -> None:
+    table = pa.table({"source": [sources[i] for i in keys.source[dropped]],
+                      "part": pa.array(keys.part[dropped], pa.int32()), "row": pa.array(keys.row[dropped], pa.int64())})
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp)

@@ -22,6 +22,8 @@ class Document:
     source: str
     messages: list[dict] | None = None
     id: str = ""
+    words: list[str] | None = None  # filled once per document for the filters and MinHash
+    word_hashes: object = None  # numpy uint64 array, `word_hashes.hash_words`
 
 
 def _messages(value, where: str) -> list[dict]:

@@ -1,22 +1,25 @@
 """Quality filters: each keeps or drops a document and says why, as datatrove's do.
 
-The repetition filter is datatrove's `GopherRepetitionFilter` (duplicated lines
-and paragraphs, top and duplicated n-gram fractions, the thresholds of the Gopher
-paper), driven with a small regex word splitter so it needs neither spaCy nor
-NLTK data and treats each CJK character as a word (measuring CJK n-grams by the
-characters the text really has, see `spaced`). Length and alphanumeric ratio are
-one line each, and language id uses py3langid, whose model ships in the wheel,
-so the offline default needs no download.
+The repetition filter gives the verdicts of datatrove's `GopherRepetitionFilter`
+(duplicated lines and paragraphs, top and duplicated n-gram fractions, the
+thresholds of the Gopher paper) on a small regex word splitter, so it needs
+neither spaCy nor NLTK data and treats each CJK character as a word (measuring CJK
+n-grams by the characters the text really has, see `spaced`); it computes them on
+word hashes (`repetition`), many times faster than datatrove's strings. Length and
+alphanumeric ratio are a line each, and language id uses py3langid, whose model
+ships in the wheel, so the offline default needs no download. Filters read the
+words and word hashes prepare_part computed once per document (`Document.words`).
 """
 
 from dataclasses import dataclass
 
+import numpy as np
 import regex
 
+from minnow.data import repetition
 from minnow.data.documents import Document
+from minnow.data.word_hashes import hash_words
 
-SPACE = regex.compile(r"\s")
-NOT_ALNUM = regex.compile(r"[^\p{L}\p{N}]")
 CJK = r"\p{Han}|\p{Hiragana}|\p{Katakana}"
 CJK_CHAR = regex.compile(CJK)
 WORD = regex.compile(CJK + r"|[\p{L}\p{N}_]+")
@@ -46,10 +49,17 @@ class AlnumRatioFilter:
     name: str = "alnum_ratio"
 
     def keep(self, doc: Document) -> bool:
-        # subn counts matches in C; a per-character Python loop was a third of prepare_corpus
-        visible = len(doc.text) - SPACE.subn("", doc.text)[1]
-        alnum = len(doc.text) - NOT_ALNUM.subn("", doc.text)[1]
+        visible, alnum = visible_and_alnum(doc.text, doc.words if doc.words is not None else words(doc.text))
         return visible > 0 and alnum / visible >= self.min_ratio
+
+
+def visible_and_alnum(text: str, text_words: list[str]) -> tuple[int, int]:
+    """Visible (non-space) characters, and letters and digits among them, from the words
+    already found: every letter, digit and underscore is in exactly one word, so this needs
+    no pass of its own over the text. Spaces are Unicode White_Space (regex's \\s), which
+    unlike str.split leaves \\x1c-\\x1f visible."""
+    visible = sum(map(len, text.split())) + sum(text.count(c) for c in "\x1c\x1d\x1e\x1f")
+    return visible, sum(map(len, text_words)) - text.count("_")
 
 
 def spaced(text: str) -> str:
@@ -66,7 +76,7 @@ def spaced(text: str) -> str:
 
 
 class RepetitionFilter:
-    """datatrove's Gopher repetition filter with minnow's word splitter.
+    """Gopher's repetition filter (`minnow.data.repetition`, datatrove's verdicts) on minnow's words.
 
     Documents under `min_words` words pass: Gopher applied these statistics after
     dropping documents of fewer than 50 words, and on a two-line chat turn one
@@ -76,54 +86,27 @@ class RepetitionFilter:
     between the words, duplicated n-grams without. Text with CJK characters is
     therefore checked twice, lines, paragraphs and top n-grams on the `spaced`
     text and duplicated n-grams on the text as written, so that both fractions
-    count the characters the text has; any other text is checked once, as before.
+    count the characters the text has; any other text is checked once.
     """
 
     name = "repetition"
 
     def __init__(self, min_words, dup_line_frac, dup_para_frac, top_n_grams, dup_n_grams):
         self.min_words = min_words
-        from datatrove.data import Document as DatatroveDocument
-        from datatrove.pipeline.filters import GopherRepetitionFilter
-        from datatrove.utils.word_tokenizers import WordTokenizer
-
-        class Splitter(WordTokenizer):
-            def word_tokenize(self, text):
-                return words(text)
-
-            def sent_tokenize(self, text):
-                return [text]
-
-            def span_tokenize(self, text):
-                return [(0, len(text))]
-
-        def gopher(lines, paragraphs, top, duplicated):
-            return GopherRepetitionFilter(
-                dup_line_frac=lines,
-                dup_para_frac=paragraphs,
-                dup_line_char_frac=1.0,
-                dup_para_char_frac=1.0,
-                top_n_grams=tuple((int(n), f) for n, f in top.items()),
-                dup_n_grams=tuple((int(n), f) for n, f in duplicated.items()),
-                language=Splitter(),
-            )
-
-        self._doc = DatatroveDocument
-        self._checks = gopher(dup_line_frac, dup_para_frac, top_n_grams, dup_n_grams)
-        self._spaced_checks = gopher(dup_line_frac, dup_para_frac, top_n_grams, {})
-        self._written_checks = gopher(None, None, {}, dup_n_grams)
-
-    def _passes(self, checks, text: str, doc_id: str) -> bool:
-        verdict = checks.filter(self._doc(text=text, id=doc_id))
-        return verdict is True or (isinstance(verdict, tuple) and verdict[0])
+        self.lines, self.paragraphs, self.top, self.duplicated = dup_line_frac, dup_para_frac, top_n_grams, dup_n_grams
 
     def keep(self, doc: Document) -> bool:
-        if len(words(doc.text)) < self.min_words:
+        words_, hashes = doc.words, doc.word_hashes
+        if words_ is None or hashes is None:
+            words_ = words(doc.text)
+            hashes = hash_words([words_])[0]
+        if len(words_) < self.min_words:
             return True
+        lengths = np.fromiter(map(len, words_), dtype=np.int64, count=len(words_))
         if not CJK_CHAR.search(doc.text):
-            return self._passes(self._checks, doc.text, doc.id)
-        return self._passes(self._spaced_checks, spaced(doc.text), doc.id) and \
-            self._passes(self._written_checks, doc.text, doc.id)
+            return repetition.passes(doc.text, lengths, hashes, self.lines, self.paragraphs, self.top, self.duplicated)
+        return repetition.passes(spaced(doc.text), lengths, hashes, self.lines, self.paragraphs, self.top, {}) and \
+            repetition.passes(doc.text, lengths, hashes, None, None, {}, self.duplicated)
 
 
 class LanguageFilter:

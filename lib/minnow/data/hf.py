@@ -2,9 +2,13 @@
 
 Streaming means a capped sample of a multi-terabyte dataset (FineWeb-Edu, say)
 costs only what is kept. The cap is in documents or bytes of text, whichever
-comes first, so a config states exactly how much data a run saw.
+comes first, so a config states exactly how much data a run saw. A source read
+as several parts gives each part the dataset's own files `datasets` assigns it
+(`shard`, contiguous), so a part job streams only those, and an equal share of
+each cap.
 """
 
+import math
 from pathlib import Path
 
 from minnow.errors import InputError
@@ -27,14 +31,25 @@ def _load(spec: dict):
     return dataset
 
 
-def records(spec: dict):
-    """The dataset's records, with errors raised while iterating turned into InputError.
+def _part(dataset, spec: dict, part: int, parts: int):
+    """Part `part` of `parts`: a streamed dataset's files, or a loaded one's rows, in contiguous runs."""
+    if parts == 1:
+        return dataset
+    files = getattr(dataset, "num_shards", None)
+    if spec.get("streaming", True) and files is not None and parts > files:
+        raise InputError(f"HF dataset '{spec['path']}' streams from {files} file(s), too few for parts: {parts}; "
+                         f"set parts to at most {files}")
+    return dataset.shard(num_shards=parts, index=part, contiguous=True)
+
+
+def records(spec: dict, part: int = 0, parts: int = 1):
+    """The dataset's records (of one part), with errors raised while iterating turned into InputError.
 
     A streamed dataset opens and parses its files only when iterated, so a
     malformed line or an unreachable shard surfaces here, after load_dataset
     has returned without complaint.
     """
-    records = iter(_load(spec))
+    records = iter(_part(_load(spec), spec, part, parts))
     while True:
         try:
             record = next(records)
@@ -60,8 +75,13 @@ def _capped(records, max_documents: int | None, max_bytes: int | None):
             return
 
 
-def stream_to_parquet(spec: dict, out: Path) -> int:
-    """Write the capped records of the dataset `spec` names to `out`; return how many.
+def _share(cap: int | None, parts: int) -> int | None:
+    return None if cap is None else math.ceil(cap / parts)
+
+
+def stream_to_parquet(spec: dict, out: Path, part: int = 0, parts: int = 1) -> int:
+    """Write the capped records of (part `part` of `parts` of) the dataset `spec` names to
+    `out`; return how many.
 
     A dataset yielding nothing is an error, not an empty parquet file: a source
     with no documents is always a wrong path, filter or cap. On any failure `out`
@@ -70,7 +90,8 @@ def stream_to_parquet(spec: dict, out: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    capped = _capped(records(spec), spec.get("max_documents"), spec.get("max_bytes"))
+    capped = _capped(records(spec, part, parts), _share(spec.get("max_documents"), parts),
+                     _share(spec.get("max_bytes"), parts))
     writer, batch, count, done = None, [], 0, False
     try:
         for record in capped:

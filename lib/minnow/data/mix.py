@@ -1,4 +1,4 @@
-"""Weighted mixing of sources, with down- and up-sampling, decided per document.
+"""Weighted mixing of sources, with down- and up-sampling, decided per document; the mix_part step.
 
 Weights are target shares of the train split, measured in bytes or in tokens.
 Tokens are counted before any tokenizer exists, so "tokens" means pre-tokenizer
@@ -7,22 +7,33 @@ words and punctuation (`filters.words`), a stable proxy for BPE tokens. With no
 (relative to its weight) is used whole and the others are subsampled. A `total`
 larger than that upsamples, repeating documents whole epochs and then a random
 part. Each document's repeat count comes from a hash of (seed, id, source), so
-the mix does not depend on the order documents arrive in.
+the mix does not depend on the order documents arrive in, nor on the parts.
+
+Val is mixed by the same factors but never upsampled (a source upsampled in train
+keeps its val as it is), so validation measures the distribution training sees.
+
+mix_part, the last of the corpus stage's steps, applies the dedup step's drop
+list and plan to one part: its train and val parquet.
 """
 
 import hashlib
+import json
 import math
+from pathlib import Path
 
-from minnow.data.filters import words
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from minnow.atomic import atomic_path
+from minnow.data.prepare import SCHEMA
+from minnow.data.split import is_val
 
-def measure(text: str, by: str) -> int:
-    return len(text.encode("utf-8")) if by == "bytes" else len(words(text))
+ROWS = 8192
 
 
 def sampling_factors(available: dict[str, int], weights: dict[str, float], total: float | None) -> dict[str, float]:
     """How many times each source's train data is used (below 1 subsamples); every
-    source must have some (prepare_corpus says which has none, and why)."""
+    source must have some (the dedup step says which has none, and why)."""
     share = {s: w / sum(weights.values()) for s, w in weights.items()}
     if total is None:
         total = min(available[s] / share[s] for s in share)
@@ -38,3 +49,39 @@ def repeats(factor: float, seed: int, doc_id: str, source: str) -> int:
     """Copies of one document in the mix: floor(factor), plus one with the remaining probability."""
     whole = math.floor(factor)
     return whole + (_uniform(seed, doc_id, source) < factor - whole)
+
+
+def assign(doc_id: str, source: str, val: bool, factor: float, seed: int) -> tuple[str, int]:
+    """(split, copies) of a kept document: val documents are only ever subsampled."""
+    if val:
+        return "val", repeats(min(factor, 1.0), seed, doc_id, source)
+    return "train", repeats(factor, seed, doc_id, source)
+
+
+def _dropped_rows(drops: Path, source: str, part: int) -> set[int]:
+    table = pq.read_table(drops, columns=["row"], filters=[("source", "==", source), ("part", "==", part)])
+    return set(table.column("row").to_pylist())
+
+
+def mix_part(survivors: Path, drops: Path, plan: Path, source: str, part: int, train_out: Path, val_out: Path) -> dict:
+    """Write one part's train and val parquet: its survivors less the drop list, split and
+    repeated as the plan says; return the documents written to each."""
+    plan = json.loads(Path(plan).read_text())
+    dropped, factor = _dropped_rows(drops, source, part), plan["factors"][source]
+    written, row = {"train": 0, "val": 0}, 0
+    with atomic_path(train_out) as train_tmp, atomic_path(val_out) as val_tmp:
+        with pq.ParquetWriter(train_tmp, SCHEMA) as train, pq.ParquetWriter(val_tmp, SCHEMA) as val:
+            writers = {"train": train, "val": val}
+            for batch in pq.ParquetFile(survivors).iter_batches(batch_size=ROWS):
+                out = {"train": [], "val": []}
+                for record in batch.to_pylist():
+                    if row not in dropped:
+                        split, copies = assign(record["id"], source, is_val(record["id"], plan["val_fraction"],
+                                                                              plan["seed"]), factor, plan["seed"])
+                        out[split] += [record] * copies
+                    row += 1
+                for split, records in out.items():
+                    if records:
+                        writers[split].write_table(pa.Table.from_pylist(records, schema=SCHEMA))
+                        written[split] += len(records)
+    return written

@@ -22,12 +22,13 @@ from minnow.errors import InputError
 JOINER = "\n\n"
 
 
-def _corpus_val(parquet: Path):
-    """Val documents in id order: ids are content hashes, so this is a fixed shuffle,
-    and a capped set samples every source instead of the first one in the file."""
+def _corpus_val(parquets: list[Path]):
+    """Val documents of every part in id order: ids are content hashes, so this is a
+    fixed shuffle, and a capped set samples every source, whatever the parts."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(parquet, columns=["id", "text"]).sort_by("id")
+    table = pa.concat_tables([pq.read_table(p, columns=["id", "text"]) for p in parquets]).sort_by("id")
     yield from table.column("text").to_pylist()
 
 
@@ -74,9 +75,10 @@ def capped(documents, max_bytes: int) -> tuple[str, int, bool]:
     return JOINER.join(parts), len(parts), False
 
 
-def build(name: str, spec: dict, source: Path | None, text_out: Path, meta_out: Path, max_bytes: int) -> dict:
-    """Write eval set `name` to text_out and its description to meta_out."""
-    documents = {"corpus_val": lambda: _corpus_val(source), "local": lambda: _local(spec), "hf": lambda: _hf(spec)}
+def build(name: str, spec: dict, val_parts: list[Path], text_out: Path, meta_out: Path, max_bytes: int) -> dict:
+    """Write eval set `name` to text_out and its description to meta_out (a corpus's val
+    set is read from `val_parts`)."""
+    documents = {"corpus_val": lambda: _corpus_val(val_parts), "local": lambda: _local(spec), "hf": lambda: _hf(spec)}
     text, count, was_capped = capped(documents[spec["kind"]](), max_bytes)
     if not text.strip():
         raise InputError(f"eval set '{name}' is empty ({spec})")

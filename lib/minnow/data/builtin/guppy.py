@@ -605,6 +605,7 @@ _TEMPLATES = {
 }
 
 TOPICS = tuple(_TEMPLATES)
+BLOCK = 16 * len(TOPICS)  # records per independently seeded block: whole rounds, so blocks stay balanced
 
 
 def _draw_slots(rng: random.Random) -> dict[str, str]:
@@ -627,11 +628,21 @@ def _balanced_topics(rng: random.Random) -> Iterator[str]:
         yield from round_
 
 
-def generate(count: int, seed: int) -> Iterator[dict]:
-    """Yield `count` chat records `{input, output, category}`, the same ones for the same (count, seed)."""
-    rng = random.Random(seed)
-    for name in islice(_balanced_topics(rng), count):
-        topic = _TEMPLATES[name]
-        slots = _draw_slots(rng)
-        question = rng.choice(topic.inputs).format(**slots)
-        yield {"input": question, "output": _answer(topic, slots, rng), "category": name}
+def _conversation(name: str, rng: random.Random) -> dict:
+    topic = _TEMPLATES[name]
+    slots = _draw_slots(rng)
+    question = rng.choice(topic.inputs).format(**slots)
+    return {"input": question, "output": _answer(topic, slots, rng), "category": name}
+
+
+def generate(count: int, seed: int, start: int = 0) -> Iterator[dict]:
+    """Yield chat records `{input, output, category}` number `start` to `count - 1`: the same
+    ones for the same (count, seed), however the range is cut into parts. Records come in
+    blocks of BLOCK, each from its own seeded generator, so a part starts at its block."""
+    for block in range(start // BLOCK, -(-count // BLOCK)):
+        rng = random.Random(f"guppy:{seed}:{block}")
+        first = block * BLOCK
+        for index, name in enumerate(islice(_balanced_topics(rng), min(BLOCK, count - first)), first):
+            record = _conversation(name, rng)  # drawn even before `start`: it moves the block's generator on
+            if index >= start:
+                yield record

@@ -73,7 +73,10 @@ def _module_documents(root: Path) -> Iterator[dict]:
             yield {"text": source, "origin": f"source:{relative}"}
 
 
-def generate(max_documents: int | None = None) -> Iterator[dict]:
-    """Yield `{text, origin}` records: pydoc topics, then per stdlib module its docstrings and its source."""
+def generate(max_documents: int | None = None, part: int = 0, parts: int = 1) -> Iterator[dict]:
+    """Yield `{text, origin}` records: pydoc topics, then per stdlib module its docstrings and its
+    source; of those, part `part` of `parts` takes every parts-th document (the whole corpus is
+    ~13 MB, so each part reading all of it costs seconds and keeps the parts exact)."""
     documents = chain(_pydoc_topics(), _module_documents(Path(sysconfig.get_paths()["stdlib"])))
-    yield from documents if max_documents is None else islice(documents, max_documents)
+    capped = documents if max_documents is None else islice(documents, max_documents)
+    yield from islice(capped, part, None, parts)

@@ -1,0 +1,36 @@
+"""The corpus stage in one process: prepare_part for every part, dedup, mix_part for every part.
+
+Snakemake runs these as separate jobs (rules/prepare_corpus.smk), in parallel
+where they can be; this runs the same functions in order, with the same file
+layout, for tests, benchmarks and notebooks that want a corpus without a workflow.
+"""
+
+from pathlib import Path
+
+from minnow.data.dedup import dedup_corpus
+from minnow.data.mix import mix_part
+from minnow.data.prepare import prepare_part
+
+
+def build_corpus(spec: dict, raw_parts: dict[str, list[Path]], out: Path) -> dict:
+    """Build corpus `spec` (a validated corpora entry) from each source's raw part folders
+    into `out` (prepared/, dedup/, train/, val/, stats.json); return the stats."""
+    out = Path(out)
+    prepared = {}
+    for source, folders in raw_parts.items():
+        options = {k: v for k, v in spec["sources"][source].items() if k != "weight"}
+        signature = {k: spec["dedup"][k] for k in ("num_perm", "ngram", "seed")}
+        prepared[source] = []
+        for part, raw in enumerate(folders):
+            base = out / "prepared" / source / f"part-{part:05d}"
+            files = (Path(f"{base}.parquet"), Path(f"{base}.keys.parquet"), Path(f"{base}.json"))
+            prepare_part(source, raw, options, spec["filters"], signature, *files)
+            prepared[source].append(files)
+    stats = dedup_corpus(spec, {s: [(keys, st) for _, keys, st in files] for s, files in prepared.items()},
+                         out / "dedup" / "drops.parquet", out / "dedup" / "plan.json", out / "stats.json")
+    for source, files in prepared.items():
+        for part, (survivors, _, _) in enumerate(files):
+            split = {name: out / name / source / f"part-{part:05d}.parquet" for name in ("train", "val")}
+            mix_part(survivors, out / "dedup" / "drops.parquet", out / "dedup" / "plan.json", source, part,
+                     split["train"], split["val"])
+    return stats
