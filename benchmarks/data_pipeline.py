@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from bench_common import REPO, copy_workflow, cpu_name
+from bench_common import REPO, copy_workflow, cpu_name, in_fresh_process, serve_worker
 
 SHARED = REPO.parent / "shared" / "data"
 BIN = Path(sys.executable).parent
@@ -63,14 +63,6 @@ def write_prose(folder: Path, megabytes: int, seed: int = 0) -> list[Path]:
                 size += len(record)
         files.append(path)
     return files
-
-
-def peak_mb() -> float:
-    """This process's peak RSS (VmHWM; getrusage's ru_maxrss carries the parent's over a fork)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 # --- workers: each runs in a fresh process and prints one JSON line ------------------------------------
@@ -229,10 +221,7 @@ WORKERS = {"part": work_part, "io_floor": work_io_floor, "shard": work_shard, "t
 
 
 def measure(worker: str, *args: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--worker", worker, *args], capture_output=True, text=True)
-    if proc.returncode:
-        raise SystemExit(f"{worker} failed:\n{proc.stderr[-3000:]}")
-    result = json.loads(proc.stdout.splitlines()[-1])
+    result = in_fresh_process(__file__, worker, *args)
     result["mb_per_s"] = result["bytes"] / 2**20 / result["seconds"]
     return result
 
@@ -379,8 +368,7 @@ if __name__ == "__main__":
     parser.add_argument("--worker", nargs="+")
     args = parser.parse_args()
     if args.worker:
-        name, *rest = args.worker
-        print(json.dumps({**WORKERS[name](*rest), "peak_mb": peak_mb()}))
+        serve_worker(WORKERS, args.worker)
     else:
         args.work.mkdir(parents=True, exist_ok=True)
         main(args.work.resolve(), args.mb, args.scale_gb, args.sections)

@@ -191,7 +191,7 @@ def dedup_settings(config: dict, corpus: str) -> dict:
     """What the dedup step reads of a corpus: the threshold, the split and the mix."""
     c = config["corpora"][corpus]
     return {"sources": {s: {"weight": o["weight"]} for s, o in c["sources"].items()},
-            **{k: c[k] for k in ("mix_by", "total", "val_fraction", "seed", "dedup")}}
+            **{k: c[k] for k in ("mix_by", "total", "val_fraction", "val_split", "seed", "dedup")}}
 
 
 def local_files(spec: dict) -> list[str]:

@@ -43,7 +43,7 @@ def corpus_spec(**overrides):
     spec = {
         "sources": {"web": {"weight": 0.5, "lowercase": False, "text_unit": "paragraph", "text_field": None},
                     "chat": {"weight": 0.5, "lowercase": True, "text_unit": "paragraph", "text_field": None}},
-        "mix_by": "bytes", "total": None, "val_fraction": 0.2, "seed": 0,
+        "mix_by": "bytes", "total": None, "val_fraction": 0.2, "val_split": "hash", "seed": 0,
         "filters": DEFAULT_FILTERS, "dedup": {"threshold": 0.7, "num_perm": 128, "ngram": 3, "seed": 0},
     }
     spec.update(overrides)
@@ -146,3 +146,16 @@ def test_a_source_left_without_train_documents_says_where_they_went(tmp_path, ra
            "10 near duplicates of documents in source 'kjv'" in message
     assert "kjv: 40 in, " in message and " to train" in message
     assert not (tmp_path / "corpus" / "train").exists()
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_a_tail_split_holds_out_the_end_of_each_source_whatever_the_parts(tmp_path, parts):
+    docs = [{"text": essay(i)} for i in range(100)]
+    raw = {"web": raw_source(tmp_path / "raw", "web", docs, parts)}
+    sources = {"web": {"weight": 1.0, "lowercase": False, "text_unit": "paragraph", "text_field": None}}
+    stats, train, val = run(tmp_path, raw, corpus_spec(sources=sources, val_split="tail"))
+    held = [r["text"] for r in val]
+    sizes = [len(d["text"].encode()) for d in docs]
+    first = next(i for i in range(100) if sum(sizes[:i]) >= 0.8 * sum(sizes))
+    assert held == [d["text"] for d in docs[first:]]  # the last fifth of the bytes, in order
+    assert {r["text"] for r in train} == {d["text"] for d in docs[:first]}

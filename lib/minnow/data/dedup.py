@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from minnow.atomic import atomic_path, write_json
 from minnow.data import corpus_stats, mix
 from minnow.data.minhash import band_keys, lsh_bands
-from minnow.data.split import is_val
+from minnow.data.split import in_tail, is_val, tail_starts
 
 EXACT, NEAR = "exact_duplicate", "near_duplicate"
 
@@ -51,24 +51,34 @@ class Keys:
         return rank
 
 
+def _signatures(table, num_perm: int) -> np.ndarray:
+    """The signature column as a (rows, num_perm) uint32 view of Arrow's own buffer (no copy per row)."""
+    column = table.column("signature").combine_chunks()
+    return np.frombuffer(column.buffers()[1], dtype=np.uint32, count=len(column) * num_perm,
+                         offset=column.offset * 4 * num_perm).reshape(len(column), num_perm)
+
+
 def load_keys(parts: list[tuple[int, int, Path]], num_perm: int) -> Keys:
-    """The keys files of (source index, part, path), concatenated."""
-    columns = {name: [] for name in ("source", "part", "row", "id", "bytes", "words", "signature")}
-    for source, part, path in parts:
-        table = pq.read_table(path)
-        columns["source"].append(np.full(table.num_rows, source, dtype=np.int32))
-        columns["part"].append(np.full(table.num_rows, part, dtype=np.int32))
-        for name in ("row", "id", "bytes", "words", "signature"):
-            columns[name].append(table.column(name).to_numpy() if name != "id" else table.column(name).to_pylist())
-    ids = [i for chunk in columns["id"] for i in chunk]
-    raw = b"".join(bytes(s) for chunk in columns["signature"] for s in chunk)
-    return Keys(source=np.concatenate(columns["source"] or [[]]).astype(np.int32),
-                part=np.concatenate(columns["part"] or [[]]).astype(np.int32),
-                row=np.concatenate(columns["row"] or [[]]).astype(np.int64), ids=ids,
-                id_value=np.array([int(i, 16) for i in ids], dtype=np.uint64),
-                bytes=np.concatenate(columns["bytes"] or [[]]).astype(np.int64),
-                words=np.concatenate(columns["words"] or [[]]).astype(np.int64),
-                signatures=np.frombuffer(raw, dtype=np.uint32).reshape(len(ids), num_perm))
+    """The keys files of (source index, part, path), concatenated: each file is read into
+    arrays sized from the files' metadata and dropped, so one file's table is all that is
+    held beside the result."""
+    counts = [pq.ParquetFile(path).metadata.num_rows for _, _, path in parts]
+    total = sum(counts)
+    keys = Keys(source=np.empty(total, np.int32), part=np.empty(total, np.int32), row=np.empty(total, np.int64),
+                ids=[], id_value=np.empty(total, np.uint64), bytes=np.empty(total, np.int64),
+                words=np.empty(total, np.int64), signatures=np.empty((total, num_perm), np.uint32))
+    at = 0
+    for (source, part, path), count in zip(parts, counts):
+        table, end = pq.read_table(path), at + count
+        keys.source[at:end], keys.part[at:end] = source, part
+        for name in ("row", "bytes", "words"):
+            getattr(keys, name)[at:end] = table.column(name).to_numpy()
+        keys.signatures[at:end] = _signatures(table, num_perm)
+        ids = table.column("id").to_pylist()
+        keys.ids += ids
+        keys.id_value[at:end] = [int(i, 16) for i in ids]
+        at = end
+    return keys
 
 
 def exact_keepers(keys: Keys, rank: np.ndarray) -> np.ndarray:
@@ -115,17 +125,20 @@ def _candidate_pairs(keys_band: np.ndarray, members: np.ndarray, rank: np.ndarra
     return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
 
 
+def _similar(signatures: np.ndarray, pairs: np.ndarray, threshold: float, chunk: int = 65536) -> np.ndarray:
+    """Which candidate pairs reach the threshold, compared a chunk at a time (bounded memory)."""
+    return np.concatenate([(signatures[p[:, 0]] == signatures[p[:, 1]]).mean(axis=1) >= threshold
+                           for p in np.array_split(pairs, max(1, -(-len(pairs) // chunk)))] or [np.zeros(0, bool)])
+
+
 def near_keepers(keys: Keys, alive: np.ndarray, rank: np.ndarray, threshold: float) -> np.ndarray:
     """For each document among `alive`, the index of its near-duplicate cluster's keeper."""
     members = np.flatnonzero(alive)
-    bands = band_keys(keys.signatures[members], lsh_bands(keys.signatures.shape[1], threshold))
+    bands = band_keys(keys.signatures, lsh_bands(keys.signatures.shape[1], threshold))[members]
     clusters = UnionFind(rank)
     for band in range(bands.shape[1]):
         pairs = _candidate_pairs(bands[:, band], members, rank)
-        if not len(pairs):
-            continue
-        similar = (keys.signatures[pairs[:, 0]] == keys.signatures[pairs[:, 1]]).mean(axis=1) >= threshold
-        for a, b in pairs[similar]:
+        for a, b in pairs[_similar(keys.signatures, pairs, threshold)]:
             clusters.union(int(a), int(b))
     keeper = np.arange(len(rank))
     keeper[members] = [clusters.find(int(m)) for m in members]
@@ -152,7 +165,7 @@ def dedup_corpus(spec: dict, parts: dict[str, list[tuple[Path, Path]]], drops_ou
                      spec["dedup"]["num_perm"])
     reason, keeper = find_duplicates(keys, spec["dedup"]["threshold"])
     kept = reason == ""
-    val = np.array([is_val(i, spec["val_fraction"], spec["seed"]) for i in keys.ids], dtype=bool)
+    val, tails = _split(keys, spec, sources)
     measure = keys.bytes if spec["mix_by"] == "bytes" else keys.words
     weights = {s: spec["sources"][s]["weight"] for s in sources}
     counts = corpus_stats.Counts(sources, [json.loads(Path(st).read_text()) for s in sources for _, st in parts[s]])
@@ -163,10 +176,20 @@ def dedup_corpus(spec: dict, parts: dict[str, list[tuple[Path, Path]]], drops_ou
     factors = mix.sampling_factors(train_size, weights, spec.get("total"))
     units = counts.add_mix(keys, kept, val, factors, spec["seed"], measure, sources)
     _write_drops(keys, ~kept, sources, drops_out)
-    write_json(plan_out, {"factors": factors, "seed": spec["seed"], "val_fraction": spec["val_fraction"]})
+    write_json(plan_out, {"factors": factors, "seed": spec["seed"], "val_fraction": spec["val_fraction"],
+                          "val_split": spec["val_split"], "tail_starts": tails})
     stats = counts.stats(spec["mix_by"], factors, units)
     write_json(stats_out, stats)
     return stats
+
+
+def _split(keys: Keys, spec: dict, sources: list[str]) -> tuple[np.ndarray, dict | None]:
+    """Which documents go to val, and for a tail split each source's (part, row) where its tail begins."""
+    if spec["val_split"] == "hash":
+        return np.array([is_val(i, spec["val_fraction"], spec["seed"]) for i in keys.ids], dtype=bool), None
+    starts = tail_starts(keys.source, keys.part, keys.row, keys.bytes, spec["val_fraction"])
+    val = np.array([in_tail(p, r, starts.get(int(s))) for s, p, r in zip(keys.source, keys.part, keys.row)], dtype=bool)
+    return val, {sources[s]: start for s, start in starts.items()}
 
 
 def _write_drops(keys: Keys, dropped: np.ndarray, sources: list[str], out: Path) -> None:

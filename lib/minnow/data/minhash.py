@@ -47,8 +47,10 @@ def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
     rows = signatures.shape[1] // bands
     key = np.zeros((signatures.shape[0], bands), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for j in range(rows):
-            key = key * MIX + signatures[:, j::rows][:, :bands].astype(np.uint64) + np.uint64(j + 1)
+        for j in range(rows):  # in place: a corpus's keys are large
+            key *= MIX
+            key += signatures[:, j::rows][:, :bands]
+            key += np.uint64(j + 1)
     return key
 
 

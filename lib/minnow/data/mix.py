@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from minnow.atomic import atomic_path
 from minnow.data.prepare import SCHEMA
-from minnow.data.split import is_val
+from minnow.data.split import in_tail, is_val
 
 ROWS = 8192
 
@@ -63,25 +63,39 @@ def _dropped_rows(drops: Path, source: str, part: int) -> set[int]:
     return set(table.column("row").to_pylist())
 
 
+def _held_out(plan: dict, source: str, part: int):
+    """Whether the document at (id, row) of this part goes to val, by the plan's split rule."""
+    if plan["val_split"] == "tail":
+        start = (plan["tail_starts"] or {}).get(source)
+        return lambda doc_id, row: in_tail(part, row, start)
+    return lambda doc_id, row: is_val(doc_id, plan["val_fraction"], plan["seed"])
+
+
+def _batches(survivors: Path, dropped: set[int], held_out, factor: float, source: str, seed: int):
+    """Per batch of survivors, the copies of its kept documents for train and for val."""
+    row = 0
+    for batch in pq.ParquetFile(survivors).iter_batches(batch_size=ROWS):
+        out = {"train": [], "val": []}
+        for record in batch.to_pylist():
+            if row not in dropped:
+                split, copies = assign(record["id"], source, held_out(record["id"], row), factor, seed)
+                out[split] += [record] * copies
+            row += 1
+        yield out
+
+
 def mix_part(survivors: Path, drops: Path, plan: Path, source: str, part: int, train_out: Path, val_out: Path) -> dict:
     """Write one part's train and val parquet: its survivors less the drop list, split and
     repeated as the plan says; return the documents written to each."""
     plan = json.loads(Path(plan).read_text())
-    dropped, factor = _dropped_rows(drops, source, part), plan["factors"][source]
-    written, row = {"train": 0, "val": 0}, 0
+    batches = _batches(survivors, _dropped_rows(drops, source, part), _held_out(plan, source, part),
+                       plan["factors"][source], source, plan["seed"])
+    written = {"train": 0, "val": 0}
     with atomic_path(train_out) as train_tmp, atomic_path(val_out) as val_tmp:
         with pq.ParquetWriter(train_tmp, SCHEMA) as train, pq.ParquetWriter(val_tmp, SCHEMA) as val:
-            writers = {"train": train, "val": val}
-            for batch in pq.ParquetFile(survivors).iter_batches(batch_size=ROWS):
-                out = {"train": [], "val": []}
-                for record in batch.to_pylist():
-                    if row not in dropped:
-                        split, copies = assign(record["id"], source, is_val(record["id"], plan["val_fraction"],
-                                                                              plan["seed"]), factor, plan["seed"])
-                        out[split] += [record] * copies
-                    row += 1
-                for split, records in out.items():
-                    if records:
-                        writers[split].write_table(pa.Table.from_pylist(records, schema=SCHEMA))
-                        written[split] += len(records)
+            for out in batches:
+                for split, writer in (("train", train), ("val", val)):
+                    if out[split]:
+                        writer.write_table(pa.Table.from_pylist(out[split], schema=SCHEMA))
+                        written[split] += len(out[split])
     return written
