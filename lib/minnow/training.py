@@ -1,6 +1,6 @@
 """The train stage: a resumable, mixed-precision training loop for `model.Transformer`.
 
-AdamW and its schedule (`optim`), gradient accumulation and clipping; bf16
+AdamW or Muon and the schedule (`optim`), gradient accumulation and clipping; bf16
 autocast on CUDA (fp16 with a GradScaler where bf16 is missing), fp32 on CPU
 unless configured; optional `torch.compile`; DDP when launched by torchrun.
 
@@ -45,9 +45,12 @@ class TrainConfig:
     beta1: float
     beta2: float
     grad_clip: float
+    optimizer: str  # adamw | muon
+    muon_lr: float
     eval_every: int
     eval_batches: int
     checkpoint_every: int
+    log_every: int
     precision: str  # auto | fp32 | bf16 | fp16
     compile: bool
     device: str  # auto | cpu | cuda | mps
@@ -57,7 +60,8 @@ class TrainConfig:
 
     def identity(self) -> dict:
         """The settings that decide what a run computes (not how often it reports)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("eval_every", "checkpoint_every", "compile")}
+        return {k: v for k, v in asdict(self).items()
+                if k not in ("eval_every", "checkpoint_every", "log_every", "compile")}
 
 
 class Trainer:
@@ -81,7 +85,7 @@ class Trainer:
                                cfg.loss_on == "answers", self.special_ids, self.rank, self.world)
         torch.manual_seed(cfg.seed)
         self.model = Transformer(model_cfg).to(self.device)
-        self.optimizer = optim.adamw(self.model, cfg, fused=self.device.type == "cuda")
+        self.optimizer = optim.build(self.model, cfg, fused=self.device.type == "cuda")
         self.dtype = devices.autocast_dtype(self.device, cfg.precision)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.step, self.best_val, self.history = 0, math.inf, {"train": [], "val": []}
@@ -151,11 +155,11 @@ class Trainer:
         self.model.train()
         return float(np.mean(losses))
 
-    def train_step(self) -> tuple[float, float]:
-        """One optimizer step over grad_accum micro-batches; returns (loss, grad norm)."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = optim.lr_at(self.step, self.cfg)
-        total = 0.0
+    def train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step over grad_accum micro-batches; returns (loss, grad norm) as
+        tensors on the device, so nothing here waits for it (they are read at reports)."""
+        optim.set_lr(self.optimizer, self.step, self.cfg)
+        total = torch.zeros((), device=self.device)
         for micro in range(self.cfg.grad_accum):
             x, y = (t.to(self.device, non_blocking=True) for t in self.batches.train_batch(self.step, micro))
             last = micro == self.cfg.grad_accum - 1
@@ -163,58 +167,67 @@ class Trainer:
                 with self._autocast():
                     _, loss = self.forward(x, y)
                 self.scaler.scale(loss / self.cfg.grad_accum).backward()
-            total += loss.item() / self.cfg.grad_accum
+            total += loss.detach() / self.cfg.grad_accum
         self.scaler.unscale_(self.optimizer)
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip).item()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         if self.world > 1:
-            loss_t = torch.tensor(total, device=self.device)
-            dist.all_reduce(loss_t, op=dist.ReduceOp.AVG)
-            total = loss_t.item()
+            dist.all_reduce(total, op=dist.ReduceOp.AVG)
         return total, norm
 
-    def _after_step(self, loss: float, norm: float, seconds: float, peak: float | None) -> dict:
-        """Metrics, evaluation and checkpoints due after the step just taken."""
-        metrics = {"train_loss": loss, "lr": optim.lr_at(self.step - 1, self.cfg), "grad_norm": norm,
-                   "tokens_per_s": self.tokens_per_step / seconds,
-                   "flops_per_s": self.flops_per_step / seconds}
+    def _report(self, pending: list, seconds: float, peak: float | None) -> dict:
+        """The steps since the last report, read off the device at once: into the history,
+        and their mean as the metrics of this step."""
+        losses = torch.stack([loss for loss, _ in pending]).tolist()
+        first = self.step - len(pending) + 1
+        self.history["train"] += [[first + i, loss] for i, loss in enumerate(losses)]
+        metrics = {"train_loss": float(np.mean(losses)), "lr": optim.lr_at(self.step - 1, self.cfg),
+                   "grad_norm": float(pending[-1][1]), "tokens_per_s": len(pending) * self.tokens_per_step / seconds,
+                   "flops_per_s": len(pending) * self.flops_per_step / seconds}
         if peak:
             metrics["mfu"] = metrics["flops_per_s"] / (peak * self.world)
-        self.history["train"].append([self.step, loss])
-        if self.step % self.cfg.eval_every == 0 or self.step == self.cfg.steps:
-            metrics["val_loss"] = self.evaluate()
-            self.history["val"].append([self.step, metrics["val_loss"]])
-            log.info("step %d/%d: train loss %.4f, val loss %.4f, lr %.2e, %.0f tokens/s", self.step,
-                     self.cfg.steps, loss, metrics["val_loss"], metrics["lr"], metrics["tokens_per_s"])
-            if metrics["val_loss"] < self.best_val:
-                self.best_val = metrics["val_loss"]
-                self.save("best.pt")
-        if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
-            self.save("last.pt")
         return metrics
+
+    def _validate(self, metrics: dict) -> None:
+        metrics["val_loss"] = self.evaluate()
+        self.history["val"].append([self.step, metrics["val_loss"]])
+        log.info("step %d/%d: train loss %.4f, val loss %.4f, lr %.2e, %.0f tokens/s", self.step, self.cfg.steps,
+                 metrics["train_loss"], metrics["val_loss"], metrics["lr"], metrics["tokens_per_s"])
+        if metrics["val_loss"] < self.best_val:
+            self.best_val = metrics["val_loss"]
+            self.save("best.pt")
 
     def run(self, progress: bool = True) -> dict:
         """Train to the configured step count, from the last checkpoint if there is one;
-        return the summary (`steps_trained` counts this call's steps alone)."""
+        return the summary (`steps_trained` counts this call's steps alone). Losses are read
+        from the device every `log_every` steps and before an evaluation or a checkpoint."""
         from tqdm import tqdm
 
         resumed = self.resume()
-        start_step = self.step
-        peak = devices.peak_flops(self.device)
-        bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train",
+        start_step, peak, cfg = self.step, devices.peak_flops(self.device), self.cfg
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train",
                    mininterval=2.0)
         self.model.train()
-        while self.step < self.cfg.steps:
-            start = time.perf_counter()
-            loss, norm = self.train_step()
+        pending, started = [], time.perf_counter()
+        while self.step < cfg.steps:
+            pending.append(self.train_step())
             self.step += 1
-            metrics = self._after_step(loss, norm, time.perf_counter() - start, peak)
+            evaluate = self.step % cfg.eval_every == 0 or self.step == cfg.steps
+            keep = self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps
+            if not (evaluate or keep or self.step % cfg.log_every == 0):
+                continue
+            metrics = self._report(pending, time.perf_counter() - started, peak)
+            if evaluate:
+                self._validate(metrics)
+            if keep:
+                self.save("last.pt")
             if self.rank == 0:
                 self.on_metrics(self.step, metrics)
-            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{metrics['tokens_per_s']:.0f}", refresh=False)
-            bar.update(1)
+            bar.set_postfix(loss=f"{metrics['train_loss']:.3f}", tok_s=f"{metrics['tokens_per_s']:.0f}", refresh=False)
+            bar.update(len(pending))
+            pending, started = [], time.perf_counter()
         bar.close()
         return self.summary(resumed, self.step - start_step)
 
