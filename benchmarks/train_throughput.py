@@ -8,7 +8,8 @@ steps (forward, backward, clip, AdamW) on random tokens, in this order:
   softmax, K/V heads repeated for GQA) and AdamW's per-parameter loop
   (`foreach=False`): no fused kernels, no compile;
 - minnow: the model as training runs it (SDPA attention with native GQA,
-  multi-tensor AdamW, fused on CUDA; bf16 autocast on CUDA);
+  fused AdamW; `precision: auto`: bf16 autocast on CUDA and on CPUs with bf16 dot
+  products, attention kept in fp32 there; fused q/k/v and gate/up matmuls);
 - minnow + torch.compile.
 It prints tokens/s, achieved FLOP/s (6 per parameter per token plus attention,
 `Transformer.flops_per_token`) and, on GPUs whose peak is known, MFU.

@@ -77,7 +77,7 @@ GOLDEN = [6.245704, 6.256736, 6.218797, 6.191724, 6.128514, 6.049328, 5.975681, 
 
 
 def test_a_seeded_run_follows_its_golden_loss_curve(tmp_path, chat_shards):
-    result = train_in_process(tmp_path, chat_shards, spec(steps=30, grad_accum=2, eval_every=10))
+    result = train_in_process(tmp_path, chat_shards, spec(steps=30, grad_accum=2, eval_every=10, precision="fp32"))
     assert np.allclose([loss for _, loss in result["history"]["train"]], GOLDEN, atol=2e-3)
 
 
@@ -180,3 +180,64 @@ def test_ddp_with_two_gloo_processes_matches_one_process_on_the_same_global_batc
     double = launch.torchrun(job, nproc=2, run_id=None)
     assert double["steps"] == 6
     assert np.allclose([l for _, l in double["history"]["train"]], [l for _, l in single["history"]["train"]], atol=1e-4)
+
+
+def test_bf16_autocast_on_cpu_follows_the_fp32_curve(tmp_path, chat_shards):
+    """`precision: auto` picks bf16 on CPUs that have it; it must learn what fp32 learns."""
+    result = train_in_process(tmp_path, chat_shards, spec(steps=30, grad_accum=2, eval_every=10, precision="bf16"))
+    losses = np.array([loss for _, loss in result["history"]["train"]])
+    assert result["autocast"] == "bfloat16"
+    assert np.abs(losses - GOLDEN).max() < 0.03 and abs(losses[-5:].mean() - np.mean(GOLDEN[-5:])) < 0.01
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu avx2 avx512f avx512_bf16 avx512_fp16", True),   # AMD Zen 4
+    ("fpu avx2 avx512f amx_bf16 amx_tile amx_int8", True),  # Intel Sapphire Rapids
+    ("fpu sse4_2 avx2 fma", False),                         # no bf16 dot products
+])
+def test_cpu_bf16_is_read_from_the_cpu_flags(flags, expected):
+    from minnow.devices import cpu_has_bf16
+
+    cpuinfo = f"processor\t: 0\nmodel name\t: some cpu\nflags\t\t: {flags}\n"
+    assert cpu_has_bf16(cpuinfo) is expected
+    assert cpu_has_bf16("") is False
+
+
+def test_auto_precision_on_cpu_is_bf16_exactly_where_the_cpu_has_it():
+    from minnow.devices import autocast_dtype, cpu_has_bf16
+
+    assert autocast_dtype(torch.device("cpu"), "auto") == (torch.bfloat16 if cpu_has_bf16() else None)
+    assert autocast_dtype(torch.device("cpu"), "fp32") is None
+
+
+def test_muon_orthogonalises_each_matrix_of_a_batch_alone():
+    from minnow.optim import orthogonalise
+
+    g = torch.randn(3, 16, 40, generator=torch.Generator().manual_seed(0))
+    together = orthogonalise(g)
+    assert torch.allclose(together[1], orthogonalise(g[1]), atol=1e-6)
+    singular = torch.linalg.svdvals(together)
+    assert singular.min() > 0.5 and singular.max() < 1.5  # Newton-Schulz's band around 1
+    assert torch.allclose(orthogonalise(g.mT), together.mT, atol=1e-6)  # tall matrices as their transpose
+
+
+def test_muon_learns_and_resumes_to_the_same_curve(tmp_path, chat_shards):
+    """Muon's state (momentum per matrix, AdamW's for the rest) survives a checkpoint."""
+    muon = with_defaults("model", {"corpus": "c", "tokenizer": "t",
+                                   **spec(steps=20, checkpoint_every=10, optimizer="muon", muon_lr=0.02)})
+    model_cfg, cfg = training.configs(muon, VOCAB)
+
+    def trainer(folder, on_metrics=None):
+        return training.Trainer(model_cfg, cfg, *chat_shards, tmp_path / folder, on_metrics, threads=1)
+
+    straight = trainer("straight")
+    at_ten = tmp_path / "step10.pt"
+    straight.on_metrics = lambda step, m: step == 10 and at_ten.write_bytes((straight.run_dir / "last.pt").read_bytes())
+    losses = [loss for _, loss in straight.run(progress=False)["history"]["train"]]
+    assert np.mean(losses[-5:]) < losses[0] - 0.5
+    resumed = trainer("resumed")
+    resumed.run_dir.mkdir(parents=True)
+    (resumed.run_dir / "last.pt").write_bytes(at_ten.read_bytes())
+    result = resumed.run(progress=False)
+    assert result["resumed"] and result["steps_trained"] == 10
+    assert np.allclose([loss for _, loss in result["history"]["train"]], losses, atol=1e-5)

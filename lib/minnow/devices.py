@@ -22,12 +22,27 @@ def pick_device(preference: str = "auto") -> torch.device:
 
 
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """The autocast dtype, or None for plain fp32: bf16 on CUDA where supported, else fp16."""
+    """The autocast dtype, or None for plain fp32. `auto`: bf16 on CUDA where supported,
+    else fp16; bf16 on CPUs with bf16 dot products (AVX512-BF16 or AMX), where matmuls run
+    about twice as fast (docs/BENCHMARKS.md); fp32 on other CPUs and MPS."""
+    if precision == "auto" and device.type == "cpu":
+        return torch.bfloat16 if cpu_has_bf16() else None
     if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return None
     if precision == "fp16" or (precision == "auto" and not torch.cuda.is_bf16_supported()):
         return torch.float16
     return torch.bfloat16
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU multiplies bf16 in hardware (Linux's flags; False where unknown)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = open("/proc/cpuinfo", encoding="utf-8").read()
+        except OSError:
+            return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def allow_tf32(precision: str) -> None:

@@ -108,17 +108,38 @@ class Attention(nn.Module):
 
     def forward(self, x, cos, sin, cache: KVCache | None = None, layer: int = 0):
         B, T, _ = x.shape
-        q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, nh, T, hd)
-        k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, nkv, T, hd)
-        v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        q, k, v = linears(x, self.q_proj, self.k_proj, self.v_proj).split([self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim,
+                                             self.n_kv_heads * self.head_dim], dim=-1)
+        q = q.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, nh, T, hd)
+        k = k.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, nkv, T, hd)
+        v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         past = 0
         if cache is not None:
             past = cache.pos
             k, v = cache.update(layer, k, v)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(T, past, x.device), is_causal=past == 0 and T > 1,
-                                           enable_gqa=self.n_kv_heads != self.n_heads)
+        y = attend(q, k, v, causal_mask(T, past, x.device), past == 0 and T > 1, self.n_kv_heads != self.n_heads)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))  # (B, T, d_model)
+
+
+def linears(x, *layers: nn.Module) -> torch.Tensor:
+    """Several bias-free projections of one input, concatenated: as one matmul of their
+    stacked weights where they are plain nn.Linear (on a CPU, fewer and larger ops train a
+    small model about 10% faster), else each in turn (quantized layers)."""
+    if all(type(layer) is nn.Linear for layer in layers):
+        return F.linear(x, torch.cat([layer.weight for layer in layers]))
+    return torch.cat([layer(x) for layer in layers], dim=-1)
+
+
+def attend(q, k, v, mask, is_causal: bool, gqa: bool):
+    """SDPA; in fp32 under CPU autocast, where PyTorch's flash-attention backward in bf16
+    runs about 3x slower than in fp32 (docs/BENCHMARKS.md, "The levers"), while bf16 matmuls
+    run twice as fast: so the projections take bf16 and attention does not."""
+    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        with torch.autocast("cpu", enabled=False):
+            return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask,
+                                                  is_causal=is_causal, enable_gqa=gqa).to(q.dtype)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal, enable_gqa=gqa)
 
 
 def causal_mask(t_new: int, past: int, device) -> torch.Tensor | None:
@@ -139,7 +160,8 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(cfg.ffn_dim, cfg.d_model, bias=False)
 
     def forward(self, x):
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        gate, up = linears(x, self.gate_proj, self.up_proj).chunk(2, dim=-1)
+        return self.down_proj(F.silu(gate) * up)
 
 
 class Block(nn.Module):

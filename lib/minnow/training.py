@@ -1,8 +1,9 @@
 """The train stage: a resumable, mixed-precision training loop for `model.Transformer`.
 
-AdamW or Muon and the schedule (`optim`), gradient accumulation and clipping; bf16
-autocast on CUDA (fp16 with a GradScaler where bf16 is missing), fp32 on CPU
-unless configured; optional `torch.compile`; DDP when launched by torchrun.
+AdamW (fused, on CPU too) or Muon and the schedule (`optim`), gradient accumulation
+and clipping; bf16 autocast on CUDA (fp16 with a GradScaler where bf16 is missing) and
+on CPUs that multiply bf16 in hardware, fp32 elsewhere unless configured
+(`devices.autocast_dtype`); optional `torch.compile`; DDP when launched by torchrun.
 
 Checkpoints live in a folder named by the run's fingerprint (`checkpoint`): a
 rerun after a kill, or after a change to code that cannot alter the weights,
@@ -85,8 +86,8 @@ class Trainer:
                                cfg.loss_on == "answers", self.special_ids, self.rank, self.world)
         torch.manual_seed(cfg.seed)
         self.model = Transformer(model_cfg).to(self.device)
-        self.optimizer = optim.build(self.model, cfg, fused=self.device.type == "cuda")
         self.dtype = devices.autocast_dtype(self.device, cfg.precision)
+        self.optimizer = optim.build(self.model, cfg, self.device.type in ("cpu", "cuda"), self.dtype)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.step, self.best_val, self.history = 0, math.inf, {"train": [], "val": []}
         self.flops_per_step = self.tokens_per_step * self.model.flops_per_token()  # counted once, off the hot path
