@@ -108,8 +108,9 @@ class Attention(nn.Module):
 
     def forward(self, x, cos, sin, cache: KVCache | None = None, layer: int = 0):
         B, T, _ = x.shape
-        q, k, v = linears(x, self.q_proj, self.k_proj, self.v_proj).split([self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim,
-                                             self.n_kv_heads * self.head_dim], dim=-1)
+        kv_width = self.n_kv_heads * self.head_dim
+        q, k, v = linears(x, self.q_proj, self.k_proj, self.v_proj).split(
+            [self.n_heads * self.head_dim, kv_width, kv_width], dim=-1)
         q = q.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, nh, T, hd)
         k = k.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, nkv, T, hd)
         v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
