@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup run report test test-fast
+.PHONY: setup run report test test-fast llama-cpp
 
 setup: $(VENV)/.installed
 
@@ -21,7 +21,11 @@ run: setup
 report: run
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 
-test: setup
+# llama.cpp's Python binding, built from source once per machine (cached; see the script)
+llama-cpp: setup
+	tools/install_llama_cpp.sh $(BIN)/python
+
+test: setup llama-cpp
 	$(BIN)/python -m pytest -ra --durations=15
 
 test-fast: setup

@@ -32,6 +32,7 @@ include: "rules/train.smk"
 include: "rules/perplexity.smk"
 include: "rules/samples.smk"
 include: "rules/export.smk"
+include: "rules/downstream.smk"
 include: "rules/report.smk"
 
 

@@ -209,16 +209,32 @@ def reference_files(wildcards):
     return local_digests(reference_spec(wildcards))
 
 
+def package_version(package):
+    """An installed package's version, or None."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def reference_version(wildcards):
     """The installed version of the package shipping a reference's GGUF, so that a new
     wheel rescores it (hub models are pinned through `revision` instead)."""
-    import importlib.metadata
-
     package = config["references"][wildcards.reference].get("gguf_package")
-    try:
-        return importlib.metadata.version(package) if package else None
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    return package_version(package) if package else None
+
+
+def downstream_settings():
+    return minnow_config.downstream(config)
+
+
+def downstream_task_files():
+    """Digests of the custom task folder's files: editing a task or its data reruns."""
+    return digests.file_digests(
+        minnow_config.downstream_task_files(config), DIGEST_CACHE
+    )
 
 
 def model_eval_sets(wildcards):
@@ -258,9 +274,12 @@ def perplexity_inputs(wildcards):
 
 def all_targets():
     """Each model in `targets`, evaluated, exported and with its report pages (and its
-    corpus's); with no targets, the shards of every tokenizer's corpus."""
+    corpus's), and its downstream benchmarks where tasks are configured; with no
+    targets, the shards of every tokenizer's corpus."""
     if config["targets"]:
         outputs = ("ppl.json", "samples.md", "export/quant.json", *REPORT_PAGES)
+        if minnow_config.downstream(config)["tasks"]:
+            outputs += ("downstream.json", "report/downstream.html")
         corpora = {config["models"][m]["corpus"] for m in config["targets"]}
         return [f"results/{m}/{out}" for m in config["targets"] for out in outputs] + [
             f"results/corpus/{c}/stats.html" for c in sorted(corpora)

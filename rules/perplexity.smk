@@ -49,7 +49,7 @@ rule perplexity:
     resources:
         gpu=model_eval_gpus,
     params:
-        protocol=config["evaluation"],
+        protocol=minnow_config.perplexity_protocol(config),
         sets=model_eval_sets,
         references=list(config["references"]),
         code=code("perplexity"),

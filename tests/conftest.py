@@ -37,6 +37,14 @@ def workflow_copy(tmp_path) -> Path:
     return copy_workflow(tmp_path / "minnow")
 
 
+@pytest.fixture(scope="session")
+def default_build(tmp_path_factory):
+    """A fresh copy of the workflow, built by `snakemake` alone: the default config's main job."""
+    folder = copy_workflow(tmp_path_factory.mktemp("default") / "minnow")
+    snakemake(folder)
+    return folder
+
+
 def small_config() -> dict:
     """The default config's shape on a corpus small enough for a test run."""
     return {

@@ -125,3 +125,29 @@ def test_what_rules_read_of_the_config():
     assert minnow_config.model_data(config, "tiny")["lowercase"] is False  # pydocs keeps its case
     preset = minnow_config.model_preset(config, "tiny")
     assert "params" not in preset and preset["train"] == config["models"]["tiny"]["train"]
+
+
+def test_downstream_tasks_are_off_by_default_and_never_touch_perplexity():
+    config = shipped()
+    assert minnow_config.downstream(config)["tasks"] == [] and minnow_config.downstream_references(config) == []
+    without = minnow_config.perplexity_protocol(config)
+    config["evaluation"]["downstream"] = {"tasks": ["hellaswag", {"task": "arc_easy", "fewshot": 25}]}
+    validate(config, SCHEMA)
+    assert minnow_config.perplexity_protocol(config) == without  # turning tasks on rescores no perplexity
+    assert minnow_config.downstream(config)["batch_size"] == "auto"
+    assert minnow_config.downstream_references(config) == ["smollm2-135m-instruct-q4_1"]
+    config["evaluation"]["downstream"]["references"] = []
+    assert minnow_config.downstream_references(config) == []
+
+
+def test_downstream_mistakes_are_named():
+    config = shipped()
+    config["evaluation"]["downstream"] = {"tasks": [{"task": "piqa", "shots": 5}]}
+    with pytest.raises(WorkflowError, match="'shots' was unexpected|is not valid under any of the given schemas"):
+        validate(config, SCHEMA)
+    config["evaluation"]["downstream"] = {"tasks": ["piqa"], "references": ["gpt9"]}
+    with pytest.raises(InputError, match="evaluation.downstream.references: 'gpt9' is not defined under references"):
+        minnow_config.check(config)
+    config["evaluation"] = {**config["evaluation"], "downstream": {}, "eval_sets": {"downstream": {"kind": "local"}}}
+    with pytest.raises(WorkflowError, match="downstream"):
+        validate(config, SCHEMA)

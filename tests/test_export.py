@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from minnow import export, tokenizer
+from minnow.eval import llama_cpp_scoring
 from minnow.model_folder import load_model
 
 
@@ -28,6 +29,27 @@ def test_quant_report_has_real_sizes_and_measured_deltas(exported):
     assert abs(s["int8"]["delta_bits_per_byte"]) < abs(s["int4-g128"]["delta_bits_per_byte"]) + 0.05
     assert all(math.isfinite(v["delta_token_perplexity"]) for v in s.values())
     assert (out / "model-f16.gguf").stat().st_size == report["gguf"]["f16"]["bytes"]
+
+
+def test_each_gguf_is_scored_by_llama_cpp_where_it_is_installed(exported):
+    report, _ = exported
+    scored = report["gguf"]["f16"]["llama_cpp"]
+    if llama_cpp_scoring.version() is None:
+        assert scored == {"skipped": llama_cpp_scoring.NOT_INSTALLED}
+    else:  # f16 weights, llama.cpp's kernels and f16 KV cache: the same loss to a thousandth of a bit
+        assert scored["bits_per_byte"] == pytest.approx(report["fp32"]["bits_per_byte"], abs=1e-3)
+        assert scored["delta_bits_per_byte"] == scored["bits_per_byte"] - report["fp32"]["bits_per_byte"]
+
+
+def test_without_llama_cpp_quant_json_says_why_each_gguf_is_unscored(model_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(llama_cpp_scoring, "version", lambda: None)
+    text = tmp_path / "val.txt"
+    text.write_text("blub. " * 100)
+    tok = tokenizer.load(model_folder / "tokenizer.json")
+    entry = export.gguf_file(model_folder, tmp_path / "m.gguf", "q4_0", tok, text,
+                             {"context": 64, "stride_fraction": 0.5, "threads": 1}, {"bits_per_byte": 1.0})
+    assert entry["llama_cpp"] == {"skipped": "llama-cpp-python is not installed (tools/install_llama_cpp.sh builds it)"}
+    assert entry["file"] == "m.gguf" and entry["bytes"] == (tmp_path / "m.gguf").stat().st_size
 
 
 def test_hugging_face_folder_loads_with_no_custom_code_and_equal_logits(exported, model_folder):

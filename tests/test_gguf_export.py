@@ -12,7 +12,7 @@ import torch
 
 from minnow import model_folder, tokenizer
 from minnow.errors import InputError
-from minnow.gguf_export import permute_for_llama_cpp, read_gguf_check, write_gguf
+from minnow.gguf_export import DTYPES, permute_for_llama_cpp, read_gguf_check, write_gguf
 from minnow.model import ModelConfig, Transformer
 
 TEXTS = [
@@ -22,8 +22,10 @@ TEXTS = [
     "emoji 🐟🫧 and accents: café, naïve, Ærø",
 ]
 # max |logit difference| allowed, relative to the largest |logit|, and the least cosine similarity;
-# measured on these models: f32 exact, f16 ~1.4e-3, q8_0 2-4e-2 (cosine >= 0.9997)
-BOUNDS = {"f32": (1e-5, 0.999999), "f16": (1e-2, 0.99999), "q8_0": (0.1, 0.999)}
+# measured on these random models: f32 exact, f16 ~1e-3, q8_0 2-4e-2 (cosine >= 0.9997), 5-bit 0.14-0.20
+# (>= 0.990), 4-bit 0.27-0.47 (>= 0.957); a layout or permutation bug is far outside all of them
+BOUNDS = {"f32": (1e-5, 0.999999), "f16": (1e-2, 0.99999), "q8_0": (0.1, 0.999), "q5_1": (0.3, 0.985),
+          "q5_0": (0.3, 0.985), "q4_1": (0.65, 0.95), "q4_0": (0.65, 0.95)}
 
 
 @pytest.fixture(scope="module")
@@ -88,15 +90,21 @@ def fields(out) -> tuple[dict, dict]:
     return {k: f.contents() for k, f in reader.fields.items()}, {t.name: t for t in reader.tensors}
 
 
-@pytest.mark.parametrize("dtype", ["f32", "f16", "q8_0"])
+@pytest.mark.parametrize("dtype", list(DTYPES))
 def test_transformers_computes_minnows_logits_from_the_gguf(tied, tmp_path, dtype):
+    from gguf import GGMLQuantizationType as T
+
     folder, model = tied
     out, info = export(folder, tmp_path, dtype)
+    kept = {"token_embd.weight": "Q8_0"} if dtype[1] in "45" else {}  # the tied output matrix stays 8-bit
     assert info == {"path": str(out), "bytes": out.stat().st_size, "dtype": dtype, "tensors": 2 + 9 * 2,
-                    "fallbacks": {}}
+                    "fallbacks": {}, "kept_8bit": kept}
     assert sorted(p.name for p in out.parent.iterdir()) == ["fish.gguf"]  # no temporary file left behind
-    assert read_gguf_check(out) == {"architecture": "llama", "name": "fish", "tensors": 20,
-                                    "file_type": {"f32": "ALL_F32", "f16": "MOSTLY_F16", "q8_0": "MOSTLY_Q8_0"}[dtype]}
+    file_type = "ALL_F32" if dtype == "f32" else f"MOSTLY_{dtype.upper()}"
+    assert read_gguf_check(out) == {"architecture": "llama", "name": "fish", "tensors": 20, "file_type": file_type}
+    _, tensors = fields(out)
+    assert tensors["blk.1.ffn_down.weight"].tensor_type == T[dtype.upper()]
+    assert tensors["token_embd.weight"].tensor_type == T[kept.get("token_embd.weight", dtype.upper())]
     assert_logits_close(model, out, dtype)
 
 
@@ -176,13 +184,17 @@ def test_untied_head_is_written_and_odd_rows_fall_back_from_q8_0(tmp_path, tok_d
     folder = tmp_path / "untied"
     folder.mkdir()
     model = make_model(folder, tok_dir, tie=False, ffn_dim=80, seed=1)  # ffn_down rows of 80: not whole Q8_0 blocks
-    for dtype in ("f32", "q8_0"):
+    for dtype in ("f32", "q8_0", "q4_0"):
         out, info = export(folder, tmp_path, dtype)
         _, tensors = fields(out)
         assert info["tensors"] == 21 and "output.weight" in tensors and "token_embd.weight" in tensors
         assert_logits_close(model, out, dtype)
-    assert info["fallbacks"] == {"blk.0.ffn_down.weight": "F16", "blk.1.ffn_down.weight": "F16"}
-    assert tensors["blk.0.ffn_down.weight"].tensor_type == T.F16 and tensors["output.weight"].tensor_type == T.Q8_0
+        if dtype != "f32":
+            assert info["fallbacks"] == {"blk.0.ffn_down.weight": "F16", "blk.1.ffn_down.weight": "F16"}
+            assert tensors["blk.0.ffn_down.weight"].tensor_type == T.F16
+    # untied, the head is the output matrix kept at 8 bits; the embedding takes the file's type
+    assert info["kept_8bit"] == {"output.weight": "Q8_0"} and tensors["output.weight"].tensor_type == T.Q8_0
+    assert tensors["token_embd.weight"].tensor_type == T.Q4_0
 
 
 def test_gguf_tokenizer_encodes_like_minnows(tied, tmp_path):
@@ -232,8 +244,8 @@ def test_broken_and_foreign_files_are_refused_by_name(tied, tmp_path):
 def test_folders_that_cannot_be_exported_are_refused_and_leave_no_file(tied, tmp_path, tok_dir):
     folder, model = tied
     out = tmp_path / "out" / "x.gguf"
-    with pytest.raises(InputError, match="q4_k"):
-        write_gguf(folder, out, "q4_k")
+    with pytest.raises(InputError, match="'q4_k_m' .* cannot write K-quants: run llama.cpp's llama-quantize"):
+        write_gguf(folder, out, "q4_k_m")
     bare = tmp_path / "bare"
     model_folder.save_model(model, bare / "model.safetensors", bare / "config.json", {})
     with pytest.raises(InputError, match=re.escape(f"{bare}: no readable tokenizer.json")):

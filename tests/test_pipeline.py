@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import copy_workflow, planned_rules, small_config, snakemake, write_config
+from conftest import planned_rules, small_config, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 # jobs of the main job: two sources of one part each; a shard per part and split
@@ -18,14 +18,6 @@ JOBS = {"download": 2, "prepare_part": 2, "dedup": 1, "mix_part": 2, "train_toke
 SHARDS = {"train_tokenizer": 1, "shard_part": 4, "shard": 1}
 DOWNSTREAM_OF_MODEL = {"perplexity": 1, "samples": 1, "export": 1, "report_model": 1, "all": 1}
 MEASURES_NOTHING = ("report_model", "report_corpus")  # they only turn other steps' results into pages
-
-
-@pytest.fixture(scope="module")
-def default_build(tmp_path_factory):
-    """A fresh copy of the workflow, built by `snakemake` alone: the default config's main job."""
-    folder = copy_workflow(tmp_path_factory.mktemp("default") / "minnow")
-    snakemake(folder)
-    return folder
 
 
 def mlflow_runs(folder):
@@ -104,8 +96,12 @@ def test_export_reports_real_sizes_and_quality_deltas(default_build):
     assert abs(schemes["int8"]["delta_bits_per_byte"]) < 0.01 and abs(schemes["int4-g128"]["delta_bits_per_byte"]) < 0.1
     assert quant["fp32"]["bits_per_byte"] == pytest.approx(
         json.loads((default_build / "results/tiny/ppl.json").read_text())["eval_sets"]["val-default"]["model"]["bits_per_byte"])
-    for kind in ("f32", "f16", "q8_0"):
+    for kind in ("f32", "f16", "q8_0", "q4_0"):
         assert (default_build / f"results/tiny/export/model-{kind}.gguf").stat().st_size == quant["gguf"][kind]["bytes"]
+    assert quant["gguf"]["q4_0"]["bytes"] < quant["gguf"]["q8_0"]["bytes"] < quant["gguf"]["f16"]["bytes"]
+    assert quant["gguf"]["q4_0"]["kept_8bit"] == {"token_embd.weight": "Q8_0"}
+    scored = quant["gguf"]["q4_0"]["llama_cpp"]
+    assert "skipped" in scored or 0 < scored["delta_bits_per_byte"] < 0.1  # 4 bits cost something, not much
     assert (default_build / "results/tiny/export/hf/generation_config.json").exists()
 
 

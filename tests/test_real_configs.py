@@ -221,6 +221,9 @@ def test_snakemake_plans_only_the_configs_own_data(workflow_copy, name):
     plan = planned_rules(workflow_copy, "--configfile", f"config/{name}.yaml")
     assert {rule: plan.get(rule, 0) for rule in PLANS[name]} == PLANS[name]
     assert plan["perplexity"] == plan["samples"] == plan["export"] == len(shipped(name)["targets"])
+    suite = "downstream" in shipped(name).get("evaluation", {})  # the real-data configs run lm-eval's suite
+    assert plan.get("downstream", 0) == plan.get("report_downstream", 0) == (len(shipped(name)["targets"]) if suite else 0)
+    assert plan.get("reference_downstream", 0) == (1 if suite else 0)
 
 
 # --- Hugging Face sources -----------------------------------------------------------------------------

@@ -36,9 +36,15 @@ def test_export_page_lists_every_scheme_and_gguf_file():
     quant = {"eval_set": {"bytes": 14000}, "fp32": {"bytes": 4_000_000, "bits_per_byte": 1.45},
              "schemes": {"int8": {"bytes": 1_000_000, "compression_vs_fp32": 4.0, "bits_per_byte": 1.4501,
                                   "delta_bits_per_byte": 0.0001}},
-             "gguf": {"q8_0": {"path": "/x/results/tiny/export/model-q8_0.gguf", "bytes": 1_200_000}}}
+             "gguf": {"q8_0": {"file": "model-q8_0.gguf", "bytes": 1_200_000, "fallbacks": {}, "kept_8bit": {},
+                               "llama_cpp": {"bits_per_byte": 1.4507, "delta_bits_per_byte": 0.0007}},
+                      "q4_0": {"file": "model-q4_0.gguf", "bytes": 700_000, "fallbacks": {"blk.0.ffn_down.weight": "F16"},
+                               "kept_8bit": {"token_embd.weight": "Q8_0"}, "llama_cpp": {"skipped": "not installed"}}}}
     page = report_pages.export_page(quant, "tiny")
-    assert "<td>int8</td><td>1,000,000</td><td>4.0000</td>" in page and "model-q8_0.gguf" in page
+    assert "<td>int8</td><td>1,000,000</td><td>4.0000</td>" in page
+    assert "<td>q8_0</td><td>1,200,000</td><td>1.4507</td><td>0.0007</td><td></td><td>model-q8_0.gguf</td>" in page
+    assert "<td>token_embd.weight Q8_0, blk.0.ffn_down.weight F16</td><td>model-q4_0.gguf</td>" in page
+    assert "Not scored: not installed" in page
 
 
 def test_corpus_page_orders_steps_from_read_to_mix():
@@ -56,3 +62,14 @@ def test_corpus_page_says_which_source_each_duplicate_repeated():
              "mix": {"exodus": {"factor": 1.0, "bytes": 0, "share": 0.0}}}
     page = report_pages.corpus_page(stats, "bible")
     assert "<td>exodus</td><td>exact duplicate</td><td>kjv</td><td>40</td>" in page
+
+
+def test_downstream_page_puts_the_model_beside_its_references_per_task():
+    task = {"metrics": {"acc": 0.25, "acc_norm": 0.5}, "stderr": {}, "num_fewshot": 5, "samples": 100}
+    ref = {**task, "metrics": {"acc": 0.75, "acc_norm": 0.8}}
+    result = {"model": "tiny", "lm_eval": "0.4.13", "tasks": {"hellaswag": task},
+              "references": {"smol": {"tasks": {"hellaswag": ref}}, "gone": {"skipped": "no hub"}}}
+    page = report_pages.downstream_page(result)
+    assert "<h2>hellaswag</h2>" in page and "<th>acc</th><th>acc_norm</th><th>few-shot</th>" in page
+    assert "<tr class=ours><td>tiny</td><td>0.2500</td><td>0.5000</td><td>5</td><td>100</td></tr>" in page
+    assert "<tr><td>smol</td><td>0.7500</td><td>0.8000</td>" in page and "gone (no hub)" in page

@@ -3,7 +3,8 @@
 input:  weights, tokenizer — the model folder's files; text — its val eval set
 output: quant — quant.json (sizes, compression, bits-per-byte deltas); the three
         quantized safetensors; hf — a Hugging Face folder; gguf — one file per type
-params: gguf_types; stride_fraction — the perplexity protocol the deltas use
+params: gguf_types; stride_fraction — the perplexity protocol the deltas use; llama_cpp —
+        the installed llama-cpp-python (installing it reruns export, which then scores each GGUF)
 """
 
 from pathlib import Path
@@ -18,7 +19,7 @@ with tracking.step_run(snakemake, step="export") as run:
     torch.set_num_threads(snakemake.threads)
     out = snakemake.output
     report = export(Path(snakemake.input.weights).parent, Path(snakemake.input.text), Path(out.quant).parent,
-                    snakemake.params.gguf_types, snakemake.params.stride_fraction)
+                    snakemake.params.gguf_types, snakemake.params.stride_fraction, snakemake.threads)
     write_json(out.quant, report)
     run.log_metrics(tracking.numeric_leaves({"fp32": report["fp32"], "schemes": report["schemes"], "gguf": report["gguf"]}))
     for path in (out.quant, out.int8, out.int4, out.mixed, *out.gguf):

@@ -72,6 +72,13 @@ def target_errors(config: dict) -> list[str]:
             for t in config.get("targets", []) if t not in config.get("models", {})]
 
 
+def downstream_errors(config: dict) -> list[str]:
+    named = config.get("evaluation", {}).get("downstream", {}).get("references") or []
+    known = ", ".join(sorted(config.get("references", {}))) or "none"
+    return [f"evaluation.downstream.references: '{r}' is not defined under references (defined: {known})"
+            for r in named if r not in config.get("references", {})]
+
+
 def known_models(config: dict) -> str:
     """The presets a config defines, for messages about a model name that is not one."""
     return "defined: " + (", ".join(sorted(config.get("models", {}))) or "none")
@@ -79,7 +86,7 @@ def known_models(config: dict) -> str:
 
 def check(config: dict) -> None:
     """Raise InputError listing every dangling reference in `config`."""
-    errors = reference_errors(config) + model_errors(config) + target_errors(config)
+    errors = reference_errors(config) + model_errors(config) + target_errors(config) + downstream_errors(config)
     if errors:
         raise InputError("invalid config:\n  " + "\n  ".join(errors))
 
@@ -141,6 +148,30 @@ def eval_set_spec(config: dict, name: str) -> dict:
 def model_eval_sets(config: dict, model: str) -> list[str]:
     """A model is evaluated on its own corpus's val split and every extra eval set."""
     return [VAL_PREFIX + config["models"][model]["corpus"], *config["evaluation"]["eval_sets"]]
+
+
+def perplexity_protocol(config: dict) -> dict:
+    """The evaluation settings perplexity depends on: all but the downstream tasks."""
+    return {k: v for k, v in config["evaluation"].items() if k != "downstream"}
+
+
+def downstream(config: dict) -> dict:
+    """evaluation.downstream, its defaults filled in."""
+    return with_defaults("downstream", config["evaluation"].get("downstream", {}))
+
+
+def downstream_references(config: dict) -> list[str]:
+    """The references scored on the downstream tasks (none while there are no tasks)."""
+    settings = downstream(config)
+    if not settings["tasks"]:
+        return []
+    return list(config["references"]) if settings["references"] is None else settings["references"]
+
+
+def downstream_task_files(config: dict) -> list[str]:
+    """The files of the custom task folder: editing one reruns the downstream stage."""
+    include = downstream(config)["include_path"]
+    return _folder_files(include) if include else []
 
 
 def model_preset(config: dict, model: str) -> dict:

@@ -34,15 +34,19 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     return torch.bfloat16
 
 
-def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether this CPU multiplies bf16 in hardware (Linux's flags; False where unknown)."""
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """This CPU's instruction-set flags as Linux lists them (empty where unknown)."""
     if cpuinfo is None:
         try:
             cpuinfo = open("/proc/cpuinfo", encoding="utf-8").read()
         except OSError:
-            return False
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+            return set()
+    return set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU multiplies bf16 in hardware (False where unknown)."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags(cpuinfo))
 
 
 def allow_tf32(precision: str) -> None:

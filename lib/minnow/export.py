@@ -6,7 +6,9 @@ model's val eval set, so quant.json reports what a scheme really costs in
 bits-per-byte beside what it saves in bytes. The Hugging Face folder is the
 model folder as transformers wants it (config.json, model.safetensors, tokenizer
 files with the chat template, generation_config.json stopping at <|end|> too),
-and the GGUF files are for llama.cpp and ollama.
+and the GGUF files are for llama.cpp and ollama: each is scored by llama.cpp
+itself on the same windows (`llama_cpp_scoring`), so a GGUF type's cost is what a
+llama.cpp user gets, its kernels included.
 """
 
 import math
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from minnow import gguf_export, model_folder, quantize, tokenizer
 from minnow.atomic import atomic_dir, write_json
+from minnow.eval import llama_cpp_scoring
 from minnow.eval.scoring import score
 
 HF_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
@@ -46,7 +49,18 @@ def _entry(path: Path, scores: dict, baseline: dict, fp32_bytes: int, fp16_bytes
             "delta_token_perplexity": scores["token_perplexity"] - baseline["token_perplexity"]}
 
 
-def export(folder: Path, eval_text: Path, out_dir: Path, gguf_types: list[str], stride_fraction: float) -> dict:
+def gguf_file(folder: Path, out: Path, dtype: str, tok, eval_text: Path, protocol: dict, baseline: dict) -> dict:
+    """Write one GGUF type; its entry in quant.json, with llama.cpp's bits-per-byte on the eval text
+    (protocol: the model's context, stride_fraction and threads)."""
+    info = gguf_export.write_gguf(folder, out, dtype)
+    scores = llama_cpp_scoring.score_gguf(out, tok, eval_text, **protocol)
+    if "bits_per_byte" in scores:
+        scores["delta_bits_per_byte"] = scores["bits_per_byte"] - baseline["bits_per_byte"]
+    return {"file": out.name, **{k: v for k, v in info.items() if k != "path"}, "llama_cpp": scores}
+
+
+def export(folder: Path, eval_text: Path, out_dir: Path, gguf_types: list[str], stride_fraction: float,
+           threads: int | None = None) -> dict:
     """Write every export of a model folder into out_dir; return quant.json's content."""
     model = model_folder.load_model(folder)
     tok = tokenizer.load(Path(folder) / "tokenizer.json")
@@ -60,7 +74,8 @@ def export(folder: Path, eval_text: Path, out_dir: Path, gguf_types: list[str], 
         scores = _scores(quantize.load_quantized(path), tok, eval_text, stride_fraction)
         schemes[scheme] = {**_entry(path, scores, baseline, fp32_bytes, fp16_bytes), "tensors": layout}
     write_hf_folder(folder, out_dir / "hf")
-    gguf = {t: gguf_export.write_gguf(folder, out_dir / f"model-{t}.gguf", t) for t in gguf_types}
+    protocol = {"context": model.cfg.context, "stride_fraction": stride_fraction, "threads": threads}
+    gguf = {t: gguf_file(folder, out_dir / f"model-{t}.gguf", t, tok, eval_text, protocol, baseline) for t in gguf_types}
     return {
         "eval_set": {"text": str(eval_text), "bytes": baseline["bytes"], "stride_fraction": stride_fraction},
         "fp32": {"file": "model.safetensors", "bytes": fp32_bytes, "bits_per_byte": baseline["bits_per_byte"],

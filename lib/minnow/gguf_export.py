@@ -32,8 +32,15 @@ from minnow.model import ModelConfig, Transformer
 from minnow.tokenizer import BYTE_TOKENS, SPECIAL_TOKENS, kind_of
 
 SPACE_PIECE = "\u2581"  # SentencePiece's spelling of a space
-DTYPES = {"f32": "F32", "f16": "F16", "q8_0": "Q8_0"}
-FILE_TYPES = {"f32": "ALL_F32", "f16": "MOSTLY_F16", "q8_0": "MOSTLY_Q8_0"}
+# The types the gguf package can write. It only reads the K-quants (q4_k_m, q5_k_m, q6_k):
+# those come from llama.cpp's own llama-quantize, run on model-f16.gguf.
+DTYPES = {"f32": "F32", "f16": "F16", "q8_0": "Q8_0", "q5_1": "Q5_1", "q5_0": "Q5_0", "q4_1": "Q4_1", "q4_0": "Q4_0"}
+FILE_TYPES = {"f32": "ALL_F32", "f16": "MOSTLY_F16", "q8_0": "MOSTLY_Q8_0", "q5_1": "MOSTLY_Q5_1",
+              "q5_0": "MOSTLY_Q5_0", "q4_1": "MOSTLY_Q4_1", "q4_0": "MOSTLY_Q4_0"}
+# Below 8 bits the output matrix (the tied embedding, or the untied head) is kept at 8 bits:
+# llama.cpp's quantizer keeps it at Q6_K for these types, since every logit passes through it,
+# and Q6_K is one the gguf package cannot write.
+OUTPUT_TYPE = "Q8_0"
 # Hugging Face parameter name (after "model.layers.N.") -> llama.cpp tensor name (after "blk.N.")
 LAYER_NAMES = {
     "input_layernorm.weight": "attn_norm.weight",
@@ -50,13 +57,14 @@ LAYER_NAMES = {
 
 def write_gguf(folder: str | Path, out: str | Path, dtype: str = "f16") -> dict:
     """Write the model in `folder` (weights, config.json, tokenizer files) to the GGUF
-    file `out`, its matrices as `dtype` ("f32", "f16" or "q8_0"; norms stay F32).
-    Returns the file's size, dtype, tensor count and the tensors that could not take
-    `dtype` (name -> the type they were written as)."""
+    file `out`, its matrices as `dtype` (one of DTYPES; norms stay F32). Returns the
+    file's size, dtype, tensor count, the tensors that could not take `dtype` (name ->
+    the type they were written as) and the output matrix kept at 8 bits, if any."""
     import gguf
 
     if dtype not in DTYPES:
-        raise InputError(f"GGUF dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+        k_quant = " (the gguf package cannot write K-quants: run llama.cpp's llama-quantize on model-f16.gguf)"
+        raise InputError(f"GGUF dtype {dtype!r} is not one of {', '.join(DTYPES)}" + (k_quant if "_k" in dtype else ""))
     folder, out = Path(folder), Path(out)
     model = load_model(folder)
     with atomic_path(out) as tmp:
@@ -66,7 +74,7 @@ def write_gguf(folder: str | Path, out: str | Path, dtype: str = "f16") -> dict:
         writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
         _add_hyperparameters(writer, model.cfg)
         _add_tokenizer(writer, folder, model.cfg.vocab_size)
-        count, fallbacks = _add_tensors(writer, model, gguf.GGMLQuantizationType[DTYPES[dtype]])
+        count, fallbacks, kept = _add_tensors(writer, model, gguf.GGMLQuantizationType[DTYPES[dtype]])
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
@@ -74,7 +82,8 @@ def write_gguf(folder: str | Path, out: str | Path, dtype: str = "f16") -> dict:
         written = read_gguf_check(tmp)
         if written["tensors"] != count:  # a writer bug must not leave a file that looks finished
             raise InputError(f"{out}: wrote {written['tensors']} tensors of {count}")
-    return {"path": str(out), "bytes": out.stat().st_size, "dtype": dtype, "tensors": count, "fallbacks": fallbacks}
+    return {"path": str(out), "bytes": out.stat().st_size, "dtype": dtype, "tensors": count,
+            "fallbacks": fallbacks, "kept_8bit": kept}
 
 
 def _tokenizer_files(folder: Path) -> tuple[dict, str]:
@@ -163,17 +172,29 @@ def _char_model(writer, tokens: list[str], types: list) -> None:
     writer.add_add_space_prefix(False)
 
 
-def _add_tensors(writer, model: Transformer, qtype) -> tuple[int, dict[str, str]]:
-    """Add every weight as `qtype` where it can be; return the count and the
-    matrices that fell back to another type (name -> type written)."""
-    count, fallbacks = 0, {}
+def _type_for(name: str, qtype, cfg: ModelConfig):
+    """The type a matrix asks for: `qtype`, except the output matrix below 8 bits."""
+    from gguf import GGMLQuantizationType as T
+
+    output = "token_embd.weight" if cfg.tie_embeddings else "output.weight"
+    low_bit = qtype in (T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1)
+    return T[OUTPUT_TYPE] if low_bit and name == output else qtype
+
+
+def _add_tensors(writer, model: Transformer, qtype) -> tuple[int, dict[str, str], dict[str, str]]:
+    """Add every weight as `qtype` where it can be; return the count, the matrices that
+    fell back to F16 and the output matrix kept at 8 bits (name -> type written)."""
+    count, fallbacks, kept = 0, {}, {}
     for name, array in _tensors(model):
-        data, written = _encode(array, qtype)
-        if array.ndim > 1 and written != qtype:
+        wanted = _type_for(name, qtype, model.cfg)
+        data, written = _encode(array, wanted)
+        if array.ndim > 1 and written != wanted:
             fallbacks[name] = written.name
+        elif wanted != qtype:
+            kept[name] = written.name
         writer.add_tensor(name, data, raw_dtype=written)
         count += 1
-    return count, fallbacks
+    return count, fallbacks, kept
 
 
 def _tensors(model: Transformer):
@@ -201,8 +222,9 @@ def permute_for_llama_cpp(w: np.ndarray, n_head: int) -> np.ndarray:
 
 
 def _encode(array: np.ndarray, qtype):
-    """`array` as `qtype`, or as F16 where a quantised block does not fit its rows;
-    1-D tensors (norms) always F32, as llama.cpp keeps them."""
+    """`array` as `qtype`, or as F16 where a quantised block does not fit its rows (every
+    type here has 32-wide blocks, so none of them would fit better); 1-D tensors (norms)
+    always F32, as llama.cpp keeps them."""
     from gguf import GGMLQuantizationType as T
     from gguf.quants import QuantError, quantize
 

@@ -67,11 +67,36 @@ def export_page(quant: dict, name: str) -> str:
     rows = [["fp32 (model.safetensors)", fp32["bytes"], 1.0, fp32["bits_per_byte"], 0.0]]
     rows += [[scheme, s["bytes"], s["compression_vs_fp32"], s["bits_per_byte"], s["delta_bits_per_byte"]]
              for scheme, s in quant["schemes"].items()]
-    gguf = [[kind, entry["bytes"], Path(entry["path"]).name] for kind, entry in quant["gguf"].items()]
+    gguf = [[kind, g["bytes"], g["llama_cpp"].get("bits_per_byte"), g["llama_cpp"].get("delta_bits_per_byte"),
+             _not_as_typed(g), g["file"]] for kind, g in quant["gguf"].items()]
+    skipped = {g["llama_cpp"]["skipped"] for g in quant["gguf"].values() if "skipped" in g["llama_cpp"]}
     body = (f"<p>Scored on {quant['eval_set']['bytes']:,} bytes of the model's val text.</p>"
             + table(["format", "bytes", "× smaller than fp32", "bits/byte", "Δ bits/byte"], rows)
-            + "<h2>GGUF</h2>" + table(["type", "bytes", "file"], gguf))
+            + "<h2>GGUF, scored by llama.cpp</h2>"
+            + table(["type", "bytes", "bits/byte", "Δ bits/byte", "tensors of another type", "file"], gguf)
+            + "".join(f"<p>Not scored: {html.escape(reason)}</p>" for reason in sorted(skipped)))
     return page(f"Export: {name}", body)
+
+
+def _not_as_typed(gguf: dict) -> str:
+    """The matrices a GGUF file holds in another type than its own, and which."""
+    other = {**gguf.get("kept_8bit", {}), **gguf.get("fallbacks", {})}
+    return ", ".join(f"{name} {kind}" for name, kind in other.items())
+
+
+def downstream_page(result: dict) -> str:
+    """Per lm-eval task: the model's metrics and each reference's, side by side."""
+    name = result["model"]
+    body = f"<p>lm-evaluation-harness {html.escape(result['lm_eval'])}; higher is better except perplexity.</p>"
+    for task, ours in result["tasks"].items():
+        scored = {name: ours, **{r: v["tasks"][task] for r, v in result["references"].items() if task in v.get("tasks", {})}}
+        metrics = list(ours["metrics"])
+        rows = [[model, *(s["metrics"].get(m) for m in metrics), s["num_fewshot"], s["samples"]] for model, s in scored.items()]
+        body += f"<h2>{html.escape(task)}</h2>" + table(["model", *metrics, "few-shot", "examples"], rows, {0})
+    skipped = [f"{r} ({v['skipped']})" for r, v in result["references"].items() if "skipped" in v]
+    if skipped:
+        body += f"<p>Skipped references: {html.escape('; '.join(skipped))}</p>"
+    return page(f"Downstream: {name}", body)
 
 
 def training_page(summary: dict, name: str) -> str:

@@ -20,7 +20,12 @@ def score_folder(folder: Path, texts: dict[str, Path], stride_fraction: float) -
 
 def score(model, tok, texts: dict[str, Path], stride_fraction: float) -> dict[str, dict]:
     """A minnow model's metrics on each eval text (its tokenizer `tok`), in windows of its context."""
-    context = model.cfg.context
+    return score_logits(lambda x: model(x)[0], model.cfg.context, tok, texts, stride_fraction)
+
+
+def score_logits(logits_fn, context: int, tok, texts: dict[str, Path], stride_fraction: float) -> dict[str, dict]:
+    """Metrics on each eval text of any engine that gives logits over minnow's token ids
+    (minnow's own model, llama.cpp running its GGUF), in windows of `context`."""
     stride = max(1, int(context * stride_fraction))
     start = tokenizer.special_id(tok, "eos")
     if start is None:
@@ -30,5 +35,5 @@ def score(model, tok, texts: dict[str, Path], stride_fraction: float) -> dict[st
         text = read_text(path)
         ids = tok.encode(text, add_special_tokens=False).ids
         results[name] = {"context": context, "stride": stride,
-                         **score_text(lambda x: model(x)[0], ids, start, text, context, stride)}
+                         **score_text(logits_fn, ids, start, text, context, stride)}
     return results
