@@ -21,5 +21,7 @@ with tracking.step_run(snakemake, step="downstream") as run:
     result = downstream.model_result(snakemake.wildcards.model, Path(snakemake.input.hf), p.settings,
                                      dict(zip(p.references, map(Path, snakemake.input.references))))
     write_json(snakemake.output[0], result)
-    run.log_metrics(tracking.numeric_leaves({task: r["metrics"] for task, r in result["tasks"].items()}))
+    metrics = tracking.numeric_leaves({task: r["metrics"] for task, r in result["tasks"].items()})
+    run.log_metrics(metrics)
+    run.log_model_metrics(metrics)
     run.log_artifact(snakemake.output[0])

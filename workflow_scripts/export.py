@@ -22,5 +22,7 @@ with tracking.step_run(snakemake, step="export") as run:
                     snakemake.params.gguf_types, snakemake.params.stride_fraction, snakemake.threads)
     write_json(out.quant, report)
     run.log_metrics(tracking.numeric_leaves({"fp32": report["fp32"], "schemes": report["schemes"], "gguf": report["gguf"]}))
+    files = {**report["schemes"], **{f"gguf-{t}": g for t, g in report["gguf"].items()}}
+    run.log_model_metrics({f"export.{name}.bytes": entry["bytes"] for name, entry in files.items()})
     for path in (out.quant, out.int8, out.int4, out.mixed, *out.gguf):
         run.log_artifact(path)

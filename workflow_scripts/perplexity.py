@@ -12,7 +12,7 @@ import torch
 
 from minnow import tracking
 from minnow.atomic import write_json
-from minnow.eval.ppl_json import build_ppl_json
+from minnow.eval.ppl_json import bits_per_byte_columns, build_ppl_json
 
 with tracking.step_run(snakemake, step="perplexity") as run:
     torch.set_num_threads(snakemake.threads)
@@ -24,4 +24,5 @@ with tracking.step_run(snakemake, step="perplexity") as run:
     write_json(snakemake.output[0], result)
     scores = {s: {"model": v["model"], "ref": v["references"]} for s, v in result["eval_sets"].items()}
     run.log_metrics(tracking.numeric_leaves(scores))
+    run.log_model_metrics(bits_per_byte_columns(result))
     run.log_artifact(snakemake.output[0])

@@ -10,6 +10,7 @@ params: model — the preset (architecture and train settings); vocab_size — e
                       (kept across reruns, so not an output); code — digest of the lib code
 """
 
+import time
 from pathlib import Path
 
 from minnow import launch, tracking, train_job
@@ -21,9 +22,14 @@ with tracking.step_run(snakemake, step="train") as run:
                    shards=Path(snakemake.input.shards).parent, tokenizer_json=Path(snakemake.input.tokenizer),
                    checkpoints=Path(p.checkpoints), weights=Path(out.weights), config=Path(out.config),
                    curve=Path(out.curve), summary=Path(out.summary))
+    started = time.time()
     if p.model["train"]["gpus"] > 1:
         result = launch.torchrun(job, p.model["train"]["gpus"], run.run_id)
     else:
         result = train_job.run(job, on_metrics=run.log_step_metrics, threads=snakemake.threads)
     run.log_metrics(tracking.numeric_leaves({k: v for k, v in result.items() if k != "history"}))
+    run.log_model_curves(result["history"])
+    run.log_model_metrics({"best_val_loss": result["best_val_loss"], "parameters": result["params"],
+                           "tokens_seen": result["tokens_seen"], "steps": result["steps"],
+                           "train_seconds": time.time() - started})
     run.log_artifact(out.curve)

@@ -1,10 +1,13 @@
 """MLflow tracking for pipeline steps: one run per Snakemake job.
 
-The only module that imports mlflow. Every step opens one run in the experiment
-named by the config's `experiment` key, tagged with the step, its wildcards
-(corpus / tokenizer / model name), a digest of the whole config and the git
-commit, and logs its params, metrics and a summary artifact, so runs can be
-compared in the MLflow UI.
+With `run_groups`, the only modules that import mlflow. Every step opens one run
+in the experiment named by the config's `experiment` key, tagged with the step,
+its wildcards (corpus / tokenizer / model name), a digest of the whole config and
+the git commit, and logs its params, metrics and a summary artifact. Each run is
+the child of a parent (`run_groups`): a model's steps of its model run, which
+they give the model's summary metrics, a corpus's data steps of its corpus run,
+so the MLflow UI shows one row per model and per corpus. The experiment is marked
+a model-training one.
 
 The store is MLFLOW_TRACKING_URI when set, else the SQLite file
 results/mlflow.db under the working directory. A fresh SQLite store is not safe to create from several
@@ -23,12 +26,15 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from minnow import steplog
+from minnow import run_groups, steplog
+from minnow.config import group_identity, model_preset, run_group
 from minnow.errors import InputError
 
 log = logging.getLogger(__name__)
 
 MAX_PARAM_CHARS = 6000
+# MLflow 3's experiment kinds: this one opens on the runs table, not the GenAI overview
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def tracking_uri() -> str:
@@ -67,11 +73,13 @@ def ensure_store(experiment: str, uri: str | None = None) -> str:
         client = MlflowClient(uri)
         found = client.get_experiment_by_name(experiment)
         if found is not None:
+            if found.tags.get("mlflow.experimentKind") is None:  # a store from before the kind was set
+                client.set_experiment_tag(found.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
             return found.experiment_id
         db = _sqlite_path(uri)
         artifacts = (db.parent / "mlartifacts").as_uri() if db else None
         try:
-            return client.create_experiment(experiment, artifact_location=artifacts)
+            return client.create_experiment(experiment, artifact_location=artifacts, tags=EXPERIMENT_KIND)
         except Exception:
             # Another process on another node created it between our two calls.
             found = client.get_experiment_by_name(experiment)
@@ -128,11 +136,31 @@ def git_commit(folder: str | Path) -> str:
 
 
 class Run:
-    """The handle a step logs through; thin over MlflowClient so steps stay short."""
+    """The handle a step logs through; thin over MlflowClient so steps stay short.
+    `parent` is the step's parent run: for a model's steps, the model run."""
 
-    def __init__(self, client, run_id: str):
+    def __init__(self, client, run_id: str, parent: str | None = None):
         self.client = client
         self.run_id = run_id
+        self.parent = parent
+
+    def log_model_metrics(self, metrics: dict[str, float]) -> None:
+        """Summary metrics of the model, on its model run: the row the runs table compares."""
+        if self.parent:
+            Run(self.client, self.parent).log_metrics(metrics)
+
+    def log_model_curves(self, history: dict[str, list]) -> None:
+        """The loss curves on the model run (train_loss, val_loss by step), whole from the
+        history, so a run that resumed or re-finished still carries its full curve."""
+        from mlflow.entities import Metric
+
+        if not self.parent:
+            return
+        now = int(time.time() * 1000)
+        points = [Metric(f"{split}_loss", float(loss), now, int(step))
+                  for split, curve in history.items() for step, loss in curve]
+        for i in range(0, len(points), 1000):
+            self.client.log_batch(self.parent, metrics=points[i : i + 1000])
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
@@ -166,6 +194,17 @@ def attach(run_id: str) -> Run:
     return Run(MlflowClient(tracking_uri()), run_id)
 
 
+def _parent(client, experiment_id: str, config: dict, step: str, wildcards: dict) -> str | None:
+    """The parent run a step's run belongs to (its model, corpus or the evaluation)."""
+    group = run_group(config, step, wildcards)
+    if group is None:
+        return None
+    kind, name = group
+    identity = group_identity(config, kind, name)
+    params = flatten(model_preset(config, name) if kind == "model" else identity)
+    return run_groups.group_run(client, experiment_id, kind, name, identity, params, restart=step == "train")
+
+
 @contextmanager
 def step_run(smk, step: str):
     """Run one Snakemake job as one MLflow run, its output captured in the rule log;
@@ -189,7 +228,10 @@ def step_run(smk, step: str):
             "mlflow.runName": "-".join([step, *map(str, smk.wildcards)]),
             **{k: str(v) for k, v in smk.wildcards.items()},
         }
-        run = Run(client, client.create_run(experiment_id, tags=tags).info.run_id)
+        with run_groups.runs_lock(_sqlite_path(uri)):
+            parent = _parent(client, experiment_id, smk.config, step, dict(smk.wildcards.items()))
+            tags.update(run_groups.step_tags(client, experiment_id, tags["mlflow.runName"], parent))
+            run = Run(client, client.create_run(experiment_id, tags=tags).info.run_id, parent)
         run.log_params(dict(smk.params.items()))
         try:
             yield run

@@ -34,3 +34,15 @@ def _ranking(name: str, ours: dict, refs: dict) -> list[dict]:
     rows = [{"model": name, "bits_per_byte": ours["bits_per_byte"]}]
     rows += [{"model": r, "bits_per_byte": m["bits_per_byte"]} for r, m in refs.items() if "bits_per_byte" in m]
     return sorted(rows, key=lambda row: row["bits_per_byte"])
+
+
+def bits_per_byte_columns(ppl: dict) -> dict[str, float]:
+    """`<set>.bits_per_byte` of the model and `<set>.<reference>.bits_per_byte` of each
+    reference: the same names for every model, so MLflow's runs table lines them up."""
+    columns = {}
+    for name, entry in ppl["eval_sets"].items():
+        columns[f"{name}.bits_per_byte"] = entry["model"]["bits_per_byte"]
+        for ref, score in entry["references"].items():
+            if "bits_per_byte" in score:
+                columns[f"{name}.{ref}.bits_per_byte"] = score["bits_per_byte"]
+    return columns
