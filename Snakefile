@@ -43,6 +43,10 @@ onstart:
     create_tracking_store()
 
 
+onsuccess:
+    print(tracking_ui_hint())
+
+
 rule all:
     input:
         all_targets(),

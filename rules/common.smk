@@ -62,6 +62,13 @@ def create_tracking_store():
     tracking.ensure_store(config["experiment"])
 
 
+def tracking_ui_hint():
+    """Where to compare this experiment's runs, said after a successful run."""
+    from minnow import tracking
+
+    return tracking.ui_hint(config["experiment"])
+
+
 def local_digests(spec):
     """sha256 of each local file a config entry reads, as a param: editing, adding or
     removing one reruns the rule (touching one does not)."""

@@ -76,3 +76,13 @@ def test_bad_input_ends_the_run_failed_with_a_clean_exit(tmp_path):
 
 def test_flatten_makes_dotted_string_params():
     assert tracking.flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": "x"}) == {"a.b": "1", "a.c.d": "[1, 2]", "e": "x"}
+
+
+def test_the_ui_hint_links_the_experiments_runs_table(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    hint = tracking.ui_hint("hinted")
+    experiment = MlflowClient(uri).get_experiment_by_name("hinted")
+    assert hint == (f"MLflow: mlflow ui --backend-store-uri {uri} --port 5000, then open "
+                    f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}?workflowType=machine_learning")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

@@ -88,6 +88,20 @@ def ensure_store(experiment: str, uri: str | None = None) -> str:
             return found.experiment_id
 
 
+def ui_hint(experiment: str) -> str:
+    """How to open this experiment's runs table in the MLflow UI. The link names the
+    UI's "Model training" view: MLflow 3.17's UI opens every experiment on the GenAI
+    overview unless told so (its own toggle, kept per browser; it ignores the
+    experiment's kind tag)."""
+    uri = tracking_uri()
+    experiment_id = ensure_store(experiment, uri)
+    view = f"#/experiments/{experiment_id}?workflowType=machine_learning"
+    if _sqlite_path(uri):
+        return (f"MLflow: mlflow ui --backend-store-uri {uri} --port 5000, "
+                f"then open http://127.0.0.1:5000/{view}")
+    return f"MLflow: {uri.rstrip('/')}/{view}"
+
+
 def _quiet_mlflow() -> None:
     for name in ("alembic", "mlflow", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
