@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -37,18 +38,22 @@ def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 120) -> N
 
 @contextmanager
 def mlflow_server(backend: str, folder: Path, *extra: str):
-    """`mlflow server` over `backend` (a store URI) on a free port; yields its URL."""
+    """`mlflow server` over `backend` (a store URI) on a free port; yields its URL. Its job
+    runner (huey consumers, which outlive a terminated server) is off, and the whole
+    process group is stopped afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
            "--backend-store-uri", backend, *extra]
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with open(folder / "server.log", "w") as log:
-        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env,
+                                  start_new_session=True)
     try:
         wait_until_up(url, server)
         yield url
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
 
