@@ -34,14 +34,14 @@ PARENT = "mlflow.parentRunId"
 NAME = "mlflow.runName"
 
 
-def group_key(identity: dict) -> str:
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
+def digest(obj) -> str:
+    """Short hash of a JSON-able value: a config's (the `config_digest` tag) or a group's identity."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 @contextmanager
-def runs_lock(db: Path | None):
-    """Serialise find-or-create between processes: beside a SQLite store, else in results/."""
-    path = (db.parent if db else Path("results")) / ".mlflow-runs.lock"
+def locked(path: Path):
+    """An exclusive file lock on `path` between processes (on one machine, or a shared filesystem)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -49,6 +49,11 @@ def runs_lock(db: Path | None):
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def runs_lock(db: Path | None):
+    """Serialise find-or-create between processes: beside a SQLite store, else in results/."""
+    return locked((db.parent if db else Path("results")) / ".mlflow-runs.lock")
 
 
 def _quoted(value: str) -> str:
@@ -67,28 +72,23 @@ def supersede(client, run) -> None:
     client.set_tag(run.info.run_id, NAME, f"{run.data.tags.get(NAME, run.info.run_id)} (superseded)")
 
 
-def group_run(client, experiment_id: str, kind: str, name: str, identity: dict, params: dict, restart: bool) -> str:
-    """The current parent run of a model, corpus or evaluation (`kind`), created if missing;
-    with `restart` (the train step), a parent that already holds a train run is superseded
-    by a new one, so a retrained model's row holds only the new run's steps."""
-    key = group_key(identity)
+def group_run(client, experiment_id: str, kind: str, name: str, identity: dict, restart: bool) -> tuple[str, bool]:
+    """The current parent run of a model, corpus or evaluation (`kind`) and whether it was
+    created now; with `restart` (the train step), a parent that already holds a train run
+    is superseded by a new one, so a retrained model's row holds only the new run's steps."""
+    key = digest(identity)
     found = _current(client, experiment_id, **{KIND: kind, GROUP: name, KEY: key})
     if found and restart and _current(client, experiment_id, **{PARENT: found[-1].info.run_id, "step": "train"}):
         for run in found:
             supersede(client, run)
         found = []
     if found:
-        return found[-1].info.run_id
+        return found[-1].info.run_id, False
     label = name if kind == "model" else f"{kind} {name}"
     tags = {KIND: kind, GROUP: name, KEY: key, CURRENT: "true", NAME: f"{label} ({key[:6]})"}
     run_id = client.create_run(experiment_id, tags=tags).info.run_id
-    from mlflow.entities import Param
-
-    batch = [Param(k, v) for k, v in params.items()]
-    for i in range(0, len(batch), 100):
-        client.log_batch(run_id, params=batch[i : i + 100])
     client.set_terminated(run_id, "FINISHED")
-    return run_id
+    return run_id, True
 
 
 def step_tags(client, experiment_id: str, run_key: str, parent: str | None) -> dict:

@@ -16,8 +16,6 @@ creates it under a file lock; the Snakefile calls it once before any job starts
 and every step calls it again, which is then a cheap no-op.
 """
 
-import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -54,13 +52,8 @@ def _store_lock(uri: str):
     if db is None:
         yield
         return
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{db}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with run_groups.locked(Path(f"{db}.lock")):
+        yield
 
 
 def ensure_store(experiment: str, uri: str | None = None) -> str:
@@ -135,7 +128,7 @@ def numeric_leaves(obj: dict, prefix: str = "") -> dict[str, float]:
 
 def config_digest(config: dict) -> str:
     """Short hash identifying a whole config, to group runs made from the same one."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return run_groups.digest(config)
 
 
 def git_commit(folder: str | Path) -> str:
@@ -215,8 +208,10 @@ def _parent(client, experiment_id: str, config: dict, step: str, wildcards: dict
         return None
     kind, name = group
     identity = group_identity(config, kind, name)
-    params = flatten(model_preset(config, name) if kind == "model" else identity)
-    return run_groups.group_run(client, experiment_id, kind, name, identity, params, restart=step == "train")
+    run_id, created = run_groups.group_run(client, experiment_id, kind, name, identity, restart=step == "train")
+    if created:
+        Run(client, run_id).log_params(model_preset(config, name) if kind == "model" else identity)
+    return run_id
 
 
 @contextmanager
