@@ -69,7 +69,7 @@ def write_prose(folder: Path, megabytes: int, seed: int = 0) -> list[Path]:
 
 
 def corpus_spec() -> dict:
-    from minnow.config import with_defaults
+    from minnow.workflow.config import with_defaults
 
     return with_defaults("corpus", {"sources": {"prose": {"weight": 1.0}}, "filters": FILTERS})
 

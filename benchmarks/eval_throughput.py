@@ -19,9 +19,9 @@ import torch
 import yaml
 
 from minnow.eval import perplexity
-from minnow.config import embedding_rows
+from minnow.workflow.config import embedding_rows
 from minnow.model import Transformer
-from minnow.training import model_config
+from minnow.train.loop import model_config
 
 REPO = Path(__file__).resolve().parents[1]
 

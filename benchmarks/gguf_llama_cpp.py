@@ -24,7 +24,7 @@ from minnow import model_folder, tokenizer
 from minnow.eval import llama_cpp_scoring
 from minnow.eval.scoring import score
 from minnow.generate import generate
-from minnow.gguf_export import DTYPES, write_gguf
+from minnow.export.gguf_writer import DTYPES, write_gguf
 
 
 def eval_text(folder: Path) -> Path:

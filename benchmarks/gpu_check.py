@@ -23,8 +23,8 @@ import torch
 import yaml
 
 from bench_common import REPO, cpu_name
-from minnow import training
-from minnow.config import embedding_rows, with_defaults
+from minnow.train import loop
+from minnow.workflow.config import embedding_rows, with_defaults
 
 RESULTS = REPO / "results"
 
@@ -37,7 +37,7 @@ def preset(name: str, steps: int, device: str, precision: str, compile_: bool) -
                      "eval_every": 10**6, "checkpoint_every": 10**6, "log_every": 10}
     spec = with_defaults("model", spec)
     rows = embedding_rows(config["tokenizers"][spec["tokenizer"]]["vocab_size"])
-    return (*training.configs(spec, rows), spec["tokenizer"])
+    return (*loop.configs(spec, rows), spec["tokenizer"])
 
 
 def train(name: str, steps: int, device: str, precision: str, compile_: bool) -> dict:
@@ -46,7 +46,7 @@ def train(name: str, steps: int, device: str, precision: str, compile_: bool) ->
     model_cfg, cfg, tok = preset(name, steps, device, precision, compile_)
     reports = []
     with tempfile.TemporaryDirectory() as checkpoints:
-        trainer = training.Trainer(model_cfg, cfg, RESULTS / "shards/default" / tok,
+        trainer = loop.Trainer(model_cfg, cfg, RESULTS / "shards/default" / tok,
                                    RESULTS / "tokenizers" / tok / "tokenizer.json", Path(checkpoints),
                                    lambda step, metrics: reports.append(metrics))
         result = trainer.run(progress=False)

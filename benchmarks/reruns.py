@@ -109,7 +109,7 @@ CHANGES = [
     ("a comment and a docstring in every lib module", every_module_commented),
     ("an error message reworded (shards.py)", edit("lib/minnow/shards.py", "truncated shard:", "shard cut short:")),
     ("`params:` of tiny (documentation only)", overlay({"models": {"tiny": {"params": 2.0e6}}})),
-    ("the loss plot's size (plots.py)", edit("lib/minnow/plots.py", "figsize=(7, 4)", "figsize=(8, 4)")),
+    ("the loss plot's size (plots.py)", edit("lib/minnow/train/plots.py", "figsize=(7, 4)", "figsize=(8, 4)")),
     ("one more sample prompt", overlay({"samples": {"prompts": ["the little fish", "def read_file(path):",
                                                                 "The os module", "hello"]}})),
     ("the local eval set file edited", edit("data/poem.txt", "warm", "cold")),

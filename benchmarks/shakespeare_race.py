@@ -203,8 +203,9 @@ def work_data(corpus: str, folder: str) -> dict:
 
 
 def work_minnow(corpus: str, data: str, spec_json: str, steps: str) -> dict:
-    from minnow import tokenizer, train_job
-    from minnow.config import embedding_rows, with_defaults
+    from minnow import tokenizer
+    from minnow.train.job import TrainJob
+    from minnow.workflow.config import embedding_rows, with_defaults
     from minnow.model_folder import load_model
 
     data = Path(data)
@@ -213,12 +214,12 @@ def work_minnow(corpus: str, data: str, spec_json: str, steps: str) -> dict:
     spec = json.loads(spec_json)
     spec["train"]["steps"] = int(steps)
     spec = with_defaults("model", {"corpus": corpus, "tokenizer": "chars", **spec})
-    job = train_job.TrainJob(name="race", spec=spec, vocab_size=embedding_rows(384), shards=shards,
+    job = TrainJob(name="race", spec=spec, vocab_size=embedding_rows(384), shards=shards,
                              tokenizer_json=tok_json, checkpoints=folder / "ckpt", weights=folder / "m/model.safetensors",
                              config=folder / "m/config.json", curve=folder / "m/curve.png",
                              summary=folder / "m/summary.json")
     start = time.perf_counter()
-    result = train_job.run(job, progress=False)
+    result = job.run(progress=False)
     seconds = time.perf_counter() - start
     model, tok = load_model(folder / "m"), tokenizer.load(tok_json)
     _, val_text = split_text(CORPORA[corpus])

@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from bench_common import REPO, cpu_name
-from minnow import model, optim, training
-from minnow.config import embedding_rows, with_defaults
+from minnow import model
+from minnow.train import loop, optim
+from minnow.workflow.config import embedding_rows, with_defaults
 from minnow.devices import cpu_has_bf16
 from shakespeare_race import BASELINE, EQUAL_SHAPE, nanogpt
 
@@ -49,8 +50,8 @@ def unfused_linears(x, *layers):
 def minnow_step(train: dict, fused_linears: bool = True, foreach_adamw: bool = False):
     spec = with_defaults("model", {"corpus": "c", "tokenizer": "t", **EQUAL_SHAPE,
                                    "train": {**EQUAL_SHAPE["train"], "steps": 10**6, **train}})
-    model_cfg, cfg = training.configs(spec, embedding_rows(384))
-    trainer = training.Trainer(model_cfg, cfg, DATA / "shards", DATA / "tok/tokenizer.json", DATA / "levers")
+    model_cfg, cfg = loop.configs(spec, embedding_rows(384))
+    trainer = loop.Trainer(model_cfg, cfg, DATA / "shards", DATA / "tok/tokenizer.json", DATA / "levers")
     if foreach_adamw:
         trainer.optimizer = torch.optim.AdamW(optim.param_groups(trainer.model, cfg.weight_decay), lr=cfg.lr,
                                               betas=(cfg.beta1, cfg.beta2), foreach=True)
@@ -149,8 +150,8 @@ def tiny_optimizers() -> None:
     print("\n| tiny (400 steps), optimizer | seconds | val loss at each evaluation |\n|---|---|---|")
     for extra in ({"optimizer": "adamw"}, {"optimizer": "muon", "muon_lr": 0.02}, {"optimizer": "muon", "muon_lr": 0.04}):
         spec = with_defaults("model", {**preset, "train": {**preset["train"], **extra}})
-        model_cfg, cfg = training.configs(spec, embedding_rows(4096))
-        trainer = training.Trainer(model_cfg, cfg, results / "shards/default/bpe4k",
+        model_cfg, cfg = loop.configs(spec, embedding_rows(4096))
+        trainer = loop.Trainer(model_cfg, cfg, results / "shards/default/bpe4k",
                                    results / "tokenizers/bpe4k/tokenizer.json", Path(tempfile.mkdtemp()))
         start = time.perf_counter()
         val = trainer.run(progress=False)["history"]["val"]

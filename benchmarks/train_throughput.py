@@ -27,10 +27,10 @@ import torch.nn.functional as F
 import yaml
 
 from minnow.model import Attention, Transformer, apply_rope
-from minnow.config import embedding_rows, with_defaults
+from minnow.workflow.config import embedding_rows, with_defaults
 from minnow.devices import autocast_dtype, peak_flops
-from minnow.optim import param_groups
-from minnow.training import configs
+from minnow.train.optim import param_groups
+from minnow.train.loop import configs
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_BATCH = {"tiny": 16, "guppy": 16, "small": 4}  # sequences per step on a 2-core CPU

@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 
 from minnow import code_digest, digests
-from minnow import config as minnow_config
+from minnow.workflow import config as minnow_config
 from minnow.errors import InputError
 
 try:
@@ -57,14 +57,14 @@ def code(step):
 
 def create_tracking_store():
     """Create the MLflow store and experiment before any job runs (a fresh SQLite store races)."""
-    from minnow import tracking
+    from minnow.workflow import tracking
 
     tracking.ensure_store(config["experiment"])
 
 
 def tracking_ui_hint():
     """Where to compare this experiment's runs, said after a successful run."""
-    from minnow import tracking
+    from minnow.workflow import tracking
 
     return tracking.ui_hint(config["experiment"])
 

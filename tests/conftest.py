@@ -122,8 +122,8 @@ CHAT_MODEL_SPEC = {"d_model": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, 
 def train_job(folder: Path, shards: Path, tok: Path, spec: dict, vocab_size: int = 512, name: str = "test",
               data: dict | None = None):
     """A TrainJob writing its model folder into `folder`, the preset completed by the schema's defaults."""
-    from minnow.config import with_defaults
-    from minnow.train_job import TrainJob
+    from minnow.workflow.config import with_defaults
+    from minnow.train.job import TrainJob
 
     return TrainJob(name=name, spec=with_defaults("model", {"corpus": "c", "tokenizer": "t", **spec}),
                     vocab_size=vocab_size, shards=shards, tokenizer_json=tok, checkpoints=folder / "checkpoints",
@@ -134,10 +134,8 @@ def train_job(folder: Path, shards: Path, tok: Path, spec: dict, vocab_size: int
 @pytest.fixture(scope="session")
 def model_folder(tmp_path_factory, chat_shards) -> Path:
     """A small trained chat model folder (lowercase guppy data), trained once per session."""
-    from minnow import train_job as jobs
-
     folder = tmp_path_factory.mktemp("tiny-chat-model")
     job = train_job(folder, *chat_shards, CHAT_MODEL_SPEC, name="tiny-chat",
                     data={"lowercase": True, "corpus": "guppy-chat", "tokenizer": "bpe512"})
-    jobs.run(job, threads=1, progress=False)
+    job.run(threads=1, progress=False)
     return folder

@@ -10,22 +10,23 @@ REPO = Path(__file__).resolve().parents[1]
 def test_digest_follows_imports_transitively_but_not_tracking():
     files = {str(p.relative_to(code_digest.PACKAGE_ROOT)) for p in code_digest.module_files(REPO / "workflow_scripts/prepare_part.py")}
     assert {"data/prepare.py", "data/filters.py", "data/minhash.py", "data/readers.py", "atomic.py", "errors.py"} <= files
-    assert not files & {"tracking.py", "steplog.py", "tokenizer.py", "data/dedup.py"}
+    assert not files & {"workflow/tracking.py", "workflow/steplog.py", "tokenizer.py", "data/dedup.py"}
 
 
 def test_digest_changes_with_an_indirectly_imported_module(tmp_path, monkeypatch):
     pkg = tmp_path / "minnow"
     (pkg / "data").mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "data" / "__init__.py").write_text("")
+    (pkg / "workflow").mkdir()
+    for init in ("__init__.py", "data/__init__.py", "workflow/__init__.py"):
+        (pkg / init).write_text("")
     (pkg / "data" / "a.py").write_text("from .b import f\n")
     (pkg / "data" / "b.py").write_text("def f(): return 1\n")
-    (pkg / "tracking.py").write_text("x = 1\n")
+    (pkg / "workflow" / "tracking.py").write_text("x = 1\n")
     script = tmp_path / "step.py"
-    script.write_text("from minnow import tracking\nfrom minnow.data.a import f\n")
+    script.write_text("from minnow.workflow import tracking\nfrom minnow.data.a import f\n")
     monkeypatch.setattr(code_digest, "PACKAGE_ROOT", pkg)
     before = code_digest.digest(script)
-    (pkg / "tracking.py").write_text("x = 2\n")
+    (pkg / "workflow" / "tracking.py").write_text("x = 2\n")
     assert code_digest.digest(script) == before
     (pkg / "data" / "b.py").write_text("def f(): return 2\n")
     assert code_digest.digest(script) != before
@@ -34,7 +35,7 @@ def test_digest_changes_with_an_indirectly_imported_module(tmp_path, monkeypatch
 def test_reference_scores_do_not_depend_on_minnow_model_code():
     files = {p.name for p in code_digest.module_files(REPO / "workflow_scripts/reference_perplexity.py")}
     assert "references.py" in files and "perplexity.py" in files
-    assert not files & {"model.py", "checkpoint.py", "tokenizer.py", "training.py"}
+    assert not files & {"model.py", "checkpoint.py", "tokenizer.py", "loop.py"}
 
 
 BEFORE = '''"""A module."""
@@ -74,9 +75,9 @@ def test_normal_form_sees_every_change_of_behaviour(edit):
 
 
 def test_weights_code_covers_the_loop_and_model_but_not_plots_or_the_model_folder():
-    from minnow import checkpoint
+    from minnow.train import checkpoint
 
     files = {str(p.relative_to(code_digest.PACKAGE_ROOT))
-             for p in code_digest.module_closure("minnow.training", checkpoint.NOT_WEIGHTS)}
-    assert {"model.py", "batches.py", "optim.py", "shards.py", "checkpoint.py", "devices.py"} <= files
-    assert not files & {"plots.py", "model_folder.py", "train_job.py", "errors.py", "atomic.py", "tracking.py"}
+             for p in code_digest.module_closure("minnow.train.loop", checkpoint.NOT_WEIGHTS)}
+    assert {"model.py", "train/batches.py", "train/optim.py", "shards.py", "train/checkpoint.py", "devices.py"} <= files
+    assert not files & {"train/plots.py", "model_folder.py", "train/job.py", "errors.py", "atomic.py", "workflow/tracking.py"}

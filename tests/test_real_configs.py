@@ -25,7 +25,7 @@ import yaml
 from snakemake.utils import update_config, validate
 
 from conftest import REPO, planned_rules, snakemake
-from minnow import config as minnow_config
+from minnow.workflow import config as minnow_config
 from minnow import tokenizer
 from minnow.shards import TokenShards
 
@@ -196,7 +196,7 @@ def test_config_merges_over_the_default_into_a_valid_run_of_its_own_data(name):
     import torch
 
     from minnow.model import Transformer
-    from minnow.training import model_config
+    from minnow.train.loop import model_config
 
     header = (REPO / "config" / f"{name}.yaml").read_text().split("\n\n")[0]
     for part in ("Downloads:", "Trains:", "Time:", f"snakemake --cores all --configfile config/{name}.yaml"):

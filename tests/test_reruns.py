@@ -148,7 +148,7 @@ def test_a_documentation_only_config_value_reruns_nothing(built):
 
 def test_a_change_to_the_loss_plot_refinishes_train_from_its_checkpoint(built):
     before = summary(built)
-    plots = built / "lib/minnow/plots.py"
+    plots = built / "lib/minnow/train/plots.py"
     with Edited(plots, lambda text: text.replace("figsize=(7, 4)", "figsize=(8, 4)")):
         assert plan(built) == {"train": 1, **MODEL_DOWNSTREAM}
         run(built)

@@ -9,7 +9,7 @@ params: corpus — sources and weights, mix_by, total, val_fraction, seed, dedup
 
 from pathlib import Path
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.data.dedup import dedup_corpus
 
 with tracking.step_run(snakemake, step="dedup") as run:

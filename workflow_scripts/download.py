@@ -7,7 +7,7 @@ params: source — the source's config entry; parts — how many parts it is rea
         files — digests of the local files it reads (a rerun trigger)
 """
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.data.download import download
 
 with tracking.step_run(snakemake, step="download") as run:

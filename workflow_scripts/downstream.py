@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.atomic import write_json
 from minnow.eval import downstream
 

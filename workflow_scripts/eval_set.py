@@ -8,7 +8,7 @@ params: spec — kind (corpus_val, local, hf) and its settings; files — digest
 
 from pathlib import Path
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.eval import eval_sets
 
 with tracking.step_run(snakemake, step="eval_set") as run:

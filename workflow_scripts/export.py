@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.atomic import write_json
-from minnow.export import export
+from minnow.export.stage import export
 
 with tracking.step_run(snakemake, step="export") as run:
     torch.set_num_threads(snakemake.threads)

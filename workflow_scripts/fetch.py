@@ -5,7 +5,7 @@ output: results/fetched/{source}/ — the unpacked download
 params: source — the source's config entry (url, sha256)
 """
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.data.download import fetch
 
 with tracking.step_run(snakemake, step="fetch") as run:

@@ -7,7 +7,7 @@ params: none beyond the code digest
 
 from pathlib import Path
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.data.mix import mix_part
 
 with tracking.step_run(snakemake, step="mix_part") as run:

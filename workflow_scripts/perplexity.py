@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.atomic import write_json
 from minnow.eval.ppl_json import bits_per_byte_columns, build_ppl_json
 

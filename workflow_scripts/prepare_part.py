@@ -8,7 +8,7 @@ params: settings — the source's reading options, the corpus's filters, the sig
 
 from pathlib import Path
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.data.prepare import prepare_part
 
 with tracking.step_run(snakemake, step="prepare_part") as run:

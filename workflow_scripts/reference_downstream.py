@@ -8,7 +8,7 @@ params: reference — hf id or GGUF; files, version — what pins it; settings �
 
 import torch
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.atomic import write_json
 from minnow.eval import downstream
 

@@ -8,7 +8,7 @@ params: reference — hf id or GGUF; version — the installed package of a pack
 
 import torch
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.eval import references
 from minnow.atomic import write_json
 from minnow.eval.eval_sets import read_text

@@ -8,7 +8,7 @@ params: code — digest of the lib code
 import json
 from pathlib import Path
 
-from minnow import report_pages, tracking
+from minnow.workflow import report_pages, tracking
 from minnow.atomic import write_text
 
 with tracking.step_run(snakemake, step="report_downstream") as run:

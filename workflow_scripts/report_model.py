@@ -7,7 +7,7 @@ params: code — digest of the lib code
 
 from pathlib import Path
 
-from minnow import report_pages, tracking
+from minnow.workflow import report_pages, tracking
 
 with tracking.step_run(snakemake, step="report_model") as run:
     i, out = snakemake.input, snakemake.output

@@ -7,7 +7,7 @@ params: samples — prompts, chat questions and sampling settings
 
 from pathlib import Path
 
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.samples import write_samples
 
 with tracking.step_run(snakemake, step="samples") as run:

@@ -9,7 +9,9 @@ params: none beyond the code digest
 import json
 from pathlib import Path
 
-from minnow import shards, tracking
+from minnow import shards
+
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="shard") as run:
     inp = snakemake.input

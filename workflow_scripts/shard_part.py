@@ -7,7 +7,9 @@ params: batch_bytes — text encoded per tokenizer call
 
 from pathlib import Path
 
-from minnow import shards, tokenizer, tracking
+from minnow import shards, tokenizer
+
+from minnow.workflow import tracking
 from minnow.atomic import write_json
 
 with tracking.step_run(snakemake, step="shard_part") as run:

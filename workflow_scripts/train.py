@@ -13,8 +13,10 @@ params: model — the preset (architecture and train settings); vocab_size — e
 import time
 from pathlib import Path
 
-from minnow import launch, tracking, train_job
-from minnow.train_job import TrainJob
+from minnow.train import launch
+
+from minnow.workflow import tracking
+from minnow.train.job import TrainJob
 
 with tracking.step_run(snakemake, step="train") as run:
     p, out = snakemake.params, snakemake.output
@@ -26,7 +28,7 @@ with tracking.step_run(snakemake, step="train") as run:
     if p.model["train"]["gpus"] > 1:
         result = launch.torchrun(job, p.model["train"]["gpus"], run.run_id)
     else:
-        result = train_job.run(job, on_metrics=run.log_step_metrics, threads=snakemake.threads)
+        result = job.run(on_metrics=run.log_step_metrics, threads=snakemake.threads)
     run.log_metrics(tracking.numeric_leaves({k: v for k, v in result.items() if k != "history"}))
     run.log_model_curves(result["history"])
     run.log_model_metrics({"best_val_loss": result["best_val_loss"], "parameters": result["params"],

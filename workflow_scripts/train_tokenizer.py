@@ -8,7 +8,9 @@ params: tokenizer — the tokenizer's config entry (kind, vocab_size, min_freque
 import json
 from pathlib import Path
 
-from minnow import tokenizer, tracking
+from minnow import tokenizer
+
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="train_tokenizer") as run:
     tokenizer.use_threads(snakemake.threads)

@@ -11,7 +11,7 @@ A module is hashed in a normal form, its syntax tree with what cannot change an
 output removed: comments and formatting (not in the tree), docstrings, logging
 calls, and the text of the messages exceptions are raised with. Rewording an
 error or a docstring reruns nothing; changing what the code computes reruns it.
-`minnow.tracking` is left out entirely: it only logs to MLflow.
+`minnow.workflow.tracking` is left out entirely: it only logs to MLflow.
 """
 
 import ast
@@ -21,7 +21,7 @@ from pathlib import Path
 import minnow
 
 PACKAGE_ROOT = Path(minnow.__file__).parent
-NOT_OUTPUT_AFFECTING = frozenset({"minnow.tracking"})
+NOT_OUTPUT_AFFECTING = frozenset({"minnow.workflow.tracking"})
 LOGGER_NAMES = frozenset({"log", "logger", "logging"})
 LOG_METHODS = frozenset({"debug", "info", "warning", "error", "exception", "critical"})
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from minnow import quantize
+from minnow.export import quantize
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from minnow.errors import InputError
 
-SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema" / "config.schema.yaml"
 VAL_PREFIX = "val-"
 DOCUMENTATION_ONLY = ("params",)  # a preset's advertised size: describes the model, shapes nothing
 

@@ -1,6 +1,6 @@
 """Report pages: the JSON results become tables that keep every number and escape text."""
 
-from minnow import report_pages
+from minnow.workflow import report_pages
 
 
 def ppl_result() -> dict:

@@ -9,9 +9,9 @@ from mlflow.tracking import MlflowClient
 from snakemake.iocontainers import Namedlist
 
 from conftest import copy_workflow, snakemake, write_config
-from minnow import tracking
+from minnow.workflow import tracking
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MODEL_STEPS = {"train", "perplexity", "samples", "export", "report_model"}
 
 

@@ -4,7 +4,9 @@ import math
 import pytest
 import torch
 
-from minnow import export, tokenizer
+from minnow import tokenizer
+
+from minnow.export import stage
 from minnow.eval import llama_cpp_scoring
 from minnow.model_folder import load_model
 
@@ -14,7 +16,7 @@ def exported(model_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("export")
     text = out / "val.txt"
     text.write_text("hi guppy! what do you eat?\nflakes and bloodworms, blub.\n\n" * 20)
-    report = export.export(model_folder, text, out, ["f16"], 0.5)
+    report = stage.export(model_folder, text, out, ["f16"], 0.5)
     return report, out
 
 
@@ -46,7 +48,7 @@ def test_without_llama_cpp_quant_json_says_why_each_gguf_is_unscored(model_folde
     text = tmp_path / "val.txt"
     text.write_text("blub. " * 100)
     tok = tokenizer.load(model_folder / "tokenizer.json")
-    entry = export.gguf_file(model_folder, tmp_path / "m.gguf", "q4_0", tok, text,
+    entry = stage.gguf_file(model_folder, tmp_path / "m.gguf", "q4_0", tok, text,
                              {"context": 64, "stride_fraction": 0.5, "threads": 1}, {"bits_per_byte": 1.0})
     assert entry["llama_cpp"] == {"skipped": "llama-cpp-python is not installed (tools/install_llama_cpp.sh builds it)"}
     assert entry["file"] == "m.gguf" and entry["bytes"] == (tmp_path / "m.gguf").stat().st_size

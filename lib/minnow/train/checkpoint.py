@@ -32,12 +32,12 @@ from minnow.model import ModelConfig
 FORMAT = 1
 # Imported by the training loop but unable to change the weights (the package's version
 # string, error text, atomic writes, digests): a change to them does not start a run over.
-NOT_WEIGHTS = frozenset({"minnow", "minnow.errors", "minnow.atomic", "minnow.digests", "minnow.code_digest"})
+NOT_WEIGHTS = frozenset({"minnow", "minnow.train", "minnow.errors", "minnow.atomic", "minnow.digests", "minnow.code_digest"})
 
 
 def weights_code() -> str:
     """Digest of the code that shapes the weights: the training loop and its imports, less NOT_WEIGHTS."""
-    return code_digest.module_digest("minnow.training", exclude=NOT_WEIGHTS)
+    return code_digest.module_digest("minnow.train.loop", exclude=NOT_WEIGHTS)
 
 
 def fingerprint(model_cfg: ModelConfig, train_identity: dict, shards: Path, tokenizer_json: Path) -> str:

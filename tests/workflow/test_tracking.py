@@ -7,9 +7,9 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 from snakemake.iocontainers import Namedlist
 
-from minnow import tracking
+from minnow.workflow import tracking
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class StepObject:
@@ -53,7 +53,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 from test_tracking import StepObject
-from minnow import tracking
+from minnow.workflow import tracking
 from minnow.errors import InputError
 with tracking.step_run(StepObject(Path(sys.argv[1]), source="s"), step="download"):
     raise InputError("data.jsonl:3: malformed JSON")

@@ -12,7 +12,7 @@ import torch
 
 from minnow import model_folder, tokenizer
 from minnow.errors import InputError
-from minnow.gguf_export import DTYPES, permute_for_llama_cpp, read_gguf_check, write_gguf
+from minnow.export.gguf_writer import DTYPES, permute_for_llama_cpp, read_gguf_check, write_gguf
 from minnow.model import ModelConfig, Transformer
 
 TEXTS = [

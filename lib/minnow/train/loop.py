@@ -11,7 +11,7 @@ resumes; a rerun because the weights would differ starts over in a new folder.
 
 Metrics go to a callback (`on_metrics(step, dict)`) that defaults to doing
 nothing, so tests run without MLflow. Writing the model folder, the loss curve
-and the summary is `train_job`'s work.
+and the summary are `job`'s work.
 """
 
 import contextlib
@@ -25,8 +25,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from minnow import checkpoint, devices, optim, tokenizer
-from minnow.batches import Batches
+from minnow import devices, tokenizer
+
+from minnow.train import checkpoint, optim
+from minnow.train.batches import Batches
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
 
@@ -258,9 +260,9 @@ def model_config(spec: dict, vocab_size: int) -> ModelConfig:
 
 def configs(spec: dict, vocab_size: int) -> tuple[ModelConfig, TrainConfig]:
     """Model and training configs from a model preset of the validated workflow config
-    (one built by hand gets the schema's defaults from `minnow.config.with_defaults`)."""
+    (one built by hand gets the schema's defaults from `minnow.workflow.config.with_defaults`)."""
     missing = sorted(set(TrainConfig.__dataclass_fields__) - set(spec["train"]))
     if missing:
         raise InputError(f"train settings lack {', '.join(missing)}; fill the schema's defaults with "
-                         "minnow.config.with_defaults('model', preset)")
+                         "minnow.workflow.config.with_defaults('model', preset)")
     return model_config(spec, vocab_size), TrainConfig(**spec["train"])

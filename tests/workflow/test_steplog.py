@@ -7,7 +7,7 @@ import textwrap
 STEP = textwrap.dedent("""
     import logging, os, subprocess, sys, warnings
     from tqdm import tqdm
-    from minnow import steplog
+    from minnow.workflow import steplog
 
     with steplog.capture(sys.argv[1]) as rule_log:
         logging.getLogger("minnow.x").info("reading 3 files")
@@ -40,6 +40,6 @@ def test_rule_log_holds_logging_warnings_progress_children_and_tracebacks(tmp_pa
 
 
 def test_without_a_log_file_logging_still_reaches_the_terminal(tmp_path):
-    script = "import logging\nfrom minnow import steplog\nwith steplog.capture(None):\n    logging.getLogger('m').warning('low disk')\n"
+    script = "import logging\nfrom minnow.workflow import steplog\nwith steplog.capture(None):\n    logging.getLogger('m').warning('low disk')\n"
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.stderr == "minnow: WARNING: low disk\n"

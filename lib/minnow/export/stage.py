@@ -15,7 +15,9 @@ import math
 import shutil
 from pathlib import Path
 
-from minnow import gguf_export, model_folder, quantize, tokenizer
+from minnow import model_folder, tokenizer
+
+from minnow.export import gguf_writer, quantize
 from minnow.atomic import atomic_dir, write_json
 from minnow.eval import llama_cpp_scoring
 from minnow.eval.scoring import score
@@ -52,7 +54,7 @@ def _entry(path: Path, scores: dict, baseline: dict, fp32_bytes: int, fp16_bytes
 def gguf_file(folder: Path, out: Path, dtype: str, tok, eval_text: Path, protocol: dict, baseline: dict) -> dict:
     """Write one GGUF type; its entry in quant.json, with llama.cpp's bits-per-byte on the eval text
     (protocol: the model's context, stride_fraction and threads)."""
-    info = gguf_export.write_gguf(folder, out, dtype)
+    info = gguf_writer.write_gguf(folder, out, dtype)
     scores = llama_cpp_scoring.score_gguf(out, tok, eval_text, **protocol)
     if "bits_per_byte" in scores:
         scores["delta_bits_per_byte"] = scores["bits_per_byte"] - baseline["bits_per_byte"]

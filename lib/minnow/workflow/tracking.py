@@ -24,8 +24,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from minnow import run_groups, steplog
-from minnow.config import group_identity, model_preset, run_group
+from minnow.workflow import run_groups, steplog
+from minnow.workflow.config import group_identity, model_preset, run_group
 from minnow.errors import InputError
 
 log = logging.getLogger(__name__)

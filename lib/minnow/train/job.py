@@ -1,8 +1,8 @@
 """One train job: what the train step asks for, and the model folder it leaves.
 
 `TrainJob` is the whole request in one value, so the step builds it once and a
-multi-GPU run hands the same value to its torchrun workers as JSON. `run`
-trains through `training.Trainer` (which owns the checkpoints) and then writes
+multi-GPU run hands the same value to its torchrun workers as JSON. `TrainJob.run`
+trains through `loop.Trainer` (which owns the checkpoints) and then writes
 what later stages read: the weights and config.json (`model_folder`), the
 tokenizer files beside them, the loss curve and the summary. None of this is in
 the run's fingerprint, so changing how it is written re-finishes a run from its
@@ -15,9 +15,11 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from minnow import devices, model_folder, tokenizer, training
+from minnow import devices, model_folder, tokenizer
+
+from minnow.train import loop
 from minnow.atomic import write_json
-from minnow.plots import loss_curve
+from minnow.train.plots import loss_curve
 
 
 @dataclass(frozen=True)
@@ -42,18 +44,17 @@ class TrainJob:
         paths = {f.name for f in dataclasses.fields(cls) if f.type is Path}
         return cls(**{k: Path(v) if k in paths else v for k, v in data.items()})
 
-
-def run(job: TrainJob, on_metrics=None, threads: int | None = None, progress: bool = True) -> dict:
-    """Train (or resume) the job's run and write its model folder; return the summary."""
-    devices.init_distributed()
-    model_cfg, cfg = training.configs(job.spec, job.vocab_size)
-    trainer = training.Trainer(model_cfg, cfg, job.shards, job.tokenizer_json, job.checkpoints, on_metrics, threads)
-    result = trainer.run(progress)
-    if devices.rank_and_world()[0] == 0:
-        model_folder.save_model(trainer.model, job.weights, job.config, trainer.special_ids, job.data)
-        tokenizer.copy_files(job.tokenizer_json, job.weights.parent)
-        loss_curve(result["history"], job.curve, f"{job.name}: {result['params'] / 1e6:.2f}M parameters")
-        write_json(job.summary, result)
-    if dist.is_initialized():
-        dist.destroy_process_group()
-    return result
+    def run(self, on_metrics=None, threads: int | None = None, progress: bool = True) -> dict:
+        """Train (or resume) the job's run and write its model folder; return the summary."""
+        devices.init_distributed()
+        model_cfg, cfg = loop.configs(self.spec, self.vocab_size)
+        trainer = loop.Trainer(model_cfg, cfg, self.shards, self.tokenizer_json, self.checkpoints, on_metrics, threads)
+        result = trainer.run(progress)
+        if devices.rank_and_world()[0] == 0:
+            model_folder.save_model(trainer.model, self.weights, self.config, trainer.special_ids, self.data)
+            tokenizer.copy_files(self.tokenizer_json, self.weights.parent)
+            loss_curve(result["history"], self.curve, f"{self.name}: {result['params'] / 1e6:.2f}M parameters")
+            write_json(self.summary, result)
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        return result

@@ -12,7 +12,7 @@ from minnow import tokenizer
 from minnow.chat import Assistant
 from minnow.eval import llama_cpp_scoring
 from minnow.generate import generate
-from minnow.gguf_export import DTYPES, write_gguf
+from minnow.export.gguf_writer import DTYPES, write_gguf
 
 
 def skip_reason() -> str | None:

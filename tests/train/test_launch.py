@@ -1,0 +1,18 @@
+"""torchrun: DDP ranks together compute the one-process run."""
+
+
+import numpy as np
+import pytest
+from training_runs import VOCAB, spec, train_in_process
+
+from conftest import train_job
+from minnow.train import launch
+
+
+@pytest.mark.slow
+def test_ddp_with_two_gloo_processes_matches_one_process_on_the_same_global_batch(tmp_path, chat_shards):
+    single = train_in_process(tmp_path / "one", chat_shards, spec(steps=6, batch_size=8))
+    job = train_job(tmp_path / "two", *chat_shards, spec(steps=6, batch_size=4, gpus=2), VOCAB)
+    double = launch.torchrun(job, nproc=2, run_id=None)
+    assert double["steps"] == 6
+    assert np.allclose([l for _, l in double["history"]["train"]], [l for _, l in single["history"]["train"]], atol=1e-4)
