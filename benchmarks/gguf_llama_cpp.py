@@ -23,8 +23,8 @@ from bench_common import cpu_name
 from minnow import model_folder, tokenizer
 from minnow.eval import llama_cpp_scoring
 from minnow.eval.scoring import score
-from minnow.generate import generate
 from minnow.export.gguf_writer import DTYPES, write_gguf
+from minnow.generate import generate
 
 
 def eval_text(folder: Path) -> Path:
@@ -62,8 +62,9 @@ def llama_cpp_row(folder: Path, dtype: str, out: Path, text: Path, tokens: int, 
     banned = {marker["eos"]: -1e9, marker["end"]: -1e9}
 
     def run():
-        made = llm.create_completion([marker["eos"]], max_tokens=tokens, temperature=0, repeat_penalty=1.0,
-                                     logit_bias=banned)
+        made = llm.create_completion(
+            [marker["eos"]], max_tokens=tokens, temperature=0, repeat_penalty=1.0, logit_bias=banned
+        )
         assert made["usage"]["completion_tokens"] == tokens, made["usage"]
 
     rate = best_rate(run, tokens, repeats)
@@ -87,14 +88,18 @@ def main() -> None:
         base = minnow_row(folder, text, tokens, args.repeats, args.threads)
         print(f"\n{folder.name}: {text.stat().st_size:,} bytes of {text.name}, {tokens} generated tokens")
         print(f"{'type':<22}{'bytes':>12}{'bits/byte':>11}{'Δ vs fp32':>11}{'tokens/s':>10}{'× minnow':>10}")
-        print(f"{'minnow fp32 (baseline)':<22}{base['bytes']:>12,}{base['bits_per_byte']:>11.4f}{0:>11.4f}"
-              f"{base['tokens_per_s']:>10.0f}{1:>10.2f}")
+        print(
+            f"{'minnow fp32 (baseline)':<22}{base['bytes']:>12,}{base['bits_per_byte']:>11.4f}{0:>11.4f}"
+            f"{base['tokens_per_s']:>10.0f}{1:>10.2f}"
+        )
         with tempfile.TemporaryDirectory() as tmp:
             for dtype in DTYPES:
                 row = llama_cpp_row(folder, dtype, Path(tmp), text, tokens, args.repeats, args.threads)
-                print(f"{'llama.cpp ' + dtype:<22}{row['bytes']:>12,}{row['bits_per_byte']:>11.4f}"
-                      f"{row['bits_per_byte'] - base['bits_per_byte']:>+11.4f}{row['tokens_per_s']:>10.0f}"
-                      f"{row['tokens_per_s'] / base['tokens_per_s']:>10.2f}")
+                print(
+                    f"{'llama.cpp ' + dtype:<22}{row['bytes']:>12,}{row['bits_per_byte']:>11.4f}"
+                    f"{row['bits_per_byte'] - base['bits_per_byte']:>+11.4f}{row['tokens_per_s']:>10.0f}"
+                    f"{row['tokens_per_s'] / base['tokens_per_s']:>10.2f}"
+                )
 
 
 if __name__ == "__main__":

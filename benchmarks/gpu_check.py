@@ -33,8 +33,16 @@ def preset(name: str, steps: int, device: str, precision: str, compile_: bool) -
     """The preset's model and train configs, with this check's steps and device, and its tokenizer's name."""
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     spec = {k: v for k, v in config["models"][name].items() if k != "params"}
-    spec["train"] = {**spec["train"], "steps": steps, "device": device, "precision": precision, "compile": compile_,
-                     "eval_every": 10**6, "checkpoint_every": 10**6, "log_every": 10}
+    spec["train"] = {
+        **spec["train"],
+        "steps": steps,
+        "device": device,
+        "precision": precision,
+        "compile": compile_,
+        "eval_every": 10**6,
+        "checkpoint_every": 10**6,
+        "log_every": 10,
+    }
     spec = with_defaults("model", spec)
     rows = embedding_rows(config["tokenizers"][spec["tokenizer"]]["vocab_size"])
     return (*loop.configs(spec, rows), spec["tokenizer"])
@@ -46,14 +54,21 @@ def train(name: str, steps: int, device: str, precision: str, compile_: bool) ->
     model_cfg, cfg, tok = preset(name, steps, device, precision, compile_)
     reports = []
     with tempfile.TemporaryDirectory() as checkpoints:
-        trainer = loop.Trainer(model_cfg, cfg, RESULTS / "shards/default" / tok,
-                                   RESULTS / "tokenizers" / tok / "tokenizer.json", Path(checkpoints),
-                                   lambda step, metrics: reports.append(metrics))
+        trainer = loop.Trainer(
+            model_cfg,
+            cfg,
+            RESULTS / "shards/default" / tok,
+            RESULTS / "tokenizers" / tok / "tokenizer.json",
+            Path(checkpoints),
+            lambda step, metrics: reports.append(metrics),
+        )
         result = trainer.run(progress=False)
     steady = reports[1:]
-    return {"losses": [loss for _, loss in result["history"]["train"]],
-            "tokens_per_s": float(np.mean([m["tokens_per_s"] for m in steady])),
-            "mfu": float(np.mean([m["mfu"] for m in steady])) if "mfu" in steady[0] else None}
+    return {
+        "losses": [loss for _, loss in result["history"]["train"]],
+        "tokens_per_s": float(np.mean([m["tokens_per_s"] for m in steady])),
+        "mfu": float(np.mean([m["mfu"] for m in steady])) if "mfu" in steady[0] else None,
+    }
 
 
 def main(presets: list[str], steps: int, cpu_steps: int, tolerance: float) -> int:
@@ -73,8 +88,11 @@ def main(presets: list[str], steps: int, cpu_steps: int, tolerance: float) -> in
         ok = abs(a - b) < tolerance
         failed |= not ok
         mfu = f"{gpu['mfu']:.1%}" if gpu["mfu"] is not None else "n/a"
-        print(f"| {name} | {steps} | {gpu['tokens_per_s']:,.0f} | {mfu} | {cpu_steps} | {a:.4f} | {b:.4f} | "
-              f"{a - b:+.4f} | {'yes' if ok else 'NO'} |", flush=True)
+        print(
+            f"| {name} | {steps} | {gpu['tokens_per_s']:,.0f} | {mfu} | {cpu_steps} | {a:.4f} | {b:.4f} | "
+            f"{a - b:+.4f} | {'yes' if ok else 'NO'} |",
+            flush=True,
+        )
     return 1 if failed else 0
 
 

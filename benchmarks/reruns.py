@@ -29,8 +29,15 @@ from bench_common import copy_workflow, cpu_name
 BIN = Path(sys.executable).parent
 OVERLAY = {
     "sources": {"notes": {"kind": "local", "paths": ["data/notes/*.txt"]}},
-    "corpora": {"default": {"sources": {"guppy": {"weight": 0.65, "lowercase": True}, "pydocs": {"weight": 0.3},
-                                        "notes": {"weight": 0.05}}}},
+    "corpora": {
+        "default": {
+            "sources": {
+                "guppy": {"weight": 0.65, "lowercase": True},
+                "pydocs": {"weight": 0.3},
+                "notes": {"weight": 0.05},
+            }
+        }
+    },
     "evaluation": {"eval_sets": {"poem": {"kind": "local", "path": "data/poem.txt"}}},
 }
 
@@ -50,8 +57,12 @@ def write_data(folder: Path) -> None:
 def snakemake(folder: Path, cores: int, *args: str) -> tuple[float, dict[str, int]]:
     """Run snakemake; return its wall time and the jobs per rule it ran."""
     start = time.perf_counter()
-    proc = subprocess.run([str(BIN / "snakemake"), "--cores", str(cores), "--configfile", "overlay.yaml", *args],
-                          cwd=folder, capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), "--cores", str(cores), "--configfile", "overlay.yaml", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(f"snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -65,11 +76,13 @@ def job_stats(output: str) -> dict[str, int]:
 
 def edit(path: str, old: str, new: str):
     """A change that replaces `old` by `new` in one file of the copy."""
+
     def apply(folder: Path) -> None:
         file = folder / path
         text = file.read_text()
         assert old in text, (path, old)
         file.write_text(text.replace(old, new, 1))
+
     return apply
 
 
@@ -84,6 +97,7 @@ def overlay(extra: dict):
         merged = json.loads(json.dumps(OVERLAY))
         merge(merged, extra)
         (folder / "overlay.yaml").write_text(json.dumps(merged))
+
     return apply
 
 
@@ -110,13 +124,17 @@ CHANGES = [
     ("an error message reworded (shards.py)", edit("lib/minnow/shards.py", "truncated shard:", "shard cut short:")),
     ("`params:` of tiny (documentation only)", overlay({"models": {"tiny": {"params": 2.0e6}}})),
     ("the loss plot's size (plots.py)", edit("lib/minnow/train/plots.py", "figsize=(7, 4)", "figsize=(8, 4)")),
-    ("one more sample prompt", overlay({"samples": {"prompts": ["the little fish", "def read_file(path):",
-                                                                "The os module", "hello"]}})),
+    (
+        "one more sample prompt",
+        overlay({"samples": {"prompts": ["the little fish", "def read_file(path):", "The os module", "hello"]}}),
+    ),
     ("the local eval set file edited", edit("data/poem.txt", "warm", "cold")),
     ("a local source file edited", edit("data/notes/part0.txt", "fish", "trout")),
     ("a file added to a local source's glob", add_file),
-    ("a filter threshold (min_alnum_ratio 0.5 → 0.6)",
-     overlay({"corpora": {"default": {"filters": {"min_alnum_ratio": 0.6}}}})),
+    (
+        "a filter threshold (min_alnum_ratio 0.5 → 0.6)",
+        overlay({"corpora": {"default": {"filters": {"min_alnum_ratio": 0.6}}}}),
+    ),
     ("the tokenizer's vocab_size (4096 → 2048)", overlay({"tokenizers": {"bpe4k": {"vocab_size": 2048}}})),
     ("tiny's train.steps (400 → 420)", overlay({"models": {"tiny": {"train": {"steps": 420}}}})),
     ("the model's code (model.py init)", edit("lib/minnow/model.py", "std=0.02)", "std=0.021)")),

@@ -40,13 +40,41 @@ from bench_common import REPO, cpu_name, in_fresh_process, serve_worker
 
 SHARED = REPO.parent / "shared" / "data"
 CORPORA = {"shakespeare": SHARED / "tinyshakespeare/input.txt", "wikitext2": SHARED / "wikitext-2/valid.txt"}
-BASELINE = {"n_layer": 4, "n_head": 4, "n_embd": 128, "block": 64, "batch": 12, "lr": 1e-3, "min_lr": 1e-4,
-            "warmup": 100, "beta2": 0.99, "weight_decay": 0.1, "eval_interval": 250, "eval_iters": 20}
+BASELINE = {
+    "n_layer": 4,
+    "n_head": 4,
+    "n_embd": 128,
+    "block": 64,
+    "batch": 12,
+    "lr": 1e-3,
+    "min_lr": 1e-4,
+    "warmup": 100,
+    "beta2": 0.99,
+    "weight_decay": 0.1,
+    "eval_interval": 250,
+    "eval_iters": 20,
+}
 # minnow at the baseline's shape: its SwiGLU's three matrices hold as many weights as GELU's two at 4x
-EQUAL_SHAPE = {"d_model": 128, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "ffn_dim": 344, "context": 64,
-               "train": {"batch_size": 12, "lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 100, "beta2": 0.99,
-                         "weight_decay": 0.1, "eval_every": 250, "eval_batches": 20, "checkpoint_every": 10**9,
-                         "device": "cpu"}}
+EQUAL_SHAPE = {
+    "d_model": 128,
+    "n_layers": 4,
+    "n_heads": 4,
+    "n_kv_heads": 4,
+    "ffn_dim": 344,
+    "context": 64,
+    "train": {
+        "batch_size": 12,
+        "lr": 1e-3,
+        "min_lr": 1e-4,
+        "warmup_steps": 100,
+        "beta2": 0.99,
+        "weight_decay": 0.1,
+        "eval_every": 250,
+        "eval_batches": 20,
+        "checkpoint_every": 10**9,
+        "device": "cpu",
+    },
+}
 
 
 def split_text(path: Path) -> tuple[str, str]:
@@ -77,8 +105,9 @@ def nanogpt(vocab: int, cfg: dict):
 
         def forward(self, x):
             B, T, C = x.size()
-            q, k, v = (t.view(B, T, cfg["n_head"], C // cfg["n_head"]).transpose(1, 2)
-                       for t in self.c_attn(x).split(C, dim=2))
+            q, k, v = (
+                t.view(B, T, cfg["n_head"], C // cfg["n_head"]).transpose(1, 2) for t in self.c_attn(x).split(C, dim=2)
+            )
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
 
@@ -137,8 +166,11 @@ def work_baseline(corpus: str, steps: str) -> dict:
     model = nanogpt(len(chars), cfg)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg["lr"], betas=(0.9, cfg["beta2"]))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg["lr"],
+        betas=(0.9, cfg["beta2"]),
+    )
 
     def batch():
         ix = torch.randint(len(train) - cfg["block"], (cfg["batch"],))
@@ -174,8 +206,13 @@ def work_baseline(corpus: str, steps: str) -> dict:
     with torch.no_grad():
         bpb = bits_per_byte(lambda t: model(t)[0], [index[c] for c in val_text], index["\n"], val_text, cfg["block"])
     params = sum(p.numel() for p in model.parameters())
-    return {"seconds": seconds, "tokens_per_s": steps * cfg["batch"] * cfg["block"] / seconds, "bpb": bpb,
-            "params": params, "steps": steps}
+    return {
+        "seconds": seconds,
+        "tokens_per_s": steps * cfg["batch"] * cfg["block"] / seconds,
+        "bpb": bpb,
+        "params": params,
+        "steps": steps,
+    }
 
 
 # --- minnow: its model and loop through the library ----------------------------------------------------
@@ -193,20 +230,25 @@ def work_data(corpus: str, folder: str) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     messages = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
     for name, text in zip(("train", "val"), split_text(CORPORA[corpus])):
-        pq.write_table(pa.table({"id": [name], "text": [text], "messages": pa.nulls(1, messages)}),
-                       folder / f"{name}.parquet")
+        pq.write_table(
+            pa.table({"id": [name], "text": [text], "messages": pa.nulls(1, messages)}), folder / f"{name}.parquet"
+        )
     tok = tokenizer.train([folder / "train.parquet"], 384, min_frequency=1, kind="char")
     tokenizer.save(tok, folder / "tok")
-    shards.shard(folder / "tok/tokenizer.json", {s: [folder / f"{s}.parquet"] for s in ("train", "val")},
-                 folder / "shards", 1_000_000)
+    shards.shard(
+        folder / "tok/tokenizer.json",
+        {s: [folder / f"{s}.parquet"] for s in ("train", "val")},
+        folder / "shards",
+        1_000_000,
+    )
     return {"vocab": tok.get_vocab_size()}
 
 
 def work_minnow(corpus: str, data: str, spec_json: str, steps: str) -> dict:
     from minnow import tokenizer
+    from minnow.model_folder import load_model
     from minnow.train.job import TrainJob
     from minnow.workflow.config import embedding_rows, with_defaults
-    from minnow.model_folder import load_model
 
     data = Path(data)
     folder = Path(tempfile.mkdtemp(prefix="run-", dir=data))
@@ -214,10 +256,18 @@ def work_minnow(corpus: str, data: str, spec_json: str, steps: str) -> dict:
     spec = json.loads(spec_json)
     spec["train"]["steps"] = int(steps)
     spec = with_defaults("model", {"corpus": corpus, "tokenizer": "chars", **spec})
-    job = TrainJob(name="race", spec=spec, vocab_size=embedding_rows(384), shards=shards,
-                             tokenizer_json=tok_json, checkpoints=folder / "ckpt", weights=folder / "m/model.safetensors",
-                             config=folder / "m/config.json", curve=folder / "m/curve.png",
-                             summary=folder / "m/summary.json")
+    job = TrainJob(
+        name="race",
+        spec=spec,
+        vocab_size=embedding_rows(384),
+        shards=shards,
+        tokenizer_json=tok_json,
+        checkpoints=folder / "ckpt",
+        weights=folder / "m/model.safetensors",
+        config=folder / "m/config.json",
+        curve=folder / "m/curve.png",
+        summary=folder / "m/summary.json",
+    )
     start = time.perf_counter()
     result = job.run(progress=False)
     seconds = time.perf_counter() - start
@@ -226,11 +276,22 @@ def work_minnow(corpus: str, data: str, spec_json: str, steps: str) -> dict:
     import torch
 
     with torch.no_grad():
-        bpb = bits_per_byte(lambda t: model(t)[0], tok.encode(val_text, add_special_tokens=False).ids,
-                            tok.token_to_id("\n"), val_text, spec["context"])
+        bpb = bits_per_byte(
+            lambda t: model(t)[0],
+            tok.encode(val_text, add_special_tokens=False).ids,
+            tok.token_to_id("\n"),
+            val_text,
+            spec["context"],
+        )
     tokens = result["tokens_seen"]
-    return {"seconds": seconds, "tokens_per_s": tokens / seconds, "bpb": bpb, "params": result["params"],
-            "steps": result["steps"], "autocast": result["autocast"]}
+    return {
+        "seconds": seconds,
+        "tokens_per_s": tokens / seconds,
+        "bpb": bpb,
+        "params": result["params"],
+        "steps": result["steps"],
+        "autocast": result["autocast"],
+    }
 
 
 WORKERS = {"baseline": work_baseline, "data": work_data, "minnow": work_minnow}
@@ -249,9 +310,11 @@ def recipe() -> dict:
 
 
 def row(name: str, r: dict, base: dict) -> str:
-    return (f"| {name} | {r['params'] / 1e6:.2f}M | {r['steps']} | {r['seconds']:.0f} | {r['tokens_per_s']:,.0f} | "
-            f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}x | {r['peak_mb']:.0f} | "
-            f"{r['peak_mb'] / base['peak_mb']:.2f}x | {r['bpb']:.3f} | {r['bpb'] - base['bpb']:+.3f} |")
+    return (
+        f"| {name} | {r['params'] / 1e6:.2f}M | {r['steps']} | {r['seconds']:.0f} | {r['tokens_per_s']:,.0f} | "
+        f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}x | {r['peak_mb']:.0f} | "
+        f"{r['peak_mb'] / base['peak_mb']:.2f}x | {r['bpb']:.3f} | {r['bpb'] - base['bpb']:+.3f} |"
+    )
 
 
 def at_budget(corpus: str, data: str, spec: dict, budget: float) -> dict:
@@ -272,10 +335,14 @@ def main(work: Path, corpora: list[str], steps: int) -> None:
 
     from minnow.devices import cpu_has_bf16
 
-    print(f"CPU: {cpu_name()} (bf16 dot products: {'yes' if cpu_has_bf16() else 'no'}); torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads\n")
-    print("| corpus: run | params | steps | seconds | tokens/s | vs baseline | peak RSS MB | vs baseline | "
-          "held-out bits/byte | vs baseline |")
+    print(
+        f"CPU: {cpu_name()} (bf16 dot products: {'yes' if cpu_has_bf16() else 'no'}); torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads\n"
+    )
+    print(
+        "| corpus: run | params | steps | seconds | tokens/s | vs baseline | peak RSS MB | vs baseline | "
+        "held-out bits/byte | vs baseline |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     compiled = {**EQUAL_SHAPE, "train": {**EQUAL_SHAPE["train"], "compile": True}}
     for corpus in corpora:

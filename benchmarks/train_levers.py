@@ -34,9 +34,9 @@ import torch.nn.functional as F
 
 from bench_common import REPO, cpu_name
 from minnow import model
+from minnow.devices import cpu_has_bf16
 from minnow.train import loop, optim
 from minnow.workflow.config import embedding_rows, with_defaults
-from minnow.devices import cpu_has_bf16
 from shakespeare_race import BASELINE, EQUAL_SHAPE, nanogpt
 
 DATA = REPO / "results/bench/race/shakespeare"
@@ -48,13 +48,16 @@ def unfused_linears(x, *layers):
 
 
 def minnow_step(train: dict, fused_linears: bool = True, foreach_adamw: bool = False):
-    spec = with_defaults("model", {"corpus": "c", "tokenizer": "t", **EQUAL_SHAPE,
-                                   "train": {**EQUAL_SHAPE["train"], "steps": 10**6, **train}})
+    spec = with_defaults(
+        "model",
+        {"corpus": "c", "tokenizer": "t", **EQUAL_SHAPE, "train": {**EQUAL_SHAPE["train"], "steps": 10**6, **train}},
+    )
     model_cfg, cfg = loop.configs(spec, embedding_rows(384))
     trainer = loop.Trainer(model_cfg, cfg, DATA / "shards", DATA / "tok/tokenizer.json", DATA / "levers")
     if foreach_adamw:
-        trainer.optimizer = torch.optim.AdamW(optim.param_groups(trainer.model, cfg.weight_decay), lr=cfg.lr,
-                                              betas=(cfg.beta1, cfg.beta2), foreach=True)
+        trainer.optimizer = torch.optim.AdamW(
+            optim.param_groups(trainer.model, cfg.weight_decay), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), foreach=True
+        )
         for group in trainer.optimizer.param_groups:
             group["initial_lr"] = group["lr"]
 
@@ -145,14 +148,26 @@ def tiny_optimizers() -> None:
     import yaml
 
     results = REPO / "results"
-    preset = {k: v for k, v in yaml.safe_load((REPO / "config/config.yaml").read_text())["models"]["tiny"].items()
-              if k != "params"}
+    preset = {
+        k: v
+        for k, v in yaml.safe_load((REPO / "config/config.yaml").read_text())["models"]["tiny"].items()
+        if k != "params"
+    }
     print("\n| tiny (400 steps), optimizer | seconds | val loss at each evaluation |\n|---|---|---|")
-    for extra in ({"optimizer": "adamw"}, {"optimizer": "muon", "muon_lr": 0.02}, {"optimizer": "muon", "muon_lr": 0.04}):
+    for extra in (
+        {"optimizer": "adamw"},
+        {"optimizer": "muon", "muon_lr": 0.02},
+        {"optimizer": "muon", "muon_lr": 0.04},
+    ):
         spec = with_defaults("model", {**preset, "train": {**preset["train"], **extra}})
         model_cfg, cfg = loop.configs(spec, embedding_rows(4096))
-        trainer = loop.Trainer(model_cfg, cfg, results / "shards/default/bpe4k",
-                                   results / "tokenizers/bpe4k/tokenizer.json", Path(tempfile.mkdtemp()))
+        trainer = loop.Trainer(
+            model_cfg,
+            cfg,
+            results / "shards/default/bpe4k",
+            results / "tokenizers/bpe4k/tokenizer.json",
+            Path(tempfile.mkdtemp()),
+        )
         start = time.perf_counter()
         val = trainer.run(progress=False)["history"]["val"]
         print(f"| {extra} | {time.perf_counter() - start:.0f} | {', '.join(f'{v:.3f}' for _, v in val)} |", flush=True)
@@ -164,8 +179,10 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--tiny-optimizers", action="store_true")
     args = parser.parse_args()
-    print(f"CPU: {cpu_name()} (bf16 dot products: {'yes' if cpu_has_bf16() else 'no'}); torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads\n")
+    print(
+        f"CPU: {cpu_name()} (bf16 dot products: {'yes' if cpu_has_bf16() else 'no'}); torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads\n"
+    )
     rounds(args.blocks, args.steps)
     kernels()
     if args.tiny_optimizers:

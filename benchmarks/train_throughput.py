@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from minnow.model import Attention, Transformer, apply_rope
-from minnow.workflow.config import embedding_rows, with_defaults
 from minnow.devices import autocast_dtype, peak_flops
-from minnow.train.optim import param_groups
+from minnow.model import Attention, Transformer, apply_rope
 from minnow.train.loop import configs
+from minnow.train.optim import param_groups
+from minnow.workflow.config import embedding_rows, with_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_BATCH = {"tiny": 16, "guppy": 16, "small": 4}  # sequences per step on a 2-core CPU
@@ -59,8 +59,12 @@ def time_steps(model_cfg, batch: int, steps: int, device, variant: str) -> float
     try:
         torch.manual_seed(0)
         model = Transformer(model_cfg).to(device)
-        opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-4, foreach=variant != "baseline",
-                                fused=variant != "baseline" and device.type == "cuda")
+        opt = torch.optim.AdamW(
+            param_groups(model, 0.1),
+            lr=1e-4,
+            foreach=variant != "baseline",
+            fused=variant != "baseline" and device.type == "cuda",
+        )
         run = torch.compile(model) if variant == "compile" else model
         dtype = autocast_dtype(device, "auto") if variant != "baseline" else None
         x = torch.randint(0, model_cfg.vocab_size, (batch, model_cfg.context + 1), device=device)
@@ -105,9 +109,12 @@ def main(presets: list[str], steps: int, variants: list[str]) -> None:
             seconds = time_steps(model_cfg, batch, steps, device, variant)
             base = base or seconds
             mfu = f"{tokens * flops / seconds / peak:.1%}" if peak else "n/a"
-            print(f"| {preset} | {Transformer(model_cfg).num_params() / 1e6:.1f}M | {batch} × {model_cfg.context} | "
-                  f"{variant} | {tokens / seconds:,.0f} | {tokens * flops / seconds / 1e9:.1f} | {mfu} | "
-                  f"{base / seconds:.2f}× |", flush=True)
+            print(
+                f"| {preset} | {Transformer(model_cfg).num_params() / 1e6:.1f}M | {batch} × {model_cfg.context} | "
+                f"{variant} | {tokens / seconds:,.0f} | {tokens * flops / seconds / 1e9:.1f} | {mfu} | "
+                f"{base / seconds:.2f}× |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

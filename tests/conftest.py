@@ -103,8 +103,13 @@ def chat_shards(tmp_path_factory) -> tuple[Path, Path]:
     from minnow.data.builtin import guppy
 
     folder = tmp_path_factory.mktemp("chat-shards")
-    rows = [{"text": f"{r['input']}\n{r['output']}", "messages": [{"role": "user", "content": r["input"]},
-             {"role": "assistant", "content": r["output"]}]} for r in guppy.generate(2500, seed=1)]
+    rows = [
+        {
+            "text": f"{r['input']}\n{r['output']}",
+            "messages": [{"role": "user", "content": r["input"]}, {"role": "assistant", "content": r["output"]}],
+        }
+        for r in guppy.generate(2500, seed=1)
+    ]
     rows += [{"text": f"the tank is {i} degrees and the castle is grey.", "messages": None} for i in range(300)]
     for split, part in (("train", rows[:2400] + rows[2500:2750]), ("val", rows[2400:2500] + rows[2750:])):
         pq.write_table(pa.Table.from_pylist(part), folder / f"{split}.parquet")
@@ -114,28 +119,65 @@ def chat_shards(tmp_path_factory) -> tuple[Path, Path]:
     return folder / "shards", folder / "tok" / "tokenizer.json"
 
 
-CHAT_MODEL_SPEC = {"d_model": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "ffn_dim": 64, "context": 64,
-                   "train": {"steps": 150, "batch_size": 16, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 10,
-                             "eval_every": 150, "eval_batches": 1, "checkpoint_every": 150, "device": "cpu"}}
+CHAT_MODEL_SPEC = {
+    "d_model": 32,
+    "n_layers": 2,
+    "n_heads": 4,
+    "n_kv_heads": 2,
+    "ffn_dim": 64,
+    "context": 64,
+    "train": {
+        "steps": 150,
+        "batch_size": 16,
+        "lr": 1e-2,
+        "min_lr": 1e-3,
+        "warmup_steps": 10,
+        "eval_every": 150,
+        "eval_batches": 1,
+        "checkpoint_every": 150,
+        "device": "cpu",
+    },
+}
 
 
-def train_job(folder: Path, shards: Path, tok: Path, spec: dict, vocab_size: int = 512, name: str = "test",
-              data: dict | None = None):
+def train_job(
+    folder: Path,
+    shards: Path,
+    tok: Path,
+    spec: dict,
+    vocab_size: int = 512,
+    name: str = "test",
+    data: dict | None = None,
+):
     """A TrainJob writing its model folder into `folder`, the preset completed by the schema's defaults."""
-    from minnow.workflow.config import with_defaults
     from minnow.train.job import TrainJob
+    from minnow.workflow.config import with_defaults
 
-    return TrainJob(name=name, spec=with_defaults("model", {"corpus": "c", "tokenizer": "t", **spec}),
-                    vocab_size=vocab_size, shards=shards, tokenizer_json=tok, checkpoints=folder / "checkpoints",
-                    weights=folder / "model.safetensors", config=folder / "config.json",
-                    curve=folder / "loss_curve.png", summary=folder / "summary.json", data=data or {})
+    return TrainJob(
+        name=name,
+        spec=with_defaults("model", {"corpus": "c", "tokenizer": "t", **spec}),
+        vocab_size=vocab_size,
+        shards=shards,
+        tokenizer_json=tok,
+        checkpoints=folder / "checkpoints",
+        weights=folder / "model.safetensors",
+        config=folder / "config.json",
+        curve=folder / "loss_curve.png",
+        summary=folder / "summary.json",
+        data=data or {},
+    )
 
 
 @pytest.fixture(scope="session")
 def model_folder(tmp_path_factory, chat_shards) -> Path:
     """A small trained chat model folder (lowercase guppy data), trained once per session."""
     folder = tmp_path_factory.mktemp("tiny-chat-model")
-    job = train_job(folder, *chat_shards, CHAT_MODEL_SPEC, name="tiny-chat",
-                    data={"lowercase": True, "corpus": "guppy-chat", "tokenizer": "bpe512"})
+    job = train_job(
+        folder,
+        *chat_shards,
+        CHAT_MODEL_SPEC,
+        name="tiny-chat",
+        data={"lowercase": True, "corpus": "guppy-chat", "tokenizer": "bpe512"},
+    )
     job.run(threads=1, progress=False)
     return folder

@@ -43,12 +43,24 @@ def mlflow_server(backend: str, folder: Path, *extra: str):
     process group is stopped afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-           "--backend-store-uri", backend, *extra]
+    cmd = [
+        str(BIN / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        backend,
+        *extra,
+    ]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with open(folder / "server.log", "w") as log:
-        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env,
-                                  start_new_session=True)
+        server = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env, start_new_session=True
+        )
     try:
         wait_until_up(url, server)
         yield url
@@ -65,14 +77,23 @@ def browser() -> tuple[str | None, str]:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return None, "no Chromium, and apt-get cannot install one here (not root, or not Debian)"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    proc = subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, text=True, env=env,
-                          timeout=900)
+    proc = subprocess.run(
+        ["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, text=True, env=env, timeout=900
+    )
     found = shutil.which("chromium")
     return (found, "") if found else (None, f"apt-get install chromium failed: {proc.stderr[-300:]}")
 
 
 def chromium(path: str, url: str, *args: str) -> str:
     """Run headless Chromium on `url` long enough for the app's requests; its stdout."""
-    cmd = [path, "--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1500,900",
-           "--virtual-time-budget=20000", *args, url]
+    cmd = [
+        path,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=1500,900",
+        "--virtual-time-budget=20000",
+        *args,
+        url,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=True).stdout

@@ -21,8 +21,9 @@ def test_sample_prints_the_prompt_and_its_continuation(model_folder):
 
 
 def test_chat_answers_piped_lines_until_quit(model_folder):
-    proc = minnow("chat", str(model_folder), "--temperature", "0", "--max-tokens", "16",
-                  stdin="hi\n/quit\nnever read\n")
+    proc = minnow(
+        "chat", str(model_folder), "--temperature", "0", "--max-tokens", "16", stdin="hi\n/quit\nnever read\n"
+    )
     assert proc.returncode == 0, proc.stderr
     reply = Assistant.load(model_folder).chat([{"role": "user", "content": "hi"}], max_tokens=16, temperature=0)
     answer = reply["choices"][0]["message"]["content"]
@@ -49,8 +50,12 @@ def test_chat_keeps_the_fitted_conversation_and_reset_forgets_it():
     recorder, out = Recorder(), io.StringIO()
     lines = ["hi", "how are you?", "what now?", "/reset", "again", "/quit", "never read"]
     converse(recorder, iter(lines), [{"role": "system", "content": "be brief"}], {"max_tokens": 8}, out)
-    assert recorder.asked == [["be brief", "hi"], ["be brief", "hi", "answer 1", "how are you?"],
-                              ["be brief", "how are you?", "answer 2", "what now?"], ["be brief", "again"]]
+    assert recorder.asked == [
+        ["be brief", "hi"],
+        ["be brief", "hi", "answer 1", "how are you?"],
+        ["be brief", "how are you?", "answer 2", "what now?"],
+        ["be brief", "again"],
+    ]
     assert out.getvalue() == "answer 1\nanswer 2\nanswer 3\nanswer 4\n"
 
 

@@ -8,8 +8,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_digest_follows_imports_transitively_but_not_tracking():
-    files = {str(p.relative_to(code_digest.PACKAGE_ROOT)) for p in code_digest.module_files(REPO / "workflow_scripts/prepare_part.py")}
-    assert {"data/prepare.py", "data/filters.py", "data/minhash.py", "data/readers.py", "atomic.py", "errors.py"} <= files
+    files = {
+        str(p.relative_to(code_digest.PACKAGE_ROOT))
+        for p in code_digest.module_files(REPO / "workflow_scripts/prepare_part.py")
+    }
+    assert {
+        "data/prepare.py",
+        "data/filters.py",
+        "data/minhash.py",
+        "data/readers.py",
+        "atomic.py",
+        "errors.py",
+    } <= files
     assert not files & {"workflow/tracking.py", "workflow/steplog.py", "tokenizer.py", "data/dedup.py"}
 
 
@@ -53,23 +63,31 @@ def scale(x, by=2):
 '''
 
 
-@pytest.mark.parametrize("edit", [
-    lambda s: s.replace('"""Multiply."""', '"""Multiply x by a factor, for the example."""'),
-    lambda s: s.replace("    return x * by", "    # the product\n    return x   *   by  # done"),
-    lambda s: s.replace("no value to scale by", "cannot scale nothing by"),
-    lambda s: s.replace('    log.info("scaling %s", x)\n', '    log.debug("now scaling %s by %s", x, by)\n'),
-    lambda s: s.replace('"""A module."""', '"""A module, reworded."""'),
-], ids=["docstring", "comment-and-format", "error-text", "logging", "module-docstring"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s.replace('"""Multiply."""', '"""Multiply x by a factor, for the example."""'),
+        lambda s: s.replace("    return x * by", "    # the product\n    return x   *   by  # done"),
+        lambda s: s.replace("no value to scale by", "cannot scale nothing by"),
+        lambda s: s.replace('    log.info("scaling %s", x)\n', '    log.debug("now scaling %s by %s", x, by)\n'),
+        lambda s: s.replace('"""A module."""', '"""A module, reworded."""'),
+    ],
+    ids=["docstring", "comment-and-format", "error-text", "logging", "module-docstring"],
+)
 def test_normal_form_ignores_what_cannot_change_an_output(edit):
     assert code_digest.normal_form(edit(BEFORE)) == code_digest.normal_form(BEFORE)
 
 
-@pytest.mark.parametrize("edit", [
-    lambda s: s.replace("x * by", "x + by"),
-    lambda s: s.replace("by=2", "by=3"),
-    lambda s: s.replace("raise ValueError", "raise TypeError"),
-    lambda s: s.replace("if x is None:", "if not x:"),
-], ids=["operator", "default", "exception-type", "condition"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s.replace("x * by", "x + by"),
+        lambda s: s.replace("by=2", "by=3"),
+        lambda s: s.replace("raise ValueError", "raise TypeError"),
+        lambda s: s.replace("if x is None:", "if not x:"),
+    ],
+    ids=["operator", "default", "exception-type", "condition"],
+)
 def test_normal_form_sees_every_change_of_behaviour(edit):
     assert code_digest.normal_form(edit(BEFORE)) != code_digest.normal_form(BEFORE)
 
@@ -77,7 +95,16 @@ def test_normal_form_sees_every_change_of_behaviour(edit):
 def test_weights_code_covers_the_loop_and_model_but_not_plots_or_the_model_folder():
     from minnow.train import checkpoint
 
-    files = {str(p.relative_to(code_digest.PACKAGE_ROOT))
-             for p in code_digest.module_closure("minnow.train.loop", checkpoint.NOT_WEIGHTS)}
+    files = {
+        str(p.relative_to(code_digest.PACKAGE_ROOT))
+        for p in code_digest.module_closure("minnow.train.loop", checkpoint.NOT_WEIGHTS)
+    }
     assert {"model.py", "train/batches.py", "train/optim.py", "shards.py", "train/checkpoint.py", "devices.py"} <= files
-    assert not files & {"train/plots.py", "model_folder.py", "train/job.py", "errors.py", "atomic.py", "workflow/tracking.py"}
+    assert not files & {
+        "train/plots.py",
+        "model_folder.py",
+        "train/job.py",
+        "errors.py",
+        "atomic.py",
+        "workflow/tracking.py",
+    }

@@ -11,6 +11,7 @@ from minnow.chat import Assistant, kept_turns
 from minnow.errors import InputError
 from minnow.generate import apply_repetition_penalty, filter_logits, generate, top_k_filter, top_p_filter
 
+
 @pytest.fixture(scope="session")
 def assistant(model_folder) -> Assistant:
     return Assistant.load(model_folder)
@@ -64,7 +65,7 @@ def greedy_without_cache(model, prompt: list[int], n: int) -> list[int]:
         for _ in range(n):
             logits, _ = model(torch.tensor([seq]))
             seq.append(int(logits[0, -1].argmax()))
-    return seq[len(prompt):]
+    return seq[len(prompt) :]
 
 
 def test_greedy_is_deterministic_and_matches_full_forwards_without_the_cache(assistant):
@@ -91,7 +92,7 @@ def test_a_stop_id_ends_generation_without_being_returned(assistant):
 
 def test_generation_stops_with_length_when_the_context_is_full(assistant):
     context = assistant.model.cfg.context
-    prompt = assistant.tok.encode("the castle " * 100).ids[-(context - 5):]
+    prompt = assistant.tok.encode("the castle " * 100).ids[-(context - 5) :]
     new, reason = generate(assistant.model, prompt, 50, temperature=0)
     assert (len(new), reason) == (6, "length")  # the last token is predicted from a full context
     longer, _ = generate(assistant.model, list(range(10, 10 + 2 * context)), 3, temperature=0)
@@ -108,8 +109,12 @@ def test_meaningless_sampling_settings_are_refused(assistant):
 
 
 def test_chat_prompt_is_the_stored_chat_template_with_a_generation_prompt(assistant, model_folder):
-    messages = [{"role": "system", "content": "you are a fish"}, {"role": "user", "content": "hi"},
-                {"role": "assistant", "content": "blub!"}, {"role": "user", "content": "what do you eat?"}]
+    messages = [
+        {"role": "system", "content": "you are a fish"},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "blub!"},
+        {"role": "user", "content": "what do you eat?"},
+    ]
     template = json.loads((model_folder / "tokenizer_config.json").read_text())["chat_template"]
     rendered = jinja2.Template(template).render(messages=messages, add_generation_prompt=True)
     hf = tokenizer.load(model_folder / "tokenizer.json")
@@ -126,8 +131,13 @@ def test_chat_answers_in_the_openai_shape_with_consistent_usage(assistant, model
     assert choice["index"] == 0 and choice["message"]["role"] == "assistant"
     assert isinstance(choice["message"]["content"], str) and choice["finish_reason"] in ("stop", "length")
     usage = reply["usage"]
-    new, reason = generate(assistant.model, assistant.prompt_ids(messages, 10), 10, temperature=0,
-                           stop_ids=[assistant.marker["end"], assistant.marker["eos"]])
+    new, reason = generate(
+        assistant.model,
+        assistant.prompt_ids(messages, 10),
+        10,
+        temperature=0,
+        stop_ids=[assistant.marker["end"], assistant.marker["eos"]],
+    )
     assert usage["prompt_tokens"] == len(assistant.prompt_ids(messages, 10))
     assert usage["completion_tokens"] == len(new) and choice["finish_reason"] == reason
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
@@ -135,27 +145,38 @@ def test_chat_answers_in_the_openai_shape_with_consistent_usage(assistant, model
 
 
 def test_a_lowercase_model_reads_user_and_system_text_lowercased(assistant, model_folder, tmp_path):
-    shouted = [{"role": "system", "content": "BE A Fish"}, {"role": "user", "content": "HELLO There"},
-               {"role": "assistant", "content": "Blub"}, {"role": "user", "content": "OK"}]
+    shouted = [
+        {"role": "system", "content": "BE A Fish"},
+        {"role": "user", "content": "HELLO There"},
+        {"role": "assistant", "content": "Blub"},
+        {"role": "user", "content": "OK"},
+    ]
     quiet = [{**m, "content": m["content"].lower() if m["role"] != "assistant" else m["content"]} for m in shouted]
     assert assistant.lowercase and assistant.prompt_ids(shouted) == assistant.prompt_ids(quiet)
     assert assistant.completion_ids("The TANK") == assistant.completion_ids("the tank")
     cased = tmp_path / "cased"
     shutil.copytree(model_folder, cased, ignore=shutil.ignore_patterns("checkpoints"))
     config = json.loads((cased / "config.json").read_text())
-    (cased / "config.json").write_text(json.dumps({**config, "minnow_data": {**config["minnow_data"], "lowercase": False}}))
+    (cased / "config.json").write_text(
+        json.dumps({**config, "minnow_data": {**config["minnow_data"], "lowercase": False}})
+    )
     as_written = Assistant.load(cased)
     assert not as_written.lowercase and as_written.prompt_ids(shouted) != as_written.prompt_ids(quiet)
 
 
 def test_a_long_conversation_drops_its_oldest_exchanges_but_keeps_the_system_turn(assistant):
     system = [{"role": "system", "content": "you are a fish"}]
-    exchanges = [[{"role": "user", "content": f"question {i} about the tank"},
-                  {"role": "assistant", "content": f"answer {i}, blub"}] for i in range(10)]
+    exchanges = [
+        [
+            {"role": "user", "content": f"question {i} about the tank"},
+            {"role": "assistant", "content": f"answer {i}, blub"},
+        ]
+        for i in range(10)
+    ]
     conversation = system + [m for pair in exchanges for m in pair] + [{"role": "user", "content": "last one?"}]
     fitted = assistant.fit(conversation, max_tokens=16)
     assert fitted[0] == system[0] and fitted[-1] == conversation[-1] and fitted[1]["role"] == "user"
-    assert fitted[1:] == conversation[len(conversation) - len(fitted) + 1:]
+    assert fitted[1:] == conversation[len(conversation) - len(fitted) + 1 :]
     assert len(assistant.prompt_ids(conversation, 16)) <= assistant.model.cfg.context - 16
     assert assistant.chat(conversation, max_tokens=16, temperature=0)["usage"]["total_tokens"] <= 64
 

@@ -80,10 +80,20 @@ def test_rope_matches_a_direct_rotation_of_pairs():
 def test_logits_equal_hugging_face_llama_with_the_same_weights(model):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    hf = LlamaForCausalLM(LlamaConfig(
-        vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=32, rope_theta=10000.0, rms_norm_eps=1e-5,
-        tie_word_embeddings=True)).eval()
+    hf = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=97,
+            hidden_size=64,
+            intermediate_size=96,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=32,
+            rope_theta=10000.0,
+            rms_norm_eps=1e-5,
+            tie_word_embeddings=True,
+        )
+    ).eval()
     result = hf.load_state_dict(model.state_dict(), strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     idx = torch.randint(0, 97, (2, 32))
@@ -101,13 +111,15 @@ def test_depth_scaled_init_shrinks_residual_projections():
 
 def preset_models():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    return [(name, spec, config["tokenizers"][spec["tokenizer"]]["vocab_size"]) for name, spec in config["models"].items()]
+    return [
+        (name, spec, config["tokenizers"][spec["tokenizer"]]["vocab_size"]) for name, spec in config["models"].items()
+    ]
 
 
 @pytest.mark.parametrize("name, spec, vocab", preset_models(), ids=lambda v: v if isinstance(v, str) else "")
 def test_each_preset_has_its_stated_size(name, spec, vocab):
-    from minnow.workflow.config import embedding_rows
     from minnow.train.loop import model_config
+    from minnow.workflow.config import embedding_rows
 
     model_cfg = model_config(spec, embedding_rows(vocab))
     with torch.device("meta"):

@@ -12,9 +12,23 @@ from conftest import planned_rules, small_config, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 # jobs of the main job: two sources of one part each; a shard per part and split
-JOBS = {"download": 2, "prepare_part": 2, "dedup": 1, "mix_part": 2, "train_tokenizer": 1, "shard_part": 4, "shard": 1,
-        "train": 1, "eval_set": 1, "reference_perplexity": 1, "perplexity": 1, "samples": 1, "export": 1,
-        "report_model": 1, "report_corpus": 1}
+JOBS = {
+    "download": 2,
+    "prepare_part": 2,
+    "dedup": 1,
+    "mix_part": 2,
+    "train_tokenizer": 1,
+    "shard_part": 4,
+    "shard": 1,
+    "train": 1,
+    "eval_set": 1,
+    "reference_perplexity": 1,
+    "perplexity": 1,
+    "samples": 1,
+    "export": 1,
+    "report_model": 1,
+    "report_corpus": 1,
+}
 SHARDS = {"train_tokenizer": 1, "shard_part": 4, "shard": 1}
 DOWNSTREAM_OF_MODEL = {"perplexity": 1, "samples": 1, "export": 1, "report_model": 1, "all": 1}
 MEASURES_NOTHING = ("report_model", "report_corpus")  # they only turn other steps' results into pages
@@ -51,7 +65,9 @@ def test_tiny_model_trains_well_below_the_unigram_entropy_of_its_data(default_bu
 
     from minnow.shards import TokenShards
 
-    tokens = np.concatenate([np.asarray(a) for a in TokenShards(default_build / "results/shards/default/bpe4k", "train").arrays])
+    tokens = np.concatenate(
+        [np.asarray(a) for a in TokenShards(default_build / "results/shards/default/bpe4k", "train").arrays]
+    )
     p = np.bincount(tokens) / len(tokens)
     unigram_entropy = -(p[p > 0] * np.log(p[p > 0])).sum()
     summary = json.loads((default_build / "results/tiny/train_summary.json").read_text())
@@ -76,7 +92,9 @@ def test_ppl_json_beats_a_unigram_baseline_and_lists_the_reference(default_build
     val = ppl["eval_sets"]["val-default"]
     text = (default_build / "results/eval/val-default.txt").read_text()
     assert val["bytes"] == len(text.encode()) <= ppl["protocol"]["max_bytes"] == val["max_bytes"]
-    train = np.concatenate([np.asarray(a) for a in TokenShards(default_build / "results/shards/default/bpe4k", "train").arrays])
+    train = np.concatenate(
+        [np.asarray(a) for a in TokenShards(default_build / "results/shards/default/bpe4k", "train").arrays]
+    )
     counts = np.bincount(train, minlength=4096) + 1.0
     ids = tokenizer.load(default_build / "results/tiny/tokenizer.json").encode(text, add_special_tokens=False).ids
     unigram_bpb = -np.log(counts[ids] / counts.sum()).sum() / math.log(2) / val["bytes"]
@@ -95,7 +113,10 @@ def test_export_reports_real_sizes_and_quality_deltas(default_build):
     # 1M model its bits-per-byte delta is noise of either sign, so it is bounded, not ordered
     assert abs(schemes["int8"]["delta_bits_per_byte"]) < 0.01 and abs(schemes["int4-g128"]["delta_bits_per_byte"]) < 0.1
     assert quant["fp32"]["bits_per_byte"] == pytest.approx(
-        json.loads((default_build / "results/tiny/ppl.json").read_text())["eval_sets"]["val-default"]["model"]["bits_per_byte"])
+        json.loads((default_build / "results/tiny/ppl.json").read_text())["eval_sets"]["val-default"]["model"][
+            "bits_per_byte"
+        ]
+    )
     for kind in ("f32", "f16", "q8_0", "q4_0"):
         assert (default_build / f"results/tiny/export/model-{kind}.gguf").stat().st_size == quant["gguf"][kind]["bytes"]
     assert quant["gguf"]["q4_0"]["bytes"] < quant["gguf"]["q8_0"]["bytes"] < quant["gguf"]["f16"]["bytes"]
@@ -127,7 +148,9 @@ def test_report_holds_the_dag_curve_tables_and_samples(default_build):
     assert all(f"<td>{scheme}</td><td>{s['bytes']:,}</td>" in export for scheme, s in quant["schemes"].items())
     assert "**user:** hi guppy!" in files["samples.html"].decode()
     stats = json.loads((default_build / "results/corpus/default/stats.json").read_text())
-    assert f"<td>guppy: in</td><td>{stats['sources']['guppy']['in']['documents']:,}</td>" in files["stats.html"].decode()
+    assert (
+        f"<td>guppy: in</td><td>{stats['sources']['guppy']['in']['documents']:,}</td>" in files["stats.html"].decode()
+    )
     assert b"final_val_loss" in files["training.html"]
 
 
@@ -151,8 +174,17 @@ def test_changing_vocab_size_reruns_the_tokenizer_and_all_built_on_it_but_no_dat
 def test_changing_a_filter_threshold_reruns_the_corpus_onward_but_not_download(default_build):
     extra = override(default_build, {"corpora": {"default": {"filters": {"min_alnum_ratio": 0.6}}}})
     plan = planned_rules(default_build, "--configfile", extra)
-    assert plan == {"prepare_part": 2, "dedup": 1, "mix_part": 2, "report_corpus": 1, **SHARDS, "train": 1,
-                    "eval_set": 1, "reference_perplexity": 1, **DOWNSTREAM_OF_MODEL}  # new val bytes: references rescore
+    assert plan == {
+        "prepare_part": 2,
+        "dedup": 1,
+        "mix_part": 2,
+        "report_corpus": 1,
+        **SHARDS,
+        "train": 1,
+        "eval_set": 1,
+        "reference_perplexity": 1,
+        **DOWNSTREAM_OF_MODEL,
+    }  # new val bytes: references rescore
 
 
 def test_changing_a_mix_weight_reruns_dedup_onward_but_no_part_filtering(default_build):
@@ -183,8 +215,13 @@ def bad_inputs(folder):
     (data / "kjv.txt").write_text(verses)
     (data / "exodus.txt").write_text(verses)
     config = small_config()
-    files = [("bad", "bad.jsonl"), ("latin", "latin1.txt"), ("empty", "empty.jsonl"), ("kjv", "kjv.txt"),
-             ("exodus", "exodus.txt")]
+    files = [
+        ("bad", "bad.jsonl"),
+        ("latin", "latin1.txt"),
+        ("empty", "empty.jsonl"),
+        ("kjv", "kjv.txt"),
+        ("exodus", "exodus.txt"),
+    ]
     config["sources"] = {name: {"kind": "local", "paths": [f"data/{file}"]} for name, file in files}
     config["corpora"] = {name: {"sources": {name: {"weight": 1}}} for name in ("bad", "latin", "empty")}
     config["corpora"]["bible"] = {"sources": {"kjv": {"weight": 1}, "exodus": {"weight": 1}}}
@@ -211,7 +248,10 @@ def test_a_target_of_an_unknown_model_names_the_presets(workflow_copy):
     proc = snakemake(workflow_copy, "-n", "results/nosuch/ppl.json", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "No rule to produce" not in out
-    assert "results/nosuch/ppl.json: 'nosuch' is not a model of this config (defined: guppy, large, medium, small, tiny)" in out
+    assert (
+        "results/nosuch/ppl.json: 'nosuch' is not a model of this config (defined: guppy, large, medium, small, tiny)"
+        in out
+    )
     assert planned_rules(workflow_copy, "results/tiny/ppl.json")["train"] == 1  # a known model is unaffected
 
 

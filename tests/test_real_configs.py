@@ -24,27 +24,53 @@ import regex
 import yaml
 from snakemake.utils import update_config, validate
 
-from conftest import REPO, planned_rules, snakemake
-from minnow.workflow import config as minnow_config
 from minnow import tokenizer
 from minnow.shards import TokenShards
+from minnow.workflow import config as minnow_config
+
+from conftest import REPO, planned_rules, snakemake
 
 SCHEMA = str(REPO / "config" / "schema" / "config.schema.yaml")
 NAMES = ["tinystories", "fineweb-edu", "wikitext103", "shakespeare", "chinese-instruct"]
+
+
 # what a bare `snakemake --configfile config/<name>.yaml` must plan: the config's own data
 # only, none of the default config's; a source in P parts is P download, prepare_part and mix_part
 # jobs and 2P shard_part jobs per tokenizer
 def plan(parts: int, tokenizers: int = 1, eval_sets: int = 1) -> dict[str, int]:
-    return {"download": parts, "prepare_part": parts, "dedup": 1, "mix_part": parts, "train_tokenizer": tokenizers,
-            "shard_part": 2 * parts * tokenizers, "shard": tokenizers, "train": tokenizers, "eval_set": eval_sets}
+    return {
+        "download": parts,
+        "prepare_part": parts,
+        "dedup": 1,
+        "mix_part": parts,
+        "train_tokenizer": tokenizers,
+        "shard_part": 2 * parts * tokenizers,
+        "shard": tokenizers,
+        "train": tokenizers,
+        "eval_set": eval_sets,
+    }
 
 
-PLANS = {"tinystories": plan(3), "fineweb-edu": plan(10), "wikitext103": plan(1, eval_sets=2),
-         "shakespeare": plan(1, tokenizers=2), "chinese-instruct": plan(1)}
+PLANS = {
+    "tinystories": plan(3),
+    "fineweb-edu": plan(10),
+    "wikitext103": plan(1, eval_sets=2),
+    "shakespeare": plan(1, tokenizers=2),
+    "chinese-instruct": plan(1),
+}
 TEST_SHAPE = {"d_model": 32, "n_layers": 2, "n_heads": 2, "n_kv_heads": 2, "ffn_dim": 64, "context": 64}
 # a model this small learns fastest at a higher rate than the configs' 1-2e-3
-TEST_TRAIN = {"steps": 120, "batch_size": 8, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 10, "eval_every": 120,
-              "eval_batches": 2, "checkpoint_every": 120, "device": "cpu"}
+TEST_TRAIN = {
+    "steps": 120,
+    "batch_size": 8,
+    "lr": 1e-2,
+    "min_lr": 1e-3,
+    "warmup_steps": 10,
+    "eval_every": 120,
+    "eval_batches": 2,
+    "checkpoint_every": 120,
+    "device": "cpu",
+}
 HAN = regex.compile(r"\p{Han}")
 
 
@@ -121,8 +147,10 @@ def write_parquet(path: Path, rows: list[dict]) -> list[dict]:
 def hf_readme(folder: Path, configs: dict[str, dict[str, str]]) -> None:
     """A dataset card declaring configurations, as the Hub repositories of FineWeb-Edu and WikiText do."""
     folder.mkdir(parents=True)
-    card = [{"config_name": name, "data_files": [{"split": s, "path": p} for s, p in splits.items()]}
-            for name, splits in configs.items()]
+    card = [
+        {"config_name": name, "data_files": [{"split": s, "path": p} for s, p in splits.items()]}
+        for name, splits in configs.items()
+    ]
     (folder / "README.md").write_text("---\n" + yaml.safe_dump({"configs": card}, sort_keys=False) + "---\n")
 
 
@@ -185,7 +213,9 @@ def mlflow_param(folder: Path, step: str, key: str) -> str:
     with sqlite3.connect(folder / "results" / "mlflow.db") as db:
         return db.execute(
             "select p.value from params p join tags t on t.run_uuid = p.run_uuid "
-            "where t.key = 'step' and t.value = ? and p.key = ?", (step, key)).fetchone()[0]
+            "where t.key = 'step' and t.value = ? and p.key = ?",
+            (step, key),
+        ).fetchone()[0]
 
 
 # --- every config -------------------------------------------------------------------------------------
@@ -222,7 +252,9 @@ def test_snakemake_plans_only_the_configs_own_data(workflow_copy, name):
     assert {rule: plan.get(rule, 0) for rule in PLANS[name]} == PLANS[name]
     assert plan["perplexity"] == plan["samples"] == plan["export"] == len(shipped(name)["targets"])
     suite = "downstream" in shipped(name).get("evaluation", {})  # the real-data configs run lm-eval's suite
-    assert plan.get("downstream", 0) == plan.get("report_downstream", 0) == (len(shipped(name)["targets"]) if suite else 0)
+    assert (
+        plan.get("downstream", 0) == plan.get("report_downstream", 0) == (len(shipped(name)["targets"]) if suite else 0)
+    )
     assert plan.get("reference_downstream", 0) == (1 if suite else 0)
 
 
@@ -232,8 +264,10 @@ def test_snakemake_plans_only_the_configs_own_data(workflow_copy, name):
 def test_tinystories_streams_a_capped_sample_into_corpus_tokenizer_and_shards(workflow_copy, tmp_path, offline):
     rng, vocabulary = random.Random(1), english_words()
     stand_in = tmp_path / "TinyStories"  # the Hub repository's layout: data/{split}-NNNNN-of-NNNNN.parquet
-    stories = write_parquet(stand_in / "data/train-00000-of-00001.parquet",
-                            [{"text": f"Once upon a time, {prose(rng, vocabulary, 5)}"} for _ in range(400)])
+    stories = write_parquet(
+        stand_in / "data/train-00000-of-00001.parquet",
+        [{"text": f"Once upon a time, {prose(rng, vocabulary, 5)}"} for _ in range(400)],
+    )
     write_parquet(stand_in / "data/validation-00000-of-00001.parquet", [{"text": "Held out by the dataset."}])
     overlay = shipped("tinystories")
     source = overlay["sources"]["tinystories"]
@@ -253,12 +287,25 @@ def test_fineweb_edu_reads_its_named_configuration_with_its_columns(workflow_cop
     hf_readme(stand_in, {"default": {"train": "data/*/*"}, "sample-10BT": {"train": "sample/10BT/*"}})
 
     def page(i: int, dump: str) -> dict:  # FineWeb-Edu's columns
-        return {"text": prose(rng, vocabulary, 12), "id": f"<urn:uuid:{i:08d}-0000-0000-0000-000000000000>",
-                "dump": dump, "url": f"https://example.org/page/{i}", "file_path": f"s3://commoncrawl/{dump}/{i}.warc.gz",
-                "language": "en", "language_score": 0.95, "token_count": 300, "score": 3.1, "int_score": 3}
+        return {
+            "text": prose(rng, vocabulary, 12),
+            "id": f"<urn:uuid:{i:08d}-0000-0000-0000-000000000000>",
+            "dump": dump,
+            "url": f"https://example.org/page/{i}",
+            "file_path": f"s3://commoncrawl/{dump}/{i}.warc.gz",
+            "language": "en",
+            "language_score": 0.95,
+            "token_count": 300,
+            "score": 3.1,
+            "int_score": 3,
+        }
 
-    files = [write_parquet(stand_in / f"sample/10BT/{f:03d}_00000.parquet",
-                           [page(f * 1000 + i, "CC-MAIN-2024-10") for i in range(100)]) for f in range(3)]
+    files = [
+        write_parquet(
+            stand_in / f"sample/10BT/{f:03d}_00000.parquet", [page(f * 1000 + i, "CC-MAIN-2024-10") for i in range(100)]
+        )
+        for f in range(3)
+    ]
     write_parquet(stand_in / "data/CC-MAIN-2013-20/000_00000.parquet", [page(i, "CC-MAIN-2013-20") for i in range(5)])
     overlay = shipped("fineweb-edu")
     source = overlay["sources"]["fineweb-edu"]
@@ -284,18 +331,34 @@ def wikitext_rows(rng: random.Random, vocabulary: list[str], articles: int) -> l
 def test_wikitext103_trains_on_train_and_scores_the_test_split(workflow_copy, tmp_path, offline):
     rng, vocabulary = random.Random(3), english_words()
     stand_in = tmp_path / "wikitext"
-    hf_readme(stand_in, {f"wikitext-{size}-raw-v1": {s: f"wikitext-{size}-raw-v1/{s}-*" for s in ("test", "train")}
-                         for size in ("2", "103")})
-    train = write_parquet(stand_in / "wikitext-103-raw-v1/train-00000-of-00001.parquet", wikitext_rows(rng, vocabulary, 40))
-    test = write_parquet(stand_in / "wikitext-103-raw-v1/test-00000-of-00001.parquet", wikitext_rows(rng, vocabulary, 4))
+    hf_readme(
+        stand_in,
+        {
+            f"wikitext-{size}-raw-v1": {s: f"wikitext-{size}-raw-v1/{s}-*" for s in ("test", "train")}
+            for size in ("2", "103")
+        },
+    )
+    train = write_parquet(
+        stand_in / "wikitext-103-raw-v1/train-00000-of-00001.parquet", wikitext_rows(rng, vocabulary, 40)
+    )
+    test = write_parquet(
+        stand_in / "wikitext-103-raw-v1/test-00000-of-00001.parquet", wikitext_rows(rng, vocabulary, 4)
+    )
     for split in ("train", "test"):
-        write_parquet(stand_in / f"wikitext-2-raw-v1/{split}-00000-of-00001.parquet", [{"text": "the other configuration"}])
+        write_parquet(
+            stand_in / f"wikitext-2-raw-v1/{split}-00000-of-00001.parquet", [{"text": "the other configuration"}]
+        )
     overlay = shipped("wikitext103")
     test_set = overlay["evaluation"]["eval_sets"]["wikitext103-test"]
     assert {overlay["sources"]["wikitext103"]["path"], test_set["path"]} == {"Salesforce/wikitext"}
     overlay["sources"]["wikitext103"]["path"] = test_set["path"] = str(stand_in)
-    run(workflow_copy, overlay, "results/shards/wikitext103/wt32k/meta.json", "results/eval/wikitext103-test.txt",
-        env=offline)
+    run(
+        workflow_copy,
+        overlay,
+        "results/shards/wikitext103/wt32k/meta.json",
+        "results/eval/wikitext103-test.txt",
+        env=offline,
+    )
 
     assert pq.read_table(workflow_copy / "results/raw/wikitext103/part-00000/data.parquet").to_pylist() == train
     stats = json.loads((workflow_copy / "results/corpus/wikitext103/stats.json").read_text())
@@ -325,8 +388,13 @@ def test_shakespeare_char_model_runs_to_samples(workflow_copy):
     overlay = shipped("shakespeare")
     assert overlay["sources"]["shakespeare"]["paths"] == ["data/shakespeare/input.txt"]
     shrink(overlay, ["shakespeare-char"])
-    run(workflow_copy, overlay, "results/shakespeare-char/samples.md", "results/shakespeare-char/export/quant.json",
-        "results/shards/shakespeare/shakespeare-bpe1k/meta.json")
+    run(
+        workflow_copy,
+        overlay,
+        "results/shakespeare-char/samples.md",
+        "results/shakespeare-char/export/quant.json",
+        "results/shards/shakespeare/shakespeare-bpe1k/meta.json",
+    )
 
     tok = tokenizer.load(workflow_copy / "results/shakespeare-char/tokenizer.json")
     train = split_texts(workflow_copy, "shakespeare", "train")
@@ -349,12 +417,14 @@ def test_shakespeare_char_model_runs_to_samples(workflow_copy):
     gguf = gguf_fields(workflow_copy / "results/shakespeare-char/export/model-q8_0.gguf")
     assert gguf["tokenizer.ggml.model"] == "llama"  # the char tokenizer as a SentencePiece vocabulary
     assert gguf["tokenizer.ggml.tokens"][: tok.get_vocab_size()] == [
-        tok.id_to_token(i).replace(" ", "\u2581") for i in range(tok.get_vocab_size())]
+        tok.id_to_token(i).replace(" ", "\u2581") for i in range(tok.get_vocab_size())
+    ]
 
 
 def test_a_local_config_without_its_file_says_which_path_to_fill(workflow_copy):
-    proc = snakemake(workflow_copy, "results/corpus/shakespeare/stats.json", "--configfile",
-                     "config/shakespeare.yaml", check=False)
+    proc = snakemake(
+        workflow_copy, "results/corpus/shakespeare/stats.json", "--configfile", "config/shakespeare.yaml", check=False
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Traceback" not in out
     assert "source 'shakespeare': local source: 'data/shakespeare/input.txt' matches no file" in out
@@ -369,15 +439,22 @@ def chinese_pairs(rng: random.Random, count: int) -> list[dict]:
     def phrase(n: int) -> str:
         return "".join(rng.choices(pool, weights, k=n))
 
-    return [{"prompt": f"请问{phrase(rng.randint(4, 10))}？",
-             "completion": f"好的，{phrase(rng.randint(10, 30))}。{phrase(rng.randint(6, 20))}！"} for _ in range(count)]
+    return [
+        {
+            "prompt": f"请问{phrase(rng.randint(4, 10))}？",
+            "completion": f"好的，{phrase(rng.randint(10, 30))}。{phrase(rng.randint(6, 20))}！",
+        }
+        for _ in range(count)
+    ]
 
 
 @pytest.mark.slow
 def test_chinese_instruct_trains_on_answers_and_samples_round_trip(workflow_copy):
     # and two whole exchanges under the default 16-character floor, which the config must keep
-    pairs = chinese_pairs(random.Random(5), 600) + [{"prompt": "你好", "completion": "你好！"},
-                                                     {"prompt": "中国的首都是哪里？", "completion": "北京。"}]
+    pairs = chinese_pairs(random.Random(5), 600) + [
+        {"prompt": "你好", "completion": "你好！"},
+        {"prompt": "中国的首都是哪里？", "completion": "北京。"},
+    ]
     lines = [json.dumps(p, ensure_ascii=False) for p in pairs]
     jsonl = fresh_folder(workflow_copy / "data/chinese-instruct") / "pairs.jsonl"  # where the config reads it
     jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -17,8 +17,19 @@ from conftest import copy_workflow, planned_rules, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 MODEL_DOWNSTREAM = {"perplexity": 1, "samples": 1, "export": 1, "report_model": 1, "all": 1}
-FROM_THE_DATA = {"download": 1, "prepare_part": 1, "dedup": 1, "mix_part": 1, "report_corpus": 1, "train_tokenizer": 1,
-                 "shard_part": 2, "shard": 1, "train": 1, "eval_set": 1, **MODEL_DOWNSTREAM}
+FROM_THE_DATA = {
+    "download": 1,
+    "prepare_part": 1,
+    "dedup": 1,
+    "mix_part": 1,
+    "report_corpus": 1,
+    "train_tokenizer": 1,
+    "shard_part": 2,
+    "shard": 1,
+    "train": 1,
+    "eval_set": 1,
+    **MODEL_DOWNSTREAM,
+}
 STEPS = 30
 
 
@@ -28,10 +39,28 @@ def config() -> dict:
         "sources": {"book": {"kind": "local", "paths": ["data/book/*.txt"]}},
         "corpora": {"books": {"sources": {"book": {"weight": 1}}, "val_fraction": 0.1}},
         "tokenizers": {"bpe": {"corpus": "books", "vocab_size": 400}},
-        "models": {"mini": {"corpus": "books", "tokenizer": "bpe", "params": 3.0e4, "d_model": 32, "n_layers": 1,
-                            "n_heads": 2, "n_kv_heads": 1, "ffn_dim": 64, "context": 32,
-                            "train": {"steps": STEPS, "batch_size": 8, "warmup_steps": 5, "eval_every": 15,
-                                      "eval_batches": 2, "checkpoint_every": 10, "device": "cpu"}}},
+        "models": {
+            "mini": {
+                "corpus": "books",
+                "tokenizer": "bpe",
+                "params": 3.0e4,
+                "d_model": 32,
+                "n_layers": 1,
+                "n_heads": 2,
+                "n_kv_heads": 1,
+                "ffn_dim": 64,
+                "context": 32,
+                "train": {
+                    "steps": STEPS,
+                    "batch_size": 8,
+                    "warmup_steps": 5,
+                    "eval_every": 15,
+                    "eval_batches": 2,
+                    "checkpoint_every": 10,
+                    "device": "cpu",
+                },
+            }
+        },
         "targets": ["mini"],
         "evaluation": {"max_bytes": 3000, "eval_sets": {"poem": {"kind": "local", "path": "data/poem.txt"}}},
         "references": {},
@@ -170,4 +199,3 @@ def test_a_change_to_the_model_starts_train_over(built):
     run(built)  # back to the old code: its run's checkpoint is still there, finished
     again = summary(built)
     assert again["checkpoints"] == before["checkpoints"] and again["steps_trained"] == 0
-

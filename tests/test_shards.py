@@ -13,13 +13,21 @@ from minnow.errors import InputError
 def shard_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shards")
     docs = [{"text": f"document {i} about fish number {i * 7}.", "messages": None} for i in range(300)]
-    docs.append({"text": "hi\nblub", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "blub"}]})
+    docs.append(
+        {"text": "hi\nblub", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "blub"}]}
+    )
     pq.write_table(pa.Table.from_pylist(docs[:150]), folder / "train-0.parquet")
     pq.write_table(pa.Table.from_pylist(docs[150:]), folder / "train-1.parquet")
     pq.write_table(pa.Table.from_pylist(docs[:20]), folder / "val.parquet")
-    tokenizer.save(tokenizer.train([folder / "train-0.parquet", folder / "train-1.parquet"], vocab_size=320), folder / "tok")
-    meta = shards.shard(folder / "tok" / "tokenizer.json", {"train": [folder / "train-0.parquet", folder / "train-1.parquet"],
-                        "val": [folder / "val.parquet"]}, folder / "out", batch_bytes=2000)
+    tokenizer.save(
+        tokenizer.train([folder / "train-0.parquet", folder / "train-1.parquet"], vocab_size=320), folder / "tok"
+    )
+    meta = shards.shard(
+        folder / "tok" / "tokenizer.json",
+        {"train": [folder / "train-0.parquet", folder / "train-1.parquet"], "val": [folder / "val.parquet"]},
+        folder / "out",
+        batch_bytes=2000,
+    )
     return folder, meta
 
 
@@ -40,7 +48,9 @@ def test_chat_documents_are_laid_out_by_turn(shard_folder):
     tok = tokenizer.load(folder / "tok" / "tokenizer.json")
     ids = np.concatenate([shards.open_shard(folder / "out" / s["file"]) for s in meta["splits"]["train"]["shards"]])
     last = ids[np.flatnonzero(ids == meta["eos_id"])[-2] + 1 : -1].tolist()
-    assert last == tokenizer.encode_chat(tok, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "blub"}])
+    assert last == tokenizer.encode_chat(
+        tok, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "blub"}]
+    )
 
 
 def test_large_vocab_uses_uint32():

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, REPO, small_config, write_config
 
 import slurm_cluster
+from conftest import BIN, REPO, small_config, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,9 @@ def plugin_folder(root: Path) -> Path:
     pins = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["slurm"]
     done = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(root), *pins],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if done.returncode != 0:
         pytest.skip(f"cannot install the SLURM executor plugin ({' '.join(pins)}): {done.stderr.strip()[-300:]}")
@@ -48,10 +50,28 @@ def cluster_config() -> dict:
     """A model small enough that the test measures SLURM, not training; no reference model."""
     config = small_config()
     config["sources"]["guppy"]["parts"] = 2  # each part its own download, prepare_part, mix_part and shard_part jobs
-    train = {"steps": 20, "batch_size": 4, "warmup_steps": 2, "eval_every": 10, "eval_batches": 2,
-             "checkpoint_every": 10, "device": "cpu"}
-    config["models"] = {"nano": {"corpus": "default", "tokenizer": "bpe512", "d_model": 32, "n_layers": 1,
-                                 "n_heads": 2, "n_kv_heads": 1, "ffn_dim": 64, "context": 32, "train": train}}
+    train = {
+        "steps": 20,
+        "batch_size": 4,
+        "warmup_steps": 2,
+        "eval_every": 10,
+        "eval_batches": 2,
+        "checkpoint_every": 10,
+        "device": "cpu",
+    }
+    config["models"] = {
+        "nano": {
+            "corpus": "default",
+            "tokenizer": "bpe512",
+            "d_model": 32,
+            "n_layers": 1,
+            "n_heads": 2,
+            "n_kv_heads": 1,
+            "ffn_dim": 64,
+            "context": 32,
+            "train": train,
+        }
+    }
     config["references"] = {}
     return config
 
@@ -70,23 +90,38 @@ def tres_mem_mb(tres: str) -> float:
 
 def test_profile_runs_the_pipeline_through_slurm(cluster, workflow_copy, tmp_path):
     write_config(workflow_copy, cluster_config())
-    env = {**os.environ, "PYTHONPATH": str(plugin_folder(tmp_path / "plugin")),
-           "MINNOW_CPU_PARTITION": slurm_cluster.PARTITION, "MINNOW_GPU_PARTITION": slurm_cluster.PARTITION}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(plugin_folder(tmp_path / "plugin")),
+        "MINNOW_CPU_PARTITION": slurm_cluster.PARTITION,
+        "MINNOW_GPU_PARTITION": slurm_cluster.PARTITION,
+    }
     env.pop("MLFLOW_TRACKING_URI", None)
     # Accounting is off on this cluster: status comes from squeue, and there is no account to charge.
-    cmd = [str(BIN / "snakemake"), "--profile", "profiles/slurm", "--slurm-status-command", "squeue",
-           "--slurm-init-seconds-before-status-checks", "2", "--slurm-no-account", "results/nano/ppl.json"]
+    cmd = [
+        str(BIN / "snakemake"),
+        "--profile",
+        "profiles/slurm",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--slurm-no-account",
+        "results/nano/ppl.json",
+    ]
     # The plugin ignores SIGTERM while it polls: `timeout -k` makes a hang fail instead of wedging CI.
-    proc = subprocess.run(["timeout", "-k", "10", "600", *cmd], cwd=workflow_copy, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["timeout", "-k", "10", "600", *cmd], cwd=workflow_copy, env=env, capture_output=True, text=True
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-5000:]
 
     jobs = submitted_jobs(output)
     rules = sorted(jobs.values())
     per_part = ["download", "prepare_part", "mix_part", "shard_part", "shard_part"]  # shards: train and val
-    assert rules == sorted(per_part * 3 + ["dedup", "train_tokenizer", "shard", "eval_set", "train", "perplexity"]), \
+    assert rules == sorted(per_part * 3 + ["dedup", "train_tokenizer", "shard", "eval_set", "train", "perplexity"]), (
         output[-3000:]
+    )
     completed = cluster.completed_jobs()
     assert set(jobs) <= set(completed), f"SLURM has no record of jobs {set(jobs) - set(completed)}"
     assert all(completed[j]["JobState"] == "COMPLETED" for j in jobs)
@@ -109,11 +144,20 @@ def planned_resources(output: str) -> dict[str, str]:
 
 def test_profile_sends_gpu_rules_to_the_gpu_partition_with_the_presets_gpus(workflow_copy, tmp_path):
     """No GPU here to run on: a dry run shows what each job would ask SLURM for."""
-    env = {**os.environ, "PYTHONPATH": str(plugin_folder(tmp_path / "plugin")),
-           "MINNOW_CPU_PARTITION": "cpu", "MINNOW_GPU_PARTITION": "gpu"}
-    proc = subprocess.run([str(BIN / "snakemake"), "-n", "--profile", "profiles/slurm", "--slurm-no-account",
-                           "results/large/ppl.json"], cwd=workflow_copy, env=env, capture_output=True, text=True,
-                          timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(plugin_folder(tmp_path / "plugin")),
+        "MINNOW_CPU_PARTITION": "cpu",
+        "MINNOW_GPU_PARTITION": "gpu",
+    }
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), "-n", "--profile", "profiles/slurm", "--slurm-no-account", "results/large/ppl.json"],
+        cwd=workflow_copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     plan = planned_resources(proc.stdout)
     gpus = yaml.safe_load((REPO / "config/config.yaml").read_text())["models"]["large"]["train"]["gpus"]

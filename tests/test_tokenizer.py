@@ -35,8 +35,15 @@ def random_unicode(rng: random.Random, n: int) -> str:
     """Text drawn from every plane (skipping surrogates): the round trip must be exact."""
     chars = []
     while len(chars) < n:
-        cp = rng.choice([rng.randrange(0x20, 0x7F), rng.randrange(0xA0, 0x3000), rng.randrange(0x4E00, 0x9FFF),
-                         rng.randrange(0x1F300, 0x1FAFF), rng.randrange(0x10000, 0x10FFFF)])
+        cp = rng.choice(
+            [
+                rng.randrange(0x20, 0x7F),
+                rng.randrange(0xA0, 0x3000),
+                rng.randrange(0x4E00, 0x9FFF),
+                rng.randrange(0x1F300, 0x1FAFF),
+                rng.randrange(0x10000, 0x10FFFF),
+            ]
+        )
         if not 0xD800 <= cp <= 0xDFFF:
             chars.append(chr(cp))
     return "".join(chars)
@@ -68,12 +75,17 @@ def test_vocab_grows_to_the_request_or_as_far_as_the_text_allows(tmp_path):
 def test_chat_template_renders_the_layout_encode_chat_builds(tok):
     t, folder = tok
     config = json.loads((folder / "tokenizer_config.json").read_text())
-    messages = [{"role": "system", "content": "be a fish"}, {"role": "user", "content": "你好"},
-                {"role": "assistant", "content": "blub!"}]
+    messages = [
+        {"role": "system", "content": "be a fish"},
+        {"role": "user", "content": "你好"},
+        {"role": "assistant", "content": "blub!"},
+    ]
     rendered = jinja2.Template(config["chat_template"]).render(messages=messages, add_generation_prompt=False)
     assert rendered == "<|system|>be a fish<|end|><|user|>你好<|end|><|assistant|>blub!<|end|>"
     t.encode_special_tokens = False  # how a Hugging Face tokenizer reads a rendered template
-    assert t.encode(rendered, add_special_tokens=False).ids == tokenizer.encode_chat(tokenizer.load(folder / "tokenizer.json"), messages)
+    assert t.encode(rendered, add_special_tokens=False).ids == tokenizer.encode_chat(
+        tokenizer.load(folder / "tokenizer.json"), messages
+    )
 
 
 def test_char_vocab_is_the_specials_the_distinct_characters_and_the_bytes(tmp_path):
@@ -104,7 +116,11 @@ def test_char_vocab_size_keeps_the_most_frequent_characters(tmp_path):
     assert tok.get_vocab_size() == fixed + 3 and {"a", "b", " "} <= set(tok.get_vocab()) and "c" not in tok.get_vocab()
     assert tok.decode(tok.encode("dcba", add_special_tokens=False).ids) == "dcba"
     rare = tokenizer.train([tmp_path / "train.parquet"], vocab_size=1000, min_frequency=7, kind="char")  # c: 6 times
-    assert set(rare.get_vocab()) - set(tokenizer.SPECIAL_TOKENS.values()) - set(tokenizer.BYTE_TOKENS) == {"a", "b", " "}
+    assert set(rare.get_vocab()) - set(tokenizer.SPECIAL_TOKENS.values()) - set(tokenizer.BYTE_TOKENS) == {
+        "a",
+        "b",
+        " ",
+    }
     with pytest.raises(InputError, match="vocab_size above 263"):
         tokenizer.train([tmp_path / "train.parquet"], vocab_size=263, kind="char")
 

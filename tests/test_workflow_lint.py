@@ -21,6 +21,7 @@ def test_snakemake_lint_finds_nothing_but_the_one_environment_choice():
 
 
 def test_snakefiles_are_snakefmt_formatted():
-    proc = subprocess.run([str(BIN / "snakefmt"), "--check", "--diff", *SNAKEFILES], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", "--diff", *SNAKEFILES], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, f"run `snakefmt Snakefile rules/`:\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"

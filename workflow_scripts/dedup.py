@@ -9,8 +9,8 @@ params: corpus — sources and weights, mix_by, total, val_fraction, seed, dedup
 
 from pathlib import Path
 
-from minnow.workflow import tracking
 from minnow.data.dedup import dedup_corpus
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="dedup") as run:
     spec, inp, out = snakemake.params.corpus, snakemake.input, snakemake.output

@@ -7,12 +7,19 @@ params: source — the source's config entry; parts — how many parts it is rea
         files — digests of the local files it reads (a rerun trigger)
 """
 
-from minnow.workflow import tracking
 from minnow.data.download import download
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="download") as run:
     p = snakemake.params
-    manifest = download(snakemake.wildcards.source, p.source, int(snakemake.wildcards.part), p.parts,
-                        snakemake.output.raw, p.whole_text, snakemake.input.get("fetched"))
+    manifest = download(
+        snakemake.wildcards.source,
+        p.source,
+        int(snakemake.wildcards.part),
+        p.parts,
+        snakemake.output.raw,
+        p.whole_text,
+        snakemake.input.get("fetched"),
+    )
     run.log_metrics({"bytes": manifest["bytes"], "documents": manifest["documents"], "files": len(manifest["files"])})
     run.log_dict(manifest, "manifest.json")

@@ -11,15 +11,19 @@ from pathlib import Path
 
 import torch
 
-from minnow.workflow import tracking
 from minnow.atomic import write_json
 from minnow.eval import downstream
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="downstream") as run:
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params
-    result = downstream.model_result(snakemake.wildcards.model, Path(snakemake.input.hf), p.settings,
-                                     dict(zip(p.references, map(Path, snakemake.input.references))))
+    result = downstream.model_result(
+        snakemake.wildcards.model,
+        Path(snakemake.input.hf),
+        p.settings,
+        dict(zip(p.references, map(Path, snakemake.input.references))),
+    )
     write_json(snakemake.output[0], result)
     metrics = tracking.numeric_leaves({task: r["metrics"] for task, r in result["tasks"].items()})
     run.log_metrics(metrics)

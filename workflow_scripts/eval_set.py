@@ -8,12 +8,18 @@ params: spec — kind (corpus_val, local, hf) and its settings; files — digest
 
 from pathlib import Path
 
-from minnow.workflow import tracking
 from minnow.eval import eval_sets
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="eval_set") as run:
     val_parts = [Path(p) for p in snakemake.input.get("val", [])]
     out = snakemake.output
-    meta = eval_sets.build(snakemake.wildcards.evalset, snakemake.params.spec, val_parts, Path(out.text),
-                           Path(out.meta), snakemake.params.max_bytes)
+    meta = eval_sets.build(
+        snakemake.wildcards.evalset,
+        snakemake.params.spec,
+        val_parts,
+        Path(out.text),
+        Path(out.meta),
+        snakemake.params.max_bytes,
+    )
     run.log_metrics({"bytes": meta["bytes"], "documents": meta["documents"]})

@@ -11,17 +11,25 @@ from pathlib import Path
 
 import torch
 
-from minnow.workflow import tracking
 from minnow.atomic import write_json
 from minnow.export.stage import export
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="export") as run:
     torch.set_num_threads(snakemake.threads)
     out = snakemake.output
-    report = export(Path(snakemake.input.weights).parent, Path(snakemake.input.text), Path(out.quant).parent,
-                    snakemake.params.gguf_types, snakemake.params.stride_fraction, snakemake.threads)
+    report = export(
+        Path(snakemake.input.weights).parent,
+        Path(snakemake.input.text),
+        Path(out.quant).parent,
+        snakemake.params.gguf_types,
+        snakemake.params.stride_fraction,
+        snakemake.threads,
+    )
     write_json(out.quant, report)
-    run.log_metrics(tracking.numeric_leaves({"fp32": report["fp32"], "schemes": report["schemes"], "gguf": report["gguf"]}))
+    run.log_metrics(
+        tracking.numeric_leaves({"fp32": report["fp32"], "schemes": report["schemes"], "gguf": report["gguf"]})
+    )
     files = {**report["schemes"], **{f"gguf-{t}": g for t, g in report["gguf"].items()}}
     run.log_model_metrics({f"export.{name}.bytes": entry["bytes"] for name, entry in files.items()})
     for path in (out.quant, out.int8, out.int4, out.mixed, *out.gguf):

@@ -7,11 +7,12 @@ params: none beyond the code digest
 
 from pathlib import Path
 
-from minnow.workflow import tracking
 from minnow.data.mix import mix_part
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="mix_part") as run:
     inp, out, w = snakemake.input, snakemake.output, snakemake.wildcards
-    written = mix_part(Path(inp.survivors), Path(inp.drops), Path(inp.plan), w.source, int(w.part),
-                       Path(out.train), Path(out.val))
+    written = mix_part(
+        Path(inp.survivors), Path(inp.drops), Path(inp.plan), w.source, int(w.part), Path(out.train), Path(out.val)
+    )
     run.log_metrics({f"{split}_documents": n for split, n in written.items()})

@@ -10,17 +10,23 @@ from pathlib import Path
 
 import torch
 
-from minnow.workflow import tracking
 from minnow.atomic import write_json
 from minnow.eval.ppl_json import bits_per_byte_columns, build_ppl_json
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="perplexity") as run:
     torch.set_num_threads(snakemake.threads)
     inp, p = snakemake.input, snakemake.params
     refs = iter(inp.references)
     references = {s: {r: Path(next(refs)) for r in p.references} for s in p.sets}
-    result = build_ppl_json(snakemake.wildcards.model, Path(inp.weights).parent, dict(zip(p.sets, map(Path, inp.texts))),
-                    dict(zip(p.sets, map(Path, inp.metas))), references, p.protocol)
+    result = build_ppl_json(
+        snakemake.wildcards.model,
+        Path(inp.weights).parent,
+        dict(zip(p.sets, map(Path, inp.texts))),
+        dict(zip(p.sets, map(Path, inp.metas))),
+        references,
+        p.protocol,
+    )
     write_json(snakemake.output[0], result)
     scores = {s: {"model": v["model"], "ref": v["references"]} for s, v in result["eval_sets"].items()}
     run.log_metrics(tracking.numeric_leaves(scores))

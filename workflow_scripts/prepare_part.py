@@ -8,11 +8,19 @@ params: settings — the source's reading options, the corpus's filters, the sig
 
 from pathlib import Path
 
-from minnow.workflow import tracking
 from minnow.data.prepare import prepare_part
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="prepare_part") as run:
     s, out = snakemake.params.settings, snakemake.output
-    stats = prepare_part(snakemake.wildcards.source, Path(snakemake.input.raw), s["options"], s["filters"],
-                         s["signature"], Path(out.survivors), Path(out.dedup_keys), Path(out.stats))
+    stats = prepare_part(
+        snakemake.wildcards.source,
+        Path(snakemake.input.raw),
+        s["options"],
+        s["filters"],
+        s["signature"],
+        Path(out.survivors),
+        Path(out.dedup_keys),
+        Path(out.stats),
+    )
     run.log_metrics({f"{step}_{k}": v for step, entry in stats["steps"].items() for k, v in entry.items()})

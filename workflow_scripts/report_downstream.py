@@ -8,8 +8,8 @@ params: code — digest of the lib code
 import json
 from pathlib import Path
 
-from minnow.workflow import report_pages, tracking
 from minnow.atomic import write_text
+from minnow.workflow import report_pages, tracking
 
 with tracking.step_run(snakemake, step="report_downstream") as run:
     result = json.loads(Path(snakemake.input[0]).read_text())

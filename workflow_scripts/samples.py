@@ -7,8 +7,8 @@ params: samples — prompts, chat questions and sampling settings
 
 from pathlib import Path
 
-from minnow.workflow import tracking
 from minnow.samples import write_samples
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="samples") as run:
     spec = snakemake.params.samples

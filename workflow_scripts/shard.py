@@ -10,14 +10,18 @@ import json
 from pathlib import Path
 
 from minnow import shards
-
 from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="shard") as run:
     inp = snakemake.input
-    splits = {split: [(Path(b), json.loads(Path(c).read_text())) for b, c in zip(inp[f"{split}_shards"],
-                                                                                 inp[f"{split}_counts"])]
-              for split in ("train", "val")}
+    splits = {
+        split: [
+            (Path(b), json.loads(Path(c).read_text())) for b, c in zip(inp[f"{split}_shards"], inp[f"{split}_counts"])
+        ]
+        for split in ("train", "val")
+    }
     meta = shards.write_meta(Path(snakemake.output[0]).parent, Path(inp.tokenizer), splits)
-    run.log_metrics({f"{name}_{k}": s[k] for name, s in meta["splits"].items() for k in ("tokens", "documents", "text_bytes")})
+    run.log_metrics(
+        {f"{name}_{k}": s[k] for name, s in meta["splits"].items() for k in ("tokens", "documents", "text_bytes")}
+    )
     run.log_dict(meta, "meta.json")

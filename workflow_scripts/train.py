@@ -14,16 +14,24 @@ import time
 from pathlib import Path
 
 from minnow.train import launch
-
-from minnow.workflow import tracking
 from minnow.train.job import TrainJob
+from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="train") as run:
     p, out = snakemake.params, snakemake.output
-    job = TrainJob(name=snakemake.wildcards.model, spec=p.model, vocab_size=p.vocab_size, data=p.data,
-                   shards=Path(snakemake.input.shards).parent, tokenizer_json=Path(snakemake.input.tokenizer),
-                   checkpoints=Path(p.checkpoints), weights=Path(out.weights), config=Path(out.config),
-                   curve=Path(out.curve), summary=Path(out.summary))
+    job = TrainJob(
+        name=snakemake.wildcards.model,
+        spec=p.model,
+        vocab_size=p.vocab_size,
+        data=p.data,
+        shards=Path(snakemake.input.shards).parent,
+        tokenizer_json=Path(snakemake.input.tokenizer),
+        checkpoints=Path(p.checkpoints),
+        weights=Path(out.weights),
+        config=Path(out.config),
+        curve=Path(out.curve),
+        summary=Path(out.summary),
+    )
     started = time.time()
     if p.model["train"]["gpus"] > 1:
         result = launch.torchrun(job, p.model["train"]["gpus"], run.run_id)
@@ -31,7 +39,13 @@ with tracking.step_run(snakemake, step="train") as run:
         result = job.run(on_metrics=run.log_step_metrics, threads=snakemake.threads)
     run.log_metrics(tracking.numeric_leaves({k: v for k, v in result.items() if k != "history"}))
     run.log_model_curves(result["history"])
-    run.log_model_metrics({"best_val_loss": result["best_val_loss"], "parameters": result["params"],
-                           "tokens_seen": result["tokens_seen"], "steps": result["steps"],
-                           "train_seconds": time.time() - started})
+    run.log_model_metrics(
+        {
+            "best_val_loss": result["best_val_loss"],
+            "parameters": result["params"],
+            "tokens_seen": result["tokens_seen"],
+            "steps": result["steps"],
+            "train_seconds": time.time() - started,
+        }
+    )
     run.log_artifact(out.curve)

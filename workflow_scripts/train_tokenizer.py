@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 from minnow import tokenizer
-
 from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="train_tokenizer") as run:
@@ -19,6 +18,7 @@ with tracking.step_run(snakemake, step="train_tokenizer") as run:
     fraction = tokenizer.sample_fraction(spec["max_bytes"], train_bytes)
     tok = tokenizer.train(snakemake.input.train, spec["vocab_size"], spec["min_frequency"], spec["kind"], fraction)
     tokenizer.save(tok, Path(snakemake.output.tokenizer).parent)
-    run.log_metrics({"vocab_size": tok.get_vocab_size(), "vocab_size_requested": spec["vocab_size"],
-                     "sample_fraction": fraction})
+    run.log_metrics(
+        {"vocab_size": tok.get_vocab_size(), "vocab_size_requested": spec["vocab_size"], "sample_fraction": fraction}
+    )
     run.log_artifact(snakemake.output.hf_config)

@@ -67,8 +67,11 @@ def completion(model: str, content: str, finish_reason: str, prompt_tokens: int,
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
@@ -78,8 +81,9 @@ class Assistant:
 
     def __init__(self, model, tok, lowercase: bool = False, name: str = "minnow"):
         if tok.get_vocab_size() > model.cfg.vocab_size:
-            raise InputError(f"{name}: the tokenizer has {tok.get_vocab_size()} tokens, "
-                             f"the model embeds only {model.cfg.vocab_size}")
+            raise InputError(
+                f"{name}: the tokenizer has {tok.get_vocab_size()} tokens, the model embeds only {model.cfg.vocab_size}"
+            )
         self.model, self.tok, self.lowercase, self.name = model, tok, lowercase, name
         self.marker = tokenizer.markers(tok)
 
@@ -107,7 +111,7 @@ class Assistant:
         """EOS, then the prompt (its end, if long): every training document follows an
         EOS, so it marks a document's start and gives an empty prompt a place to begin."""
         ids = [self.marker["eos"]] + self.tok.encode(self._as_trained(prompt), add_special_tokens=False).ids
-        return ids[-self.prompt_budget(max_tokens):]
+        return ids[-self.prompt_budget(max_tokens) :]
 
     def complete(self, prompt: str, max_tokens: int = DEFAULT_MAX_TOKENS, **sampling) -> str:
         """The text that follows `prompt`, up to max_tokens or the end of the document."""
@@ -137,7 +141,7 @@ class Assistant:
         layout, then the assistant marker (cut to its end if one turn alone is too long)."""
         turn_ids = self._turn_ids(messages)
         ids = [t for i in self._kept(turn_ids, messages, max_tokens) for t in turn_ids[i]]
-        return (ids + [self.marker["assistant"]])[-self.prompt_budget(max_tokens):]
+        return (ids + [self.marker["assistant"]])[-self.prompt_budget(max_tokens) :]
 
     def chat(self, messages: list[dict], max_tokens: int = DEFAULT_MAX_TOKENS, **sampling) -> dict:
         """The next assistant turn, as an OpenAI chat.completion dict."""

@@ -37,18 +37,35 @@ _probability = _checked(float, lambda v: 0 < v <= 1, "in (0, 1]")
 def _sampling_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("sampling")
-    group.add_argument("--max-tokens", type=_non_negative_int, default=DEFAULT_MAX_TOKENS,
-                       help=f"most tokens to generate (default {DEFAULT_MAX_TOKENS})")
-    group.add_argument("--temperature", type=_non_negative_float, default=0.8,
-                       help="0 picks the likeliest token every time (default 0.8)")
+    group.add_argument(
+        "--max-tokens",
+        type=_non_negative_int,
+        default=DEFAULT_MAX_TOKENS,
+        help=f"most tokens to generate (default {DEFAULT_MAX_TOKENS})",
+    )
+    group.add_argument(
+        "--temperature",
+        type=_non_negative_float,
+        default=0.8,
+        help="0 picks the likeliest token every time (default 0.8)",
+    )
     group.add_argument("--top-k", type=_positive_int, help="sample among the k likeliest tokens only")
-    group.add_argument("--top-p", type=_probability,
-                       help="sample among the likeliest tokens that hold this much probability together")
-    group.add_argument("--repetition-penalty", type=_positive_float, default=1.0,
-                       help="> 1 makes tokens already seen less likely (default 1.0: off)")
+    group.add_argument(
+        "--top-p", type=_probability, help="sample among the likeliest tokens that hold this much probability together"
+    )
+    group.add_argument(
+        "--repetition-penalty",
+        type=_positive_float,
+        default=1.0,
+        help="> 1 makes tokens already seen less likely (default 1.0: off)",
+    )
     group.add_argument("--seed", type=int, help="fix the sample (default: a different one each run)")
-    group.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps", "auto"),
-                       help="where the model runs (default cpu; auto picks cuda, then mps)")
+    group.add_argument(
+        "--device",
+        default="cpu",
+        choices=("cpu", "cuda", "mps", "auto"),
+        help="where the model runs (default cpu; auto picks cuda, then mps)",
+    )
     return options
 
 
@@ -56,13 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minnow", description="Generate text with a trained minnow model.")
     commands = parser.add_subparsers(dest="command", required=True)
     options = _sampling_options()
-    sample = commands.add_parser("sample", parents=[options], help="continue a prompt",
-                                 description="Print PROMPT followed by the model's continuation.")
+    sample = commands.add_parser(
+        "sample",
+        parents=[options],
+        help="continue a prompt",
+        description="Print PROMPT followed by the model's continuation.",
+    )
     sample.add_argument("model", metavar="MODEL_FOLDER", help="a trained model folder, e.g. results/tiny")
     sample.add_argument("prompt", metavar="PROMPT", nargs="?", default="", help="text to continue (default: none)")
     sample.set_defaults(run=run_sample)
-    chat = commands.add_parser("chat", parents=[options], help="talk to the model",
-                               description=f"Chat with the model, one message per line: {CHAT_HELP}.")
+    chat = commands.add_parser(
+        "chat",
+        parents=[options],
+        help="talk to the model",
+        description=f"Chat with the model, one message per line: {CHAT_HELP}.",
+    )
     chat.add_argument("model", metavar="MODEL_FOLDER", help="a trained model folder, e.g. results/tiny")
     chat.add_argument("--system", help="a system message that opens the conversation")
     chat.set_defaults(run=run_chat)

@@ -85,9 +85,13 @@ def module_files(script: str | Path) -> list[Path]:
 def _is_log_call(node: ast.AST) -> bool:
     """`log.info(...)`, `logger.warning(...)`, `logging.error(...)` as a statement."""
     call = node.value if isinstance(node, ast.Expr) else None
-    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-            and call.func.attr in LOG_METHODS and isinstance(call.func.value, ast.Name)
-            and call.func.value.id in LOGGER_NAMES)
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in LOG_METHODS
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id in LOGGER_NAMES
+    )
 
 
 def _is_docstring(node: ast.AST) -> bool:
@@ -102,8 +106,11 @@ class _Normalise(ast.NodeTransformer):
         for field in ("body", "orelse", "finalbody"):
             statements = getattr(node, field, None)
             if isinstance(statements, list) and statements and isinstance(statements[0], ast.stmt):
-                kept = [s for i, s in enumerate(statements)
-                        if not (i == 0 and field == "body" and _is_docstring(s)) and not _is_log_call(s)]
+                kept = [
+                    s
+                    for i, s in enumerate(statements)
+                    if not (i == 0 and field == "body" and _is_docstring(s)) and not _is_log_call(s)
+                ]
                 setattr(node, field, kept or ([ast.Pass()] if field == "body" else []))
         return node
 

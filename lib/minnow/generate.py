@@ -54,8 +54,9 @@ def apply_repetition_penalty(logits: torch.Tensor, previous_ids, penalty: float)
     return out
 
 
-def check_sampling(max_tokens: int, temperature: float, top_k: int | None, top_p: float | None,
-                   repetition_penalty: float) -> None:
+def check_sampling(
+    max_tokens: int, temperature: float, top_k: int | None, top_p: float | None, repetition_penalty: float
+) -> None:
     """Refuse settings that have no meaning, before any work is done."""
     problems = [
         (max_tokens < 0, f"max_tokens must be >= 0, not {max_tokens}"),
@@ -69,8 +70,15 @@ def check_sampling(max_tokens: int, temperature: float, top_k: int | None, top_p
             raise ValueError(message)
 
 
-def next_token(logits: torch.Tensor, previous: list[int], temperature: float, top_k: int | None,
-               top_p: float | None, repetition_penalty: float, generator: torch.Generator) -> int:
+def next_token(
+    logits: torch.Tensor,
+    previous: list[int],
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    repetition_penalty: float,
+    generator: torch.Generator,
+) -> int:
     """One token from the last position's logits (vocab,): argmax at temperature 0, else a sample."""
     logits = apply_repetition_penalty(logits.float(), previous, repetition_penalty)
     if temperature == 0:
@@ -94,9 +102,17 @@ def _generator(device: torch.device, seed: int | None) -> torch.Generator:
 
 
 @torch.no_grad()
-def generate(model: Transformer, prompt_ids: list[int], max_tokens: int, temperature: float = 1.0,
-             top_k: int | None = None, top_p: float | None = None, repetition_penalty: float = 1.0,
-             stop_ids=(), seed: int | None = None) -> tuple[list[int], str]:
+def generate(
+    model: Transformer,
+    prompt_ids: list[int],
+    max_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    repetition_penalty: float = 1.0,
+    stop_ids=(),
+    seed: int | None = None,
+) -> tuple[list[int], str]:
     """New token ids after the prompt and why generation ended: "stop" when a stop id
     came (it is not returned), "length" at max_tokens or a full context."""
     check_sampling(max_tokens, temperature, top_k, top_p, repetition_penalty)

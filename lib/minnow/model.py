@@ -110,7 +110,8 @@ class Attention(nn.Module):
         B, T, _ = x.shape
         kv_width = self.n_kv_heads * self.head_dim
         q, k, v = linears(x, self.q_proj, self.k_proj, self.v_proj).split(
-            [self.n_heads * self.head_dim, kv_width, kv_width], dim=-1)
+            [self.n_heads * self.head_dim, kv_width, kv_width], dim=-1
+        )
         q = q.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, nh, T, hd)
         k = k.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, nkv, T, hd)
         v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
@@ -138,8 +139,9 @@ def attend(q, k, v, mask, is_causal: bool, gqa: bool):
     run twice as fast: so the projections take bf16 and attention does not."""
     if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
         with torch.autocast("cpu", enabled=False):
-            return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask,
-                                                  is_causal=is_causal, enable_gqa=gqa).to(q.dtype)
+            return F.scaled_dot_product_attention(
+                q.float(), k.float(), v.float(), attn_mask=mask, is_causal=is_causal, enable_gqa=gqa
+            ).to(q.dtype)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal, enable_gqa=gqa)
 
 

@@ -55,8 +55,9 @@ def stored_state(model: Transformer) -> dict[str, torch.Tensor]:
     return state
 
 
-def save_model(model: Transformer, weights: str | Path, config: str | Path, special_ids: dict[str, int],
-               data: dict | None = None) -> None:
+def save_model(
+    model: Transformer, weights: str | Path, config: str | Path, special_ids: dict[str, int], data: dict | None = None
+) -> None:
     """Write final weights (a tied head is stored once, as HF expects) and config.json."""
     from safetensors.torch import save_file
 

@@ -18,10 +18,15 @@ def _block(text: str) -> str:
 
 def render(assistant: Assistant, spec: dict) -> str:
     """The Markdown page: plain continuations, then one-turn chats."""
-    sampling = {k: spec[k] for k in ("temperature", "top_k", "top_p", "repetition_penalty", "seed")
-                if spec.get(k) is not None}
-    lines = [f"# Samples from `{assistant.name}`", "",
-             f"max_tokens {spec['max_tokens']}, " + ", ".join(f"{k} {v}" for k, v in sampling.items()), ""]
+    sampling = {
+        k: spec[k] for k in ("temperature", "top_k", "top_p", "repetition_penalty", "seed") if spec.get(k) is not None
+    }
+    lines = [
+        f"# Samples from `{assistant.name}`",
+        "",
+        f"max_tokens {spec['max_tokens']}, " + ", ".join(f"{k} {v}" for k, v in sampling.items()),
+        "",
+    ]
     if spec["prompts"]:
         lines += ["## Continuations", ""]
     for prompt in spec["prompts"]:

@@ -127,12 +127,15 @@ def write_meta(folder: Path, tokenizer_json: Path, splits: dict[str, list[tuple[
         "vocab_size": tok.get_vocab_size(),
         "eos_id": tokenizer.special_id(tok, "eos"),
         "tokenizer": str(tokenizer_json),
-        "splits": {name: {"documents": sum(c["documents"] for _, c in parts),
-                          "text_bytes": sum(c["text_bytes"] for _, c in parts),
-                          "tokens": sum(c["tokens"] for _, c in parts),
-                          "shards": [{"file": str(Path(f).relative_to(folder)), "tokens": c["tokens"]}
-                                     for f, c in parts]}
-                   for name, parts in splits.items()},
+        "splits": {
+            name: {
+                "documents": sum(c["documents"] for _, c in parts),
+                "text_bytes": sum(c["text_bytes"] for _, c in parts),
+                "tokens": sum(c["tokens"] for _, c in parts),
+                "shards": [{"file": str(Path(f).relative_to(folder)), "tokens": c["tokens"]} for f, c in parts],
+            }
+            for name, parts in splits.items()
+        },
     }
     write_json(Path(folder) / "meta.json", meta)
     return meta
@@ -172,8 +175,10 @@ class TokenShards:
         """
         usable = np.array([max(len(a) - length + 1, 0) for a in self.arrays], dtype=np.float64)
         if usable.sum() == 0:
-            raise InputError(f"{self.where}: {self.tokens} tokens, too few for windows of {length}; "
-                             "give this split more data (val_fraction, sources) or the model a shorter context")
+            raise InputError(
+                f"{self.where}: {self.tokens} tokens, too few for windows of {length}; "
+                "give this split more data (val_fraction, sources) or the model a shorter context"
+            )
         picks = rng.choice(len(self.arrays), size=batch_size, p=usable / usable.sum())
         offsets = (rng.random(batch_size) * usable[picks]).astype(np.int64)
         chosen = range(batch_size)[rows or slice(None)]

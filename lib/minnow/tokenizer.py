@@ -78,8 +78,9 @@ def sample_fraction(max_bytes: int | None, train_bytes: int) -> float:
     return 1.0 if not max_bytes or train_bytes <= max_bytes else max_bytes / train_bytes
 
 
-def train(train_parquets: list[str | Path], vocab_size: int, min_frequency: int = 2, kind: str = "bpe",
-          fraction: float = 1.0):
+def train(
+    train_parquets: list[str | Path], vocab_size: int, min_frequency: int = 2, kind: str = "bpe", fraction: float = 1.0
+):
     """A tokenizer of `kind` ("bpe" or "char") trained on (a `fraction` of) the train split's text only."""
     trainers = {"bpe": train_bpe, "char": train_char}
     if kind not in trainers:
@@ -120,8 +121,10 @@ def train_char(train_parquets: list[Path], vocab_size: int, min_frequency: int =
     characters fit in `vocab_size`, so the config alone fixes the model's embedding."""
     room = vocab_size - len(SPECIAL_TOKENS) - len(BYTE_TOKENS)
     if room < 1:
-        raise InputError(f"a char tokenizer needs vocab_size above {len(SPECIAL_TOKENS) + len(BYTE_TOKENS)} "
-                         f"(special and byte tokens), got {vocab_size}")
+        raise InputError(
+            f"a char tokenizer needs vocab_size above {len(SPECIAL_TOKENS) + len(BYTE_TOKENS)} "
+            f"(special and byte tokens), got {vocab_size}"
+        )
     counts = character_counts(train_parquets, fraction)
     frequent = sorted((c for c, n in counts.items() if n >= min_frequency), key=lambda c: (-counts[c], c))
     return char_tokenizer(frequent[:room])

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from pydoc_data.topics import topics as pydoc_topics
 
 import pytest
-from pydoc_data.topics import topics as pydoc_topics
 
 from minnow.data.builtin import guppy, python_docs
 

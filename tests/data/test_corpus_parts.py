@@ -18,13 +18,16 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import BIN, copy_workflow, snakemake, write_config
 from minnow.digests import content_id
+
+from conftest import BIN, copy_workflow, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 TOPICS = ["river", "mountain", "compiler", "bread", "violin", "comet", "garden", "train", "bee", "glass"]
-PLANTED = ("The lighthouse keeper counted the gulls on the rocks every morning and wrote the number in a "
-           "blue notebook that he kept beside the kettle, next to a photograph of his sister.")
+PLANTED = (
+    "The lighthouse keeper counted the gulls on the rocks every morning and wrote the number in a "
+    "blue notebook that he kept beside the kettle, next to a photograph of his sister."
+)
 
 
 def essay(i: int) -> str:
@@ -50,13 +53,22 @@ def write_data(folder):
 def config(parts: dict[str, int]) -> dict:
     return {
         "experiment": "parts",
-        "sources": {"guppy": {"kind": "builtin", "generator": "guppy", "count": 3000, "seed": 5,
-                              "parts": parts["guppy"]},
-                    "book": {"kind": "local", "paths": ["data/book/*.txt"], "parts": parts["book"]},
-                    "chat": {"kind": "local", "paths": ["data/chat.jsonl"], "parts": parts["chat"]}},
-        "corpora": {"mixed": {"sources": {"book": {"weight": 0.4}, "chat": {"weight": 0.3},
-                                          "guppy": {"weight": 0.3, "lowercase": True}},
-                              "val_fraction": 0.1, "dedup": {"threshold": 0.7, "ngram": 3}}},
+        "sources": {
+            "guppy": {"kind": "builtin", "generator": "guppy", "count": 3000, "seed": 5, "parts": parts["guppy"]},
+            "book": {"kind": "local", "paths": ["data/book/*.txt"], "parts": parts["book"]},
+            "chat": {"kind": "local", "paths": ["data/chat.jsonl"], "parts": parts["chat"]},
+        },
+        "corpora": {
+            "mixed": {
+                "sources": {
+                    "book": {"weight": 0.4},
+                    "chat": {"weight": 0.3},
+                    "guppy": {"weight": 0.3, "lowercase": True},
+                },
+                "val_fraction": 0.1,
+                "dedup": {"threshold": 0.7, "ngram": 3},
+            }
+        },
         "tokenizers": {"bpe": {"corpus": "mixed", "vocab_size": 400}},
     }
 
@@ -120,8 +132,14 @@ def test_a_killed_run_redoes_only_the_parts_it_had_not_finished(tmp_path):
     write_data(folder)
     target = "results/corpus/mixed/stats.json"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "1", target], cwd=folder, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(BIN / "snakemake"), "--cores", "1", target],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     prepared = folder / "results/corpus/mixed/prepared"
     deadline = time.time() + 300
     while time.time() < deadline and len(list(prepared.rglob("*.keys.parquet"))) < 3:

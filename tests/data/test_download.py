@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from loopback import serve_folder
 from minnow.data.download import download, fetch
 from minnow.errors import InputError
+
+from loopback import serve_folder
 
 JSONL = b'{"text": "one"}\n{"text": "two"}\n\n{"text": "three"}\n'  # the blank line is no document
 
@@ -109,8 +110,15 @@ def test_url_jsonl_with_checksum(server, out):
     assert manifest["origin"] == url
     assert manifest["revision"] is None
     fetched = str(out.parent.parent / "fetched" / "web" / "docs.jsonl")
-    assert manifest["files"] == [{"path": "docs.jsonl", "sha256": sha(JSONL), "bytes": len(JSONL), "documents": 3,
-                                  "origin": {"file": fetched, "begin": 0, "end": len(JSONL)}}]
+    assert manifest["files"] == [
+        {
+            "path": "docs.jsonl",
+            "sha256": sha(JSONL),
+            "bytes": len(JSONL),
+            "documents": 3,
+            "origin": {"file": fetched, "begin": 0, "end": len(JSONL)},
+        }
+    ]
     assert manifest["documents"] == 3
     assert (out / "docs.jsonl").read_bytes() == JSONL
     assert_files_match_manifest(out, manifest)
@@ -162,7 +170,9 @@ def test_url_archive_keeps_only_readable_files(server, out):
 
 
 def test_url_archive_without_readable_file_is_refused(server, out):
-    with pytest.raises(InputError, match=r"source 'docs': http://.*docs-only\.tar\.gz has no \.jsonl/\.txt/\.parquet file") as err:
+    with pytest.raises(
+        InputError, match=r"source 'docs': http://.*docs-only\.tar\.gz has no \.jsonl/\.txt/\.parquet file"
+    ) as err:
         get("docs", {"kind": "url", "url": server("docs-only.tar.gz")}, out)
     assert "README.md" in str(err.value)
     assert_nothing_left(out)

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from loopback import serve_folder
 from minnow.data.fetch import http_download, unpack
 from minnow.digests import sha256_file
 from minnow.errors import InputError
+
+from loopback import serve_folder
 
 JSONL = b'{"text": "first document"}\n{"text": "second document"}\n{"text": "third"}\n'
 TEXT = "Ein Absatz mit Umlauten: \u00e4\u00f6\u00fc.\n\nA second paragraph.\n"

@@ -5,15 +5,19 @@ from minnow.data.dedup import Keys, find_duplicates
 from minnow.data.documents import Document
 from minnow.data.filters import AlnumRatioFilter, LanguageFilter, LengthFilter, RepetitionFilter, spaced, words
 from minnow.data.minhash import lsh_bands, shingle_hashes, signatures
-from minnow.data.repetition import ngram_hashes
 from minnow.data.mix import repeats, sampling_factors
 from minnow.data.normalize import normalize, normalize_text
+from minnow.data.repetition import ngram_hashes
 from minnow.data.split import is_val
 from minnow.data.word_hashes import hash_words
 from minnow.digests import content_id
 
-GOPHER = dict(dup_line_frac=0.3, dup_para_frac=0.3, top_n_grams={2: 0.2, 3: 0.18, 4: 0.16},
-              dup_n_grams={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1})
+GOPHER = dict(
+    dup_line_frac=0.3,
+    dup_para_frac=0.3,
+    top_n_grams={2: 0.2, 3: 0.18, 4: 0.16},
+    dup_n_grams={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1},
+)
 PROSE = (
     "The quick brown fox jumps over the lazy dog while the farmer sleeps under an old oak tree. "
     "Later that evening a storm rolled across the valley, flooding fields and scattering the sheep. "
@@ -68,7 +72,9 @@ def test_repetition_filter_reads_chinese_at_its_real_length():
     filler = "".join(chr(0x4E00 + 7 * i) for i in range(100))
     phrase = "我们今天一起去公园散步"
     assert f.keep(Document(filler, "s"))
-    assert not f.keep(Document(filler[:30] + phrase + filler[30:60] + phrase + filler[60:90] + phrase + filler[90:], "s"))
+    assert not f.keep(
+        Document(filler[:30] + phrase + filler[30:60] + phrase + filler[60:90] + phrase + filler[90:], "s")
+    )
 
 
 def test_language_filter_keeps_allowed_languages():
@@ -85,10 +91,16 @@ def keys_of(docs: list[tuple[int, int, str]], num_perm: int = 128, ngram: int = 
         seen[(source, part)] += 1
     ids = [content_id(text) for _, _, text in docs]
     word_lists = [words(text) for _, _, text in docs]
-    return Keys(source=np.array([d[0] for d in docs]), part=np.array([d[1] for d in docs]), row=np.array(rows),
-                ids=ids, id_value=np.array([int(i, 16) for i in ids], dtype=np.uint64),
-                bytes=np.array([len(d[2]) for d in docs]), words=np.array([len(w) for w in word_lists]),
-                signatures=signatures(hash_words(word_lists), num_perm, ngram, 0))
+    return Keys(
+        source=np.array([d[0] for d in docs]),
+        part=np.array([d[1] for d in docs]),
+        row=np.array(rows),
+        ids=ids,
+        id_value=np.array([int(i, 16) for i in ids], dtype=np.uint64),
+        bytes=np.array([len(d[2]) for d in docs]),
+        words=np.array([len(w) for w in word_lists]),
+        signatures=signatures(hash_words(word_lists), num_perm, ngram, 0),
+    )
 
 
 EDITED = PROSE.replace("lazy", "sleepy")
@@ -121,7 +133,10 @@ def test_a_chain_of_near_copies_is_one_cluster_with_one_keeper():
 def test_lsh_band_midpoint_is_below_threshold():
     b = lsh_bands(128, 0.8)
     assert 128 % b == 0 and (1 / b) ** (b / 128) <= 0.8
-    assert shingle_hashes(np.array([1, 2], dtype=np.uint64), 5).tolist() == ngram_hashes(np.array([1, 2], dtype=np.uint64), 2).tolist()
+    assert (
+        shingle_hashes(np.array([1, 2], dtype=np.uint64), 5).tolist()
+        == ngram_hashes(np.array([1, 2], dtype=np.uint64), 2).tolist()
+    )
 
 
 def test_mix_without_total_repeats_nothing_and_hits_weights():

@@ -36,7 +36,11 @@ def read_slices(tmp_path, files, count, whole_text=False, unit="paragraph"):
 
 @pytest.mark.parametrize("count", [1, 2, 3, 7, 40])
 def test_text_files_cut_at_paragraphs_read_the_same_documents(tmp_path, count):
-    files = [text_file(tmp_path / "a.txt", 120, 1), text_file(tmp_path / "b.txt", 5, 2), text_file(tmp_path / "c.txt", 60, 3)]
+    files = [
+        text_file(tmp_path / "a.txt", 120, 1),
+        text_file(tmp_path / "b.txt", 5, 2),
+        text_file(tmp_path / "c.txt", 60, 3),
+    ]
     whole = [r for f in files for r, _ in read_records(f, "paragraph")]
     assert read_slices(tmp_path, files, count) == whole
     lines = [r for f in files for r, _ in read_records(f, "line")]
@@ -56,8 +60,11 @@ def test_parquet_and_whole_text_files_are_never_cut(tmp_path):
     files = [tmp_path / "t.parquet", text]
     owners = {p: [f for f, _, _ in parts.byte_slices(files, p, 4, whole_text=True)] for p in range(4)}
     assert sorted(f.name for fs in owners.values() for f in fs) == ["t.parquet", "w.txt"]
-    assert all(begin == 0 and end == f.stat().st_size
-               for p in range(4) for f, begin, end in parts.byte_slices(files, p, 4, whole_text=True))
+    assert all(
+        begin == 0 and end == f.stat().st_size
+        for p in range(4)
+        for f, begin, end in parts.byte_slices(files, p, 4, whole_text=True)
+    )
 
 
 def test_more_parts_than_records_leaves_some_parts_empty(tmp_path):

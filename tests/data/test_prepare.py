@@ -12,8 +12,14 @@ DEFAULT_FILTERS = {
     "min_chars": 10,
     "max_chars": 100000,
     "min_alnum_ratio": 0.5,
-    "repetition": {"enabled": True, "min_words": 50, "dup_line_frac": 0.3, "dup_para_frac": 0.3,
-                   "top_n_grams": {2: 0.2}, "dup_n_grams": {5: 0.15}},
+    "repetition": {
+        "enabled": True,
+        "min_words": 50,
+        "dup_line_frac": 0.3,
+        "dup_para_frac": 0.3,
+        "top_n_grams": {2: 0.2},
+        "dup_n_grams": {5: 0.15},
+    },
     "language": {"allowed": [], "min_score": 0.5},
 }
 TOPICS = ["rivers", "mountains", "compilers", "bread", "violins", "comets", "gardens", "trains", "bees", "glass"]
@@ -25,7 +31,7 @@ def raw_source(folder, name, records, parts: int = 1):
     for part in range(parts):
         raw = folder / name / f"part-{part:05d}"
         raw.mkdir(parents=True)
-        chunk = records[len(records) * part // parts: len(records) * (part + 1) // parts]
+        chunk = records[len(records) * part // parts : len(records) * (part + 1) // parts]
         (raw / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in chunk))
         (raw / "manifest.json").write_text(json.dumps({"files": [{"path": "data.jsonl"}]}))
         folders.append(raw)
@@ -41,10 +47,17 @@ def essay(i: int) -> str:
 
 def corpus_spec(**overrides):
     spec = {
-        "sources": {"web": {"weight": 0.5, "lowercase": False, "text_unit": "paragraph", "text_field": None},
-                    "chat": {"weight": 0.5, "lowercase": True, "text_unit": "paragraph", "text_field": None}},
-        "mix_by": "bytes", "total": None, "val_fraction": 0.2, "val_split": "hash", "seed": 0,
-        "filters": DEFAULT_FILTERS, "dedup": {"threshold": 0.7, "num_perm": 128, "ngram": 3, "seed": 0},
+        "sources": {
+            "web": {"weight": 0.5, "lowercase": False, "text_unit": "paragraph", "text_field": None},
+            "chat": {"weight": 0.5, "lowercase": True, "text_unit": "paragraph", "text_field": None},
+        },
+        "mix_by": "bytes",
+        "total": None,
+        "val_fraction": 0.2,
+        "val_split": "hash",
+        "seed": 0,
+        "filters": DEFAULT_FILTERS,
+        "dedup": {"threshold": 0.7, "num_perm": 128, "ngram": 3, "seed": 0},
     }
     spec.update(overrides)
     return spec
@@ -55,16 +68,20 @@ def raw(tmp_path):
     web = [{"text": essay(i)} for i in range(200)]
     web += [{"text": essay(i) + " indeed"} for i in range(0, 200, 4)]  # near-duplicates
     web += [{"text": essay(3)}, {"text": "%%%% $$$$ #### @@@@ !!!! ^^^^"}, {"text": "tiny"}]
-    chat = [{"prompt": f"Question {i} about fish food?", "completion": f"Answer {i}: flakes and bloodworms, {i} times."}
-            for i in range(300)]
+    chat = [
+        {"prompt": f"Question {i} about fish food?", "completion": f"Answer {i}: flakes and bloodworms, {i} times."}
+        for i in range(300)
+    ]
     return {"web": raw_source(tmp_path / "raw", "web", web), "chat": raw_source(tmp_path / "raw", "chat", chat)}
 
 
 def run(tmp_path, raw, spec):
     out = tmp_path / "corpus"
     stats = build_corpus(spec, raw, out)
-    split = {name: [r for p in sorted((out / name).rglob("*.parquet")) for r in pq.read_table(p).to_pylist()]
-             for name in ("train", "val")}
+    split = {
+        name: [r for p in sorted((out / name).rglob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+        for name in ("train", "val")
+    }
     return stats, split["train"], split["val"]
 
 
@@ -102,8 +119,13 @@ def test_chat_records_keep_their_turns_and_lowercase(tmp_path, raw):
 
 
 def test_mix_shares_follow_weights_and_the_output_is_deterministic(tmp_path, raw):
-    spec = corpus_spec(sources={**corpus_spec()["sources"], "web": {**corpus_spec()["sources"]["web"], "weight": 0.8},
-                                "chat": {**corpus_spec()["sources"]["chat"], "weight": 0.2}})
+    spec = corpus_spec(
+        sources={
+            **corpus_spec()["sources"],
+            "web": {**corpus_spec()["sources"]["web"], "weight": 0.8},
+            "chat": {**corpus_spec()["sources"]["chat"], "weight": 0.2},
+        }
+    )
     stats, train, _ = run(tmp_path, raw, spec)
     assert stats["mix"]["web"]["share"] == pytest.approx(0.8, abs=0.03)
     val_bytes = {s: stats["sources"][s]["val"]["bytes"] for s in ("web", "chat")}
@@ -142,8 +164,10 @@ def test_a_source_left_without_train_documents_says_where_they_went(tmp_path, ra
         run(tmp_path, raw, corpus_spec(sources=sources))
     message = str(error.value)
     assert message.startswith("no train documents left in source(s) exodus:")
-    assert "exodus: 40 in, 30 exact duplicates of documents in source 'kjv', " \
-           "10 near duplicates of documents in source 'kjv'" in message
+    assert (
+        "exodus: 40 in, 30 exact duplicates of documents in source 'kjv', "
+        "10 near duplicates of documents in source 'kjv'" in message
+    )
     assert "kjv: 40 in, " in message and " to train" in message
     assert not (tmp_path / "corpus" / "train").exists()
 

@@ -33,7 +33,9 @@ def test_text_units_split_files_into_documents(tmp_path):
 
 def test_parquet_rows_keep_their_fields(tmp_path):
     path = tmp_path / "d.parquet"
-    pq.write_table(pa.Table.from_pylist([{"prompt": "q", "completion": "a"}, {"prompt": "q2", "completion": "a2"}]), path)
+    pq.write_table(
+        pa.Table.from_pylist([{"prompt": "q", "completion": "a"}, {"prompt": "q2", "completion": "a2"}]), path
+    )
     records = list(read_records(path))
     assert records[1] == ({"prompt": "q2", "completion": "a2"}, f"{path}:row 2")
 

@@ -5,17 +5,22 @@ exactly as minnow used it before computing the statistics on word hashes.
 """
 
 import random
+from pydoc_data.topics import topics
 
 import pytest
 import regex
-from pydoc_data.topics import topics
 
 from minnow.data.builtin import guppy
 from minnow.data.documents import Document
 from minnow.data.filters import CJK_CHAR, RepetitionFilter, spaced, visible_and_alnum, words
 
-GOPHER = dict(min_words=50, dup_line_frac=0.3, dup_para_frac=0.3, top_n_grams={2: 0.2, 3: 0.18, 4: 0.16},
-              dup_n_grams={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1})
+GOPHER = dict(
+    min_words=50,
+    dup_line_frac=0.3,
+    dup_para_frac=0.3,
+    top_n_grams={2: 0.2, 3: 0.18, 4: 0.16},
+    dup_n_grams={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1},
+)
 
 
 def datatrove_keeps(text: str) -> bool:
@@ -35,9 +40,15 @@ def datatrove_keeps(text: str) -> bool:
             return [(0, len(text))]
 
     def passes(text, lines, paragraphs, top, duplicated):
-        check = GopherRepetitionFilter(dup_line_frac=lines, dup_para_frac=paragraphs, dup_line_char_frac=1.0,
-                                       dup_para_char_frac=1.0, top_n_grams=tuple(top.items()),
-                                       dup_n_grams=tuple(duplicated.items()), language=Splitter())
+        check = GopherRepetitionFilter(
+            dup_line_frac=lines,
+            dup_para_frac=paragraphs,
+            dup_line_char_frac=1.0,
+            dup_para_char_frac=1.0,
+            top_n_grams=tuple(top.items()),
+            dup_n_grams=tuple(duplicated.items()),
+            language=Splitter(),
+        )
         verdict = check.filter(DatatroveDocument(text=text, id="x"))
         return verdict is True or (isinstance(verdict, tuple) and verdict[0])
 
@@ -46,8 +57,9 @@ def datatrove_keeps(text: str) -> bool:
     g = GOPHER
     if not CJK_CHAR.search(text):
         return passes(text, g["dup_line_frac"], g["dup_para_frac"], g["top_n_grams"], g["dup_n_grams"])
-    return passes(spaced(text), g["dup_line_frac"], g["dup_para_frac"], g["top_n_grams"], {}) and \
-        passes(text, None, None, {}, g["dup_n_grams"])
+    return passes(spaced(text), g["dup_line_frac"], g["dup_para_frac"], g["top_n_grams"], {}) and passes(
+        text, None, None, {}, g["dup_n_grams"]
+    )
 
 
 def corpus() -> list[str]:
@@ -66,7 +78,9 @@ def corpus() -> list[str]:
         phrase = " ".join(ws[start : start + rng.randint(2, 12)])
         texts.append(base + (" " + phrase) * rng.randint(1, 9))  # a repeated phrase
     han = [chr(c) for c in range(0x4E00, 0x4E00 + 40)]
-    texts += ["".join(rng.choice(han) for _ in range(rng.randint(60, 200))) + "。" * rng.randint(0, 3) for _ in range(40)]
+    texts += [
+        "".join(rng.choice(han) for _ in range(rng.randint(60, 200))) + "。" * rng.randint(0, 3) for _ in range(40)
+    ]
     texts += ["好的，" + "我们去公园散步吧。" * rng.randint(1, 12) + "".join(rng.sample(han, 30)) for _ in range(20)]
     return texts
 

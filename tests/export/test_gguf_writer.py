@@ -24,8 +24,15 @@ TEXTS = [
 # max |logit difference| allowed, relative to the largest |logit|, and the least cosine similarity;
 # measured on these random models: f32 exact, f16 ~1e-3, q8_0 2-4e-2 (cosine >= 0.9997), 5-bit 0.14-0.20
 # (>= 0.990), 4-bit 0.27-0.47 (>= 0.957); a layout or permutation bug is far outside all of them
-BOUNDS = {"f32": (1e-5, 0.999999), "f16": (1e-2, 0.99999), "q8_0": (0.1, 0.999), "q5_1": (0.3, 0.985),
-          "q5_0": (0.3, 0.985), "q4_1": (0.65, 0.95), "q4_0": (0.65, 0.95)}
+BOUNDS = {
+    "f32": (1e-5, 0.999999),
+    "f16": (1e-2, 0.99999),
+    "q8_0": (0.1, 0.999),
+    "q5_1": (0.3, 0.985),
+    "q5_0": (0.3, 0.985),
+    "q4_1": (0.65, 0.95),
+    "q4_0": (0.65, 0.95),
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +48,18 @@ def make_model(folder, tok_dir, tie: bool = True, ffn_dim: int = 128, seed: int 
     tok = tokenizer.load(tok_dir / "tokenizer.json")
     vocab = -(-tok.get_vocab_size() // 64) * 64  # more embedding rows than tokens, as training rounds up
     torch.manual_seed(seed)
-    model = Transformer(ModelConfig(vocab_size=vocab, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2,
-                                    ffn_dim=ffn_dim, context=64, tie_embeddings=tie))
+    model = Transformer(
+        ModelConfig(
+            vocab_size=vocab,
+            d_model=64,
+            n_layers=2,
+            n_heads=4,
+            n_kv_heads=2,
+            ffn_dim=ffn_dim,
+            context=64,
+            tie_embeddings=tie,
+        )
+    )
     with torch.no_grad():  # wider than the init, so logits spread well beyond rounding error
         for p in model.parameters():
             p.normal_(1.0, 0.2) if p.ndim == 1 else p.normal_(0.0, 0.1)
@@ -97,8 +114,14 @@ def test_transformers_computes_minnows_logits_from_the_gguf(tied, tmp_path, dtyp
     folder, model = tied
     out, info = export(folder, tmp_path, dtype)
     kept = {"token_embd.weight": "Q8_0"} if dtype[1] in "45" else {}  # the tied output matrix stays 8-bit
-    assert info == {"path": str(out), "bytes": out.stat().st_size, "dtype": dtype, "tensors": 2 + 9 * 2,
-                    "fallbacks": {}, "kept_8bit": kept}
+    assert info == {
+        "path": str(out),
+        "bytes": out.stat().st_size,
+        "dtype": dtype,
+        "tensors": 2 + 9 * 2,
+        "fallbacks": {},
+        "kept_8bit": kept,
+    }
     assert sorted(p.name for p in out.parent.iterdir()) == ["fish.gguf"]  # no temporary file left behind
     file_type = "ALL_F32" if dtype == "f32" else f"MOSTLY_{dtype.upper()}"
     assert read_gguf_check(out) == {"architecture": "llama", "name": "fish", "tensors": 20, "file_type": file_type}
@@ -116,8 +139,16 @@ def test_metadata_and_tensors_are_what_llama_cpp_reads(tied, tmp_path):
     cfg, tok = model.cfg, tokenizer.load(folder / "tokenizer.json")
     out, _ = export(folder, tmp_path, "q8_0")
     meta, tensors = fields(out)
-    expected = {"context_length": 64, "embedding_length": 64, "block_count": 2, "feed_forward_length": 128,
-                "attention.head_count": 4, "attention.head_count_kv": 2, "rope.dimension_count": 16, "vocab_size": 448}
+    expected = {
+        "context_length": 64,
+        "embedding_length": 64,
+        "block_count": 2,
+        "feed_forward_length": 128,
+        "attention.head_count": 4,
+        "attention.head_count_kv": 2,
+        "rope.dimension_count": 16,
+        "vocab_size": 448,
+    }
     assert {k: meta[f"llama.{k}"] for k in expected} == expected
     assert meta["llama.rope.freq_base"] == cfg.rope_theta
     assert meta["llama.attention.layer_norm_rms_epsilon"] == pytest.approx(cfg.norm_eps)
@@ -210,8 +241,11 @@ def test_gguf_tokenizer_encodes_like_minnows(tied, tmp_path):
         assert theirs.encode(text) == ids, text  # add_bos_token is false: no id is added
         assert theirs.decode(ids) == text
     assert (theirs.bos_token, theirs.eos_token, theirs.pad_token) == ("<|bos|>", "<|eos|>", "<|pad|>")
-    messages = [{"role": "system", "content": "be a fish"}, {"role": "user", "content": "你好"},
-                {"role": "assistant", "content": "blub!"}]
+    messages = [
+        {"role": "system", "content": "be a fish"},
+        {"role": "user", "content": "你好"},
+        {"role": "assistant", "content": "blub!"},
+    ]
     rendered = theirs.apply_chat_template(messages, tokenize=False)
     assert theirs.encode(rendered) == tokenizer.encode_chat(ours, messages)
 
@@ -291,8 +325,10 @@ def llama_cpp_pieces(meta: dict, ids: list[int]) -> str:
     from gguf import TokenType
 
     tokens, types = meta["tokenizer.ggml.tokens"], meta["tokenizer.ggml.token_type"]
-    data = b"".join(bytes([int(tokens[i][3:5], 16)]) if types[i] == TokenType.BYTE
-                    else tokens[i].replace("\u2581", " ").encode() for i in ids)
+    data = b"".join(
+        bytes([int(tokens[i][3:5], 16)]) if types[i] == TokenType.BYTE else tokens[i].replace("\u2581", " ").encode()
+        for i in ids
+    )
     return data.decode()
 
 
@@ -310,7 +346,9 @@ def test_char_tokenizer_is_written_as_a_sentencepiece_vocabulary_with_byte_fallb
     expected = [ours.id_to_token(i).replace(" ", "\u2581") for i in range(n)] + [f"[PAD{i}]" for i in range(n, rows)]
     assert meta["tokenizer.ggml.tokens"] == expected
     types = meta["tokenizer.ggml.token_type"]
-    assert [i for i, t in enumerate(types) if t == TokenType.BYTE] == [ours.token_to_id(b) for b in tokenizer.BYTE_TOKENS]
+    assert [i for i, t in enumerate(types) if t == TokenType.BYTE] == [
+        ours.token_to_id(b) for b in tokenizer.BYTE_TOKENS
+    ]
     assert [i for i, t in enumerate(types) if t == TokenType.CONTROL] == sorted(tokenizer.markers(ours).values())
     for text in TEXTS + ["  two spaces, a tab\tand 猫 🐈 unseen"]:
         ids = ours.encode(text, add_special_tokens=False).ids
@@ -321,7 +359,7 @@ def test_char_tokenizer_is_written_as_a_sentencepiece_vocabulary_with_byte_fallb
     theirs = AutoTokenizer.from_pretrained(str(out.parent), gguf_file=out.name)
     for text in TEXTS:
         ids = ours.encode(text, add_special_tokens=False).ids
-        assert theirs.encode(text)[-len(ids):] == ids and theirs.decode(ids) == text
+        assert theirs.encode(text)[-len(ids) :] == ids and theirs.decode(ids) == text
     assert_logits_close(model, out, "f16")
 
 
@@ -339,7 +377,10 @@ def test_char_vocabulary_without_a_space_spells_the_space_byte_as_the_space(tmp_
     meta, _ = fields(out)
     ours = tokenizer.load(folder / "tokenizer.json")
     space, literal = ours.token_to_id("<0x20>"), ours.token_to_id("\u2581")
-    assert meta["tokenizer.ggml.tokens"][space] == "\u2581" and meta["tokenizer.ggml.token_type"][space] == TokenType.NORMAL
+    assert (
+        meta["tokenizer.ggml.tokens"][space] == "\u2581"
+        and meta["tokenizer.ggml.token_type"][space] == TokenType.NORMAL
+    )
     assert meta["tokenizer.ggml.token_type"][literal] == TokenType.UNUSED  # a literal "▁" reads as a space in GGUF
     text = "小鱼 在水里"
     ids = ours.encode(text, add_special_tokens=False).ids

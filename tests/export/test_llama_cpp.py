@@ -11,8 +11,8 @@ import torch
 from minnow import tokenizer
 from minnow.chat import Assistant
 from minnow.eval import llama_cpp_scoring
-from minnow.generate import generate
 from minnow.export.gguf_writer import DTYPES, write_gguf
+from minnow.generate import generate
 
 
 def skip_reason() -> str | None:
@@ -25,15 +25,29 @@ def skip_reason() -> str | None:
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))]
 
-PROMPTS = ["the tank is", "blub", "do you like", "the little fish", "blub blub", "the water", "hi guppy",
-           "what do you eat"]
+PROMPTS = [
+    "the tank is",
+    "blub",
+    "do you like",
+    "the little fish",
+    "blub blub",
+    "the water",
+    "hi guppy",
+    "what do you eat",
+]
 # max |logit difference| relative to the largest |logit|, least cosine similarity, and the
 # least share of next tokens llama.cpp picks as minnow does along minnow's greedy answers.
 # Measured on the session's chat model: f32 2.7e-4 and f16 4.9e-4 (llama.cpp keeps its KV
 # cache in f16), q8_0 1.3e-2, 5-bit ~6e-2, 4-bit ~0.1.
-BOUNDS = {"f32": (1e-3, 0.99999, 0.98), "f16": (2e-3, 0.99999, 0.98), "q8_0": (4e-2, 0.9995, 0.95),
-          "q5_1": (0.15, 0.995, 0.85), "q5_0": (0.15, 0.995, 0.85), "q4_1": (0.3, 0.99, 0.75),
-          "q4_0": (0.3, 0.99, 0.75)}
+BOUNDS = {
+    "f32": (1e-3, 0.99999, 0.98),
+    "f16": (2e-3, 0.99999, 0.98),
+    "q8_0": (4e-2, 0.9995, 0.95),
+    "q5_1": (0.15, 0.995, 0.85),
+    "q5_0": (0.15, 0.995, 0.85),
+    "q4_1": (0.3, 0.99, 0.75),
+    "q4_0": (0.3, 0.99, 0.75),
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +84,10 @@ def test_llama_cpp_tokenizes_and_computes_minnows_logits(ggufs, assistant, dtype
     rel, cos, agree = BOUNDS[dtype]
     same = total = 0
     for text in PROMPTS + ["小鱼在水里游泳 🐟 café\tand  spaces\n"]:
-        assert llm.tokenize(text.encode(), add_bos=False, special=False) == \
-            assistant.tok.encode(text, add_special_tokens=False).ids, text
+        assert (
+            llm.tokenize(text.encode(), add_bos=False, special=False)
+            == assistant.tok.encode(text, add_special_tokens=False).ids
+        ), text
     for prompt in PROMPTS:
         ids, new = greedy(assistant, prompt)
         seq = torch.tensor([ids + new])
@@ -91,7 +107,7 @@ def decided(assistant, ids: list[int], new: list[int], rel: float) -> bool:
     error: no engine within that error can then pick another token. (The chat model is
     trained in bf16 or fp32 as the CPU allows, so its near-ties differ between machines.)"""
     with torch.no_grad():
-        logits = assistant.model(torch.tensor([ids + new]))[0][0][len(ids) - 1:]
+        logits = assistant.model(torch.tensor([ids + new]))[0][0][len(ids) - 1 :]
     top2 = logits.topk(2, dim=-1).values
     return bool(((top2[:, 0] - top2[:, 1]) > 2 * rel * logits.abs().max()).all())
 
@@ -118,9 +134,15 @@ def test_chat_template_in_the_metadata_renders_minnows_prompt(ggufs, assistant, 
     hf = AutoTokenizer.from_pretrained(model_folder)  # the folder's tokenizer_config.json, as transformers reads it
     template = llm.metadata["tokenizer.chat_template"]
     assert template == tokenizer.hf_config()["chat_template"]
-    conversations = [[{"role": "user", "content": "hi guppy!"}],
-                     [{"role": "system", "content": "you are a fish"}, {"role": "user", "content": "what do you eat?"},
-                      {"role": "assistant", "content": "flakes."}, {"role": "user", "content": "is the water warm?"}]]
+    conversations = [
+        [{"role": "user", "content": "hi guppy!"}],
+        [
+            {"role": "system", "content": "you are a fish"},
+            {"role": "user", "content": "what do you eat?"},
+            {"role": "assistant", "content": "flakes."},
+            {"role": "user", "content": "is the water warm?"},
+        ],
+    ]
     for messages in conversations:
         prompt = Jinja2ChatFormatter(template, eos_token="<|eos|>", bos_token="<|bos|>")(messages=messages).prompt
         assert prompt == hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

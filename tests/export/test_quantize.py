@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from minnow.export import quantize
 from minnow.errors import InputError
+from minnow.export import quantize
 from minnow.model import ModelConfig, Transformer
 
 
@@ -54,8 +54,18 @@ def test_mixed_scheme_layout():
 @pytest.mark.parametrize("tied", [True, False])
 def test_quantized_models_load_and_stay_close(tmp_path, scheme, bound, tied):
     torch.manual_seed(1)
-    model = Transformer(ModelConfig(vocab_size=256, d_model=128, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=200,
-                                    context=32, tie_embeddings=tied)).eval()
+    model = Transformer(
+        ModelConfig(
+            vocab_size=256,
+            d_model=128,
+            n_layers=2,
+            n_heads=4,
+            n_kv_heads=2,
+            ffn_dim=200,
+            context=32,
+            tie_embeddings=tied,
+        )
+    ).eval()
     path = tmp_path / f"{scheme}.safetensors"
     quantize.save_quantized(model, scheme, path)
     loaded = quantize.load_quantized(path)

@@ -5,9 +5,8 @@ import pytest
 import torch
 
 from minnow import tokenizer
-
-from minnow.export import stage
 from minnow.eval import llama_cpp_scoring
+from minnow.export import stage
 from minnow.model_folder import load_model
 
 
@@ -48,8 +47,15 @@ def test_without_llama_cpp_quant_json_says_why_each_gguf_is_unscored(model_folde
     text = tmp_path / "val.txt"
     text.write_text("blub. " * 100)
     tok = tokenizer.load(model_folder / "tokenizer.json")
-    entry = stage.gguf_file(model_folder, tmp_path / "m.gguf", "q4_0", tok, text,
-                             {"context": 64, "stride_fraction": 0.5, "threads": 1}, {"bits_per_byte": 1.0})
+    entry = stage.gguf_file(
+        model_folder,
+        tmp_path / "m.gguf",
+        "q4_0",
+        tok,
+        text,
+        {"context": 64, "stride_fraction": 0.5, "threads": 1},
+        {"bits_per_byte": 1.0},
+    )
     assert entry["llama_cpp"] == {"skipped": "llama-cpp-python is not installed (tools/install_llama_cpp.sh builds it)"}
     assert entry["file"] == "m.gguf" and entry["bytes"] == (tmp_path / "m.gguf").stat().st_size
 
@@ -67,7 +73,9 @@ def test_hugging_face_folder_loads_with_no_custom_code_and_equal_logits(exported
     x = torch.tensor([ids])
     with torch.no_grad():
         assert torch.allclose(ours(x)[0], hf(x).logits, atol=1e-4)
-    rendered = hf_tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    rendered = hf_tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert rendered == "<|user|>hi<|end|><|assistant|>"
     generation = json.loads((out / "hf" / "generation_config.json").read_text())
     assert tokenizer.markers(tokenizer.load(model_folder / "tokenizer.json"))["end"] in generation["eos_token_id"]

@@ -1,6 +1,5 @@
 """Train batches: answer masks for `loss_on: answers`."""
 
-
 import numpy as np
 
 from minnow import tokenizer

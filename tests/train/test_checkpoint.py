@@ -3,12 +3,13 @@
 from pathlib import Path
 
 import pytest
-from training_runs import VOCAB, spec, train_in_process
 
-from conftest import train_job
 from minnow.errors import InputError
 from minnow.model import ModelConfig
 from minnow.train import checkpoint, loop
+
+from conftest import train_job
+from training_runs import VOCAB, spec, train_in_process
 
 
 def test_checkpoint_of_another_model_is_refused(tmp_path, chat_shards):
@@ -18,7 +19,9 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, chat_shards):
     wider = loop.Trainer(model_cfg, cfg, *chat_shards, tmp_path / "b" / "checkpoints")
     wider.run_dir.mkdir(parents=True)
     (wider.run_dir / "last.pt").write_bytes((Path(first["checkpoints"]) / "last.pt").read_bytes())
-    with pytest.raises(InputError, match=r"last\.pt: checkpoint is for another model \(d_model 32 → 48, ffn_dim 64 → 96\)"):
+    with pytest.raises(
+        InputError, match=r"last\.pt: checkpoint is for another model \(d_model 32 → 48, ffn_dim 64 → 96\)"
+    ):
         wider.run(progress=False)
 
 

@@ -1,10 +1,10 @@
 """A train job's model folder loads in minnow and in transformers."""
 
-
 import torch
-from training_runs import VOCAB, spec, train_in_process
 
 from minnow import model_folder
+
+from training_runs import VOCAB, spec, train_in_process
 
 
 def test_saved_model_loads_in_minnow_and_transformers_with_equal_logits(tmp_path, chat_shards):

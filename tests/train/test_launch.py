@@ -1,12 +1,12 @@
 """torchrun: DDP ranks together compute the one-process run."""
 
-
 import numpy as np
 import pytest
-from training_runs import VOCAB, spec, train_in_process
+
+from minnow.train import launch
 
 from conftest import train_job
-from minnow.train import launch
+from training_runs import VOCAB, spec, train_in_process
 
 
 @pytest.mark.slow
@@ -15,4 +15,6 @@ def test_ddp_with_two_gloo_processes_matches_one_process_on_the_same_global_batc
     job = train_job(tmp_path / "two", *chat_shards, spec(steps=6, batch_size=4, gpus=2), VOCAB)
     double = launch.torchrun(job, nproc=2, run_id=None)
     assert double["steps"] == 6
-    assert np.allclose([l for _, l in double["history"]["train"]], [l for _, l in single["history"]["train"]], atol=1e-4)
+    assert np.allclose(
+        [l for _, l in double["history"]["train"]], [l for _, l in single["history"]["train"]], atol=1e-4
+    )

@@ -10,11 +10,12 @@ import time
 import numpy as np
 import pytest
 import torch
-from training_runs import VOCAB, spec, train_in_process
 
-from conftest import train_job
 from minnow.train import loop
 from minnow.workflow.config import with_defaults
+
+from conftest import train_job
+from training_runs import VOCAB, spec, train_in_process
 
 
 def test_training_is_seeded_and_learns(tmp_path, chat_shards):
@@ -29,9 +30,38 @@ def test_training_is_seeded_and_learns(tmp_path, chat_shards):
 
 # Train losses of a seeded run (SPEC, 30 steps, 2 micro-steps), recorded before the loop was made
 # faster: where the math did not change, the loop must still compute the same curve.
-GOLDEN = [6.245704, 6.256736, 6.218797, 6.191724, 6.128514, 6.049328, 5.975681, 5.896981, 5.848225, 5.778075,
-          5.721928, 5.680673, 5.602516, 5.572093, 5.545122, 5.484942, 5.4402, 5.438502, 5.370391, 5.348947,
-          5.308058, 5.303781, 5.309582, 5.28036, 5.26545, 5.229741, 5.270055, 5.226109, 5.269249, 5.242118]
+GOLDEN = [
+    6.245704,
+    6.256736,
+    6.218797,
+    6.191724,
+    6.128514,
+    6.049328,
+    5.975681,
+    5.896981,
+    5.848225,
+    5.778075,
+    5.721928,
+    5.680673,
+    5.602516,
+    5.572093,
+    5.545122,
+    5.484942,
+    5.4402,
+    5.438502,
+    5.370391,
+    5.348947,
+    5.308058,
+    5.303781,
+    5.309582,
+    5.28036,
+    5.26545,
+    5.229741,
+    5.270055,
+    5.226109,
+    5.269249,
+    5.242118,
+]
 
 
 def test_a_seeded_run_follows_its_golden_loss_curve(tmp_path, chat_shards):
@@ -70,7 +100,9 @@ def test_resume_after_sigkill_continues_the_curve(tmp_path, chat_shards):
     assert 5 <= killed_at < 300 and not (folder / "model.safetensors").exists()
     resumed = train_in_process(folder, chat_shards, long)
     assert resumed["resumed"] and resumed["steps"] == 300
-    assert np.allclose([l for _, l in resumed["history"]["train"]], [l for _, l in straight["history"]["train"]], atol=1e-5)
+    assert np.allclose(
+        [l for _, l in resumed["history"]["train"]], [l for _, l in straight["history"]["train"]], atol=1e-5
+    )
     assert [s for s, _ in resumed["history"]["val"]] == [50, 100, 150, 200, 250, 300]
 
 
@@ -84,8 +116,10 @@ def test_bf16_autocast_on_cpu_follows_the_fp32_curve(tmp_path, chat_shards):
 
 def test_muon_learns_and_resumes_to_the_same_curve(tmp_path, chat_shards):
     """Muon's state (momentum per matrix, AdamW's for the rest) survives a checkpoint."""
-    muon = with_defaults("model", {"corpus": "c", "tokenizer": "t",
-                                   **spec(steps=20, checkpoint_every=10, optimizer="muon", muon_lr=0.02)})
+    muon = with_defaults(
+        "model",
+        {"corpus": "c", "tokenizer": "t", **spec(steps=20, checkpoint_every=10, optimizer="muon", muon_lr=0.02)},
+    )
     model_cfg, cfg = loop.configs(muon, VOCAB)
 
     def trainer(folder, on_metrics=None):

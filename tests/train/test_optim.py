@@ -1,6 +1,5 @@
 """Learning-rate schedule, parameter groups and Muon's orthogonalisation."""
 
-
 import pytest
 import torch
 
@@ -19,7 +18,9 @@ def test_schedule_warms_up_then_decays_to_min_lr():
 
 
 def test_weight_decay_spares_embeddings_and_norms():
-    model = Transformer(ModelConfig(vocab_size=64, d_model=16, n_layers=1, n_heads=2, n_kv_heads=1, ffn_dim=32, context=8))
+    model = Transformer(
+        ModelConfig(vocab_size=64, d_model=16, n_layers=1, n_heads=2, n_kv_heads=1, ffn_dim=32, context=8)
+    )
     decay, no_decay = param_groups(model, 0.1)
     names = {id(p): n for n, p in model.named_parameters()}
     assert all("proj" in names[id(p)] for p in decay["params"])

@@ -6,8 +6,8 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from minnow.workflow import config as minnow_config
 from minnow.errors import InputError
+from minnow.workflow import config as minnow_config
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = str(REPO / "config" / "schema" / "config.schema.yaml")
@@ -88,16 +88,20 @@ def test_local_files_are_what_each_kind_of_entry_reads(tmp_path, monkeypatch):
     for name in ("data/a.txt", "data/sub/b.txt", "data/c.jsonl", "hub/ds/train.parquet", "models/m/model.safetensors"):
         Path(name).parent.mkdir(parents=True, exist_ok=True)
         Path(name).write_text("x")
-    assert local_files({"kind": "local", "paths": ["data/**/*.txt", "data/*.jsonl"]}) == \
-        ["data/a.txt", "data/c.jsonl", "data/sub/b.txt"]
-    assert local_files({"kind": "local", "path": "data/missing.txt"}) == ["data/missing.txt"]  # the step says it is missing
+    assert local_files({"kind": "local", "paths": ["data/**/*.txt", "data/*.jsonl"]}) == [
+        "data/a.txt",
+        "data/c.jsonl",
+        "data/sub/b.txt",
+    ]
+    assert local_files({"kind": "local", "path": "data/missing.txt"}) == [
+        "data/missing.txt"
+    ]  # the step says it is missing
     assert local_files({"gguf_path": "models/x.gguf"}) == ["models/x.gguf"]
     assert local_files({"kind": "hf", "path": "hub/ds", "split": "train"}) == ["hub/ds/train.parquet"]
     assert local_files({"kind": "hf", "path": "json", "data_files": {"train": ["data/*.jsonl"]}}) == ["data/c.jsonl"]
     assert local_files({"kind": "hf", "path": "roneneldan/TinyStories"}) == []
     assert local_files({"hf": "models/m"}) == ["models/m/model.safetensors"]
     assert local_files({"hf": "gpt2"}) == [] and local_files({"kind": "builtin", "generator": "guppy"}) == []
-
 
 
 def test_with_defaults_fills_the_schemas_defaults_and_names_a_bad_key():
@@ -163,7 +167,10 @@ def test_each_step_run_belongs_to_its_model_corpus_or_the_evaluation():
     assert group(config, "train_tokenizer", {"tokenizer": "guppy4k"}) == ("corpus", "guppy")
     assert group(config, "download", {"source": "pydocs", "part": "00000"}) == ("corpus", "default")
     assert group(config, "eval_set", {"evalset": "val-guppy"}) == ("corpus", "guppy")
-    assert group(config, "reference_perplexity", {"reference": "x", "evalset": "val-default"}) == ("evaluation", "references")
+    assert group(config, "reference_perplexity", {"reference": "x", "evalset": "val-default"}) == (
+        "evaluation",
+        "references",
+    )
     tiny = copy.deepcopy(minnow_config.group_identity(config, "model", "tiny"))
     config["models"]["tiny"]["params"] = 1  # documentation only: the same model
     assert minnow_config.group_identity(config, "model", "tiny") == tiny

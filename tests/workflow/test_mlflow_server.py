@@ -1,8 +1,9 @@
 """Steps log to a real `mlflow server` when MLFLOW_TRACKING_URI points at it, as jobs on a cluster do."""
 
 import pytest
-from conftest import small_config, snakemake, write_config
 from mlflow.tracking import MlflowClient
+
+from conftest import small_config, snakemake, write_config
 from mlflow_ui import mlflow_server
 
 pytestmark = pytest.mark.slow
@@ -29,8 +30,16 @@ def test_stages_log_runs_params_and_artifacts_to_the_server(server, workflow_cop
     assert experiment is not None, "the workflow did not create its experiment on the server"
     runs = client.search_runs([experiment.experiment_id], "tags.`minnow.kind` = 'step'")
     steps = sorted(r.data.tags["step"] for r in runs)
-    assert steps == ["dedup", "download", "download", "mix_part", "mix_part", "prepare_part", "prepare_part",
-                     "train_tokenizer"]
+    assert steps == [
+        "dedup",
+        "download",
+        "download",
+        "mix_part",
+        "mix_part",
+        "prepare_part",
+        "prepare_part",
+        "train_tokenizer",
+    ]
     assert all(r.info.status == "FINISHED" for r in runs)
     dedup = next(r for r in runs if r.data.tags["step"] == "dedup")
     assert dedup.data.params["corpus.val_fraction"] == str(config["corpora"]["default"]["val_fraction"])

@@ -8,18 +8,37 @@ import pytest
 from mlflow.tracking import MlflowClient
 from snakemake.iocontainers import Namedlist
 
-from conftest import copy_workflow, snakemake, write_config
 from minnow.workflow import tracking
+
+from conftest import copy_workflow, snakemake, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_STEPS = {"train", "perplexity", "samples", "export", "report_model"}
 
 
 def model(lr: float) -> dict:
-    return {"corpus": "books", "tokenizer": "bpe", "params": 3.0e4, "d_model": 32, "n_layers": 1, "n_heads": 2,
-            "n_kv_heads": 1, "ffn_dim": 64, "context": 32,
-            "train": {"steps": 20, "batch_size": 8, "lr": lr, "min_lr": lr / 10, "warmup_steps": 4, "eval_every": 10,
-                      "eval_batches": 2, "checkpoint_every": 10, "device": "cpu"}}
+    return {
+        "corpus": "books",
+        "tokenizer": "bpe",
+        "params": 3.0e4,
+        "d_model": 32,
+        "n_layers": 1,
+        "n_heads": 2,
+        "n_kv_heads": 1,
+        "ffn_dim": 64,
+        "context": 32,
+        "train": {
+            "steps": 20,
+            "batch_size": 8,
+            "lr": lr,
+            "min_lr": lr / 10,
+            "warmup_steps": 4,
+            "eval_every": 10,
+            "eval_batches": 2,
+            "checkpoint_every": 10,
+            "device": "cpu",
+        },
+    }
 
 
 def config(fish_lr: float = 3e-3) -> dict:
@@ -77,7 +96,9 @@ def test_each_model_and_config_is_one_row_with_its_steps_as_children(store):
     rows = model_rows(client, experiment_id)
     assert sorted(r.data.tags["minnow.group"] for r in rows) == ["carp", "fish", "fish"]  # fish at two rates
     for row in rows:
-        steps = [c.data.tags["step"] for c in children(client, experiment_id, row) if c.data.tags["minnow.current"] == "true"]
+        steps = [
+            c.data.tags["step"] for c in children(client, experiment_id, row) if c.data.tags["minnow.current"] == "true"
+        ]
         assert sorted(steps) == sorted(MODEL_STEPS), row.data.tags["mlflow.runName"]
         assert row.data.params["d_model"] == ("48" if row.data.tags["minnow.group"] == "carp" else "32")
     fish = sorted((r for r in rows if r.data.tags["minnow.group"] == "fish"), key=lambda r: r.info.start_time)
@@ -86,8 +107,17 @@ def test_each_model_and_config_is_one_row_with_its_steps_as_children(store):
     corpus = runs(client, experiment_id, "tags.`minnow.kind` = 'corpus'")
     assert [r.data.tags["mlflow.runName"][:13] for r in corpus] == ["corpus books "]
     data_steps = {c.data.tags["step"] for c in children(client, experiment_id, corpus[0])}
-    assert data_steps == {"download", "prepare_part", "dedup", "mix_part", "report_corpus", "train_tokenizer",
-                          "shard_part", "shard", "eval_set"}
+    assert data_steps == {
+        "download",
+        "prepare_part",
+        "dedup",
+        "mix_part",
+        "report_corpus",
+        "train_tokenizer",
+        "shard_part",
+        "shard",
+        "eval_set",
+    }
     orphans = runs(client, experiment_id, "tags.`minnow.kind` = 'step'")
     assert all("mlflow.parentRunId" in r.data.tags for r in orphans)  # every step run sits under a row
 
@@ -95,8 +125,18 @@ def test_each_model_and_config_is_one_row_with_its_steps_as_children(store):
 def test_model_rows_carry_the_same_summary_metrics_and_curves(store):
     _, client, experiment_id = store
     rows = model_rows(client, experiment_id)
-    expected = {"val_loss", "train_loss", "best_val_loss", "parameters", "tokens_seen", "steps", "train_seconds",
-                "val-books.bits_per_byte", "export.int8.bytes", "export.gguf-f16.bytes"}
+    expected = {
+        "val_loss",
+        "train_loss",
+        "best_val_loss",
+        "parameters",
+        "tokens_seen",
+        "steps",
+        "train_seconds",
+        "val-books.bits_per_byte",
+        "export.int8.bytes",
+        "export.gguf-f16.bytes",
+    }
     for row in rows:
         assert expected <= set(row.data.metrics), row.data.tags["mlflow.runName"]
         assert row.data.metrics["steps"] == 20 and 0 < row.data.metrics["val-books.bits_per_byte"] < 10
@@ -124,7 +164,9 @@ def test_a_rerun_step_supersedes_its_older_run_and_a_retrain_its_model_row(store
     rows = model_rows(client, experiment_id)
     assert len(rows) == 3 and fish.info.run_id not in {r.info.run_id for r in rows}
     replaced = client.get_run(fish.info.run_id)
-    assert replaced.data.tags["minnow.current"] == "false" and replaced.data.tags["mlflow.runName"].endswith("(superseded)")
+    assert replaced.data.tags["minnow.current"] == "false" and replaced.data.tags["mlflow.runName"].endswith(
+        "(superseded)"
+    )
     new = next(r for r in rows if r.data.tags["minnow.group_key"] == fish.data.tags["minnow.group_key"])
     assert {c.data.tags["step"] for c in children(client, experiment_id, new)} == {"train", "perplexity"}
     assert len(client.get_metric_history(new.info.run_id, "train_loss")) == 20  # the whole curve, not a second copy

@@ -29,8 +29,15 @@ def test_rule_log_holds_logging_warnings_progress_children_and_tracebacks(tmp_pa
     proc = subprocess.run([sys.executable, "-c", STEP, str(log)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     text = log.read_text()
-    for said in ("reading 3 files", "a deprecated option", "encode: 100%", "written by C code",
-                 "a worker rank says hi", "Traceback (most recent call last)", "RuntimeError: disk full"):
+    for said in (
+        "reading 3 files",
+        "a deprecated option",
+        "encode: 100%",
+        "written by C code",
+        "a worker rank says hi",
+        "Traceback (most recent call last)",
+        "RuntimeError: disk full",
+    ):
         assert said in text, said
     assert "\r" not in text  # progress-bar redraws became lines
     terminal = proc.stderr

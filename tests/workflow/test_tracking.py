@@ -63,8 +63,13 @@ with tracking.step_run(StepObject(Path(sys.argv[1]), source="s"), step="download
 def test_bad_input_ends_the_run_failed_with_a_clean_exit(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-    proc = subprocess.run([sys.executable, "-c", FAILING_STEP, str(tmp_path / "x.log"), str(Path(__file__).parent)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", FAILING_STEP, str(tmp_path / "x.log"), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert "minnow: ERROR: data.jsonl:3: malformed JSON" in proc.stderr and "Traceback" not in proc.stderr
     rule_log = (tmp_path / "x.log").read_text()
@@ -83,6 +88,8 @@ def test_the_ui_hint_links_the_experiments_runs_table(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     hint = tracking.ui_hint("hinted")
     experiment = MlflowClient(uri).get_experiment_by_name("hinted")
-    assert hint == (f"MLflow: mlflow ui --backend-store-uri {uri} --port 5000, then open "
-                    f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}?workflowType=machine_learning")
+    assert hint == (
+        f"MLflow: mlflow ui --backend-store-uri {uri} --port 5000, then open "
+        f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}?workflowType=machine_learning"
+    )
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

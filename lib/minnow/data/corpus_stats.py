@@ -55,8 +55,9 @@ class Counts:
         for i in np.flatnonzero(kept):
             self._add(sources[keys.source[i]], "val_before_mix" if val[i] else "train_before_mix", 1, keys.bytes[i])
 
-    def add_mix(self, keys, kept: np.ndarray, val: np.ndarray, factors: dict, seed: int, measure: np.ndarray,
-                sources: list[str]) -> dict[str, int]:
+    def add_mix(
+        self, keys, kept: np.ndarray, val: np.ndarray, factors: dict, seed: int, measure: np.ndarray, sources: list[str]
+    ) -> dict[str, int]:
         """Count the copies the mix puts in each split; return each source's train size in the mix unit."""
         units = dict.fromkeys(sources, 0)
         for i in np.flatnonzero(kept):
@@ -78,24 +79,41 @@ class Counts:
                 continue
             reason = step.removeprefix("dropped_")
             if reason in self.duplicates[source]:
-                parts += [f"{n} {reason.replace('_', ' ')}s of documents in source '{original}'"
-                          for original, n in self.duplicates[source][reason].items()]
+                parts += [
+                    f"{n} {reason.replace('_', ' ')}s of documents in source '{original}'"
+                    for original, n in self.duplicates[source][reason].items()
+                ]
             else:
                 parts.append(f"{entry['documents']} dropped by the {reason} filter")
-        parts += [f"{counts[split]['documents']} to {split.removesuffix('_before_mix')}"
-                  for split in ("train_before_mix", "val_before_mix") if split in counts]
+        parts += [
+            f"{counts[split]['documents']} to {split.removesuffix('_before_mix')}"
+            for split in ("train_before_mix", "val_before_mix")
+            if split in counts
+        ]
         return f"{source}: " + ", ".join(parts)
 
     def stats(self, mix_by: str, factors: dict, units: dict) -> dict:
         counts = {s: dict(steps) for s, steps in self.counts.items()}
         duplicates = {s: {step: dict(o) for step, o in d.items()} for s, d in self.duplicates.items() if d}
         total = sum(units.values()) or 1
-        mix_report = {s: {"factor": round(f, 6), "bytes": counts[s].get("train", _entry())["bytes"],
-                          mix_by: units[s], "share": units[s] / total} for s, f in factors.items()}
+        mix_report = {
+            s: {
+                "factor": round(f, 6),
+                "bytes": counts[s].get("train", _entry())["bytes"],
+                mix_by: units[s],
+                "share": units[s] / total,
+            }
+            for s, f in factors.items()
+        }
         totals = defaultdict(_entry)
         for steps in counts.values():
             for step, entry in steps.items():
                 totals[step]["documents"] += entry["documents"]
                 totals[step]["bytes"] += entry["bytes"]
-        return {"mix_by": mix_by, "sources": counts, "duplicates": duplicates, "mix": mix_report,
-                "totals": dict(totals)}
+        return {
+            "mix_by": mix_by,
+            "sources": counts,
+            "duplicates": duplicates,
+            "mix": mix_report,
+            "totals": dict(totals),
+        }

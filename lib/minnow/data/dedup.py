@@ -54,8 +54,9 @@ class Keys:
 def _signatures(table, num_perm: int) -> np.ndarray:
     """The signature column as a (rows, num_perm) uint32 view of Arrow's own buffer (no copy per row)."""
     column = table.column("signature").combine_chunks()
-    return np.frombuffer(column.buffers()[1], dtype=np.uint32, count=len(column) * num_perm,
-                         offset=column.offset * 4 * num_perm).reshape(len(column), num_perm)
+    return np.frombuffer(
+        column.buffers()[1], dtype=np.uint32, count=len(column) * num_perm, offset=column.offset * 4 * num_perm
+    ).reshape(len(column), num_perm)
 
 
 def load_keys(parts: list[tuple[int, int, Path]], num_perm: int) -> Keys:
@@ -64,9 +65,16 @@ def load_keys(parts: list[tuple[int, int, Path]], num_perm: int) -> Keys:
     held beside the result."""
     counts = [pq.ParquetFile(path).metadata.num_rows for _, _, path in parts]
     total = sum(counts)
-    keys = Keys(source=np.empty(total, np.int32), part=np.empty(total, np.int32), row=np.empty(total, np.int64),
-                ids=[], id_value=np.empty(total, np.uint64), bytes=np.empty(total, np.int64),
-                words=np.empty(total, np.int64), signatures=np.empty((total, num_perm), np.uint32))
+    keys = Keys(
+        source=np.empty(total, np.int32),
+        part=np.empty(total, np.int32),
+        row=np.empty(total, np.int64),
+        ids=[],
+        id_value=np.empty(total, np.uint64),
+        bytes=np.empty(total, np.int64),
+        words=np.empty(total, np.int64),
+        signatures=np.empty((total, num_perm), np.uint32),
+    )
     at = 0
     for (source, part, path), count in zip(parts, counts):
         table, end = pq.read_table(path), at + count
@@ -120,15 +128,24 @@ def _candidate_pairs(keys_band: np.ndarray, members: np.ndarray, rank: np.ndarra
     starts = np.r_[True, ~same]
     group_first = sorted_members[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
     followers = np.flatnonzero(np.r_[False, same])
-    pairs = np.concatenate([np.stack([group_first[followers], sorted_members[followers]], axis=1),
-                            np.stack([sorted_members[followers - 1], sorted_members[followers]], axis=1)])
+    pairs = np.concatenate(
+        [
+            np.stack([group_first[followers], sorted_members[followers]], axis=1),
+            np.stack([sorted_members[followers - 1], sorted_members[followers]], axis=1),
+        ]
+    )
     return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
 
 
 def _similar(signatures: np.ndarray, pairs: np.ndarray, threshold: float, chunk: int = 65536) -> np.ndarray:
     """Which candidate pairs reach the threshold, compared a chunk at a time (bounded memory)."""
-    return np.concatenate([(signatures[p[:, 0]] == signatures[p[:, 1]]).mean(axis=1) >= threshold
-                           for p in np.array_split(pairs, max(1, -(-len(pairs) // chunk)))] or [np.zeros(0, bool)])
+    return np.concatenate(
+        [
+            (signatures[p[:, 0]] == signatures[p[:, 1]]).mean(axis=1) >= threshold
+            for p in np.array_split(pairs, max(1, -(-len(pairs) // chunk)))
+        ]
+        or [np.zeros(0, bool)]
+    )
 
 
 def near_keepers(keys: Keys, alive: np.ndarray, rank: np.ndarray, threshold: float) -> np.ndarray:
@@ -156,13 +173,15 @@ def find_duplicates(keys: Keys, threshold: float) -> tuple[np.ndarray, np.ndarra
     return reason, keeper
 
 
-def dedup_corpus(spec: dict, parts: dict[str, list[tuple[Path, Path]]], drops_out: Path, plan_out: Path,
-                 stats_out: Path) -> dict:
+def dedup_corpus(
+    spec: dict, parts: dict[str, list[tuple[Path, Path]]], drops_out: Path, plan_out: Path, stats_out: Path
+) -> dict:
     """Deduplicate a corpus from its parts' keys and stats ({source: [(keys, stats)] per part, in
     corpus order}), fix its mix, and write the drop list, the plan and stats.json; return the stats."""
     sources = list(parts)
-    keys = load_keys([(s, p, k) for s, name in enumerate(sources) for p, (k, _) in enumerate(parts[name])],
-                     spec["dedup"]["num_perm"])
+    keys = load_keys(
+        [(s, p, k) for s, name in enumerate(sources) for p, (k, _) in enumerate(parts[name])], spec["dedup"]["num_perm"]
+    )
     reason, keeper = find_duplicates(keys, spec["dedup"]["threshold"])
     kept = reason == ""
     val, tails = _split(keys, spec, sources)
@@ -176,8 +195,16 @@ def dedup_corpus(spec: dict, parts: dict[str, list[tuple[Path, Path]]], drops_ou
     factors = mix.sampling_factors(train_size, weights, spec.get("total"))
     units = counts.add_mix(keys, kept, val, factors, spec["seed"], measure, sources)
     _write_drops(keys, ~kept, sources, drops_out)
-    write_json(plan_out, {"factors": factors, "seed": spec["seed"], "val_fraction": spec["val_fraction"],
-                          "val_split": spec["val_split"], "tail_starts": tails})
+    write_json(
+        plan_out,
+        {
+            "factors": factors,
+            "seed": spec["seed"],
+            "val_fraction": spec["val_fraction"],
+            "val_split": spec["val_split"],
+            "tail_starts": tails,
+        },
+    )
     stats = counts.stats(spec["mix_by"], factors, units)
     write_json(stats_out, stats)
     return stats
@@ -193,7 +220,12 @@ def _split(keys: Keys, spec: dict, sources: list[str]) -> tuple[np.ndarray, dict
 
 
 def _write_drops(keys: Keys, dropped: np.ndarray, sources: list[str], out: Path) -> None:
-    table = pa.table({"source": [sources[i] for i in keys.source[dropped]],
-                      "part": pa.array(keys.part[dropped], pa.int32()), "row": pa.array(keys.row[dropped], pa.int64())})
+    table = pa.table(
+        {
+            "source": [sources[i] for i in keys.source[dropped]],
+            "part": pa.array(keys.part[dropped], pa.int32()),
+            "row": pa.array(keys.row[dropped], pa.int64()),
+        }
+    )
     with atomic_path(out) as tmp:
         pq.write_table(table, tmp)

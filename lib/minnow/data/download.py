@@ -65,8 +65,9 @@ def readable(files: list[Path], where: str) -> list[Path]:
     return found
 
 
-def _copy_slices(files: list[Path], folder: Path, part: int, parts: int, whole_text: bool,
-                 root: Path | None = None) -> dict[str, dict]:
+def _copy_slices(
+    files: list[Path], folder: Path, part: int, parts: int, whole_text: bool, root: Path | None = None
+) -> dict[str, dict]:
     """Copy this part's byte ranges of `files` into `folder` (under their path below `root`, or
     their name); return each copy's origin by its path in `folder`."""
     origins = {}
@@ -125,13 +126,27 @@ def _describe(folder: Path, origins: dict[str, dict]) -> list[dict]:
     entries = []
     for p in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in SUFFIXES):
         path = str(p.relative_to(folder))
-        entries.append({"path": path, "sha256": sha256_file(p), "bytes": p.stat().st_size,
-                        "documents": _count_documents(p), **({"origin": origins[path]} if path in origins else {})})
+        entries.append(
+            {
+                "path": path,
+                "sha256": sha256_file(p),
+                "bytes": p.stat().st_size,
+                "documents": _count_documents(p),
+                **({"origin": origins[path]} if path in origins else {}),
+            }
+        )
     return entries
 
 
-def download(name: str, spec: dict, part: int, parts: int, out_dir: str | Path, whole_text: bool = False,
-             fetched: Path | None = None) -> dict:
+def download(
+    name: str,
+    spec: dict,
+    part: int,
+    parts: int,
+    out_dir: str | Path,
+    whole_text: bool = False,
+    fetched: Path | None = None,
+) -> dict:
     """Fetch part `part` of `parts` of source `name` as `spec` says into `out_dir`; return its
     manifest. `whole_text`: some corpus reads this source's text files whole, so none is cut.
     `fetched`: a `url` source's unpacked download (the `fetch` step's folder)."""
@@ -150,9 +165,17 @@ def download(name: str, spec: dict, part: int, parts: int, out_dir: str | Path, 
             raise InputError(f"source '{name}': {e}") from None
         files = _describe(folder, origins)
         counts = [f["documents"] for f in files]
-        manifest = {"source": name, "kind": spec["kind"], "origin": origin, "revision": revision,
-                    "part": part, "parts": parts, "files": files, "bytes": sum(f["bytes"] for f in files),
-                    "documents": None if None in counts else sum(counts)}
+        manifest = {
+            "source": name,
+            "kind": spec["kind"],
+            "origin": origin,
+            "revision": revision,
+            "part": part,
+            "parts": parts,
+            "files": files,
+            "bytes": sum(f["bytes"] for f in files),
+            "documents": None if None in counts else sum(counts),
+        }
         write_json(folder / "manifest.json", manifest)
     return manifest
 

@@ -8,8 +8,8 @@ a hostile tarball cannot write outside the source's folder.
 """
 
 import gzip
-import http.client
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile

@@ -105,8 +105,9 @@ class RepetitionFilter:
         lengths = np.fromiter(map(len, words_), dtype=np.int64, count=len(words_))
         if not CJK_CHAR.search(doc.text):
             return repetition.passes(doc.text, lengths, hashes, self.lines, self.paragraphs, self.top, self.duplicated)
-        return repetition.passes(spaced(doc.text), lengths, hashes, self.lines, self.paragraphs, self.top, {}) and \
-            repetition.passes(doc.text, lengths, hashes, None, None, {}, self.duplicated)
+        return repetition.passes(
+            spaced(doc.text), lengths, hashes, self.lines, self.paragraphs, self.top, {}
+        ) and repetition.passes(doc.text, lengths, hashes, None, None, {}, self.duplicated)
 
 
 class LanguageFilter:

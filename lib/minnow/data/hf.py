@@ -37,8 +37,10 @@ def _part(dataset, spec: dict, part: int, parts: int):
         return dataset
     files = getattr(dataset, "num_shards", None)
     if spec.get("streaming", True) and files is not None and parts > files:
-        raise InputError(f"HF dataset '{spec['path']}' streams from {files} file(s), too few for parts: {parts}; "
-                         f"set parts to at most {files}")
+        raise InputError(
+            f"HF dataset '{spec['path']}' streams from {files} file(s), too few for parts: {parts}; "
+            f"set parts to at most {files}"
+        )
     return dataset.shard(num_shards=parts, index=part, contiguous=True)
 
 
@@ -90,8 +92,9 @@ def stream_to_parquet(spec: dict, out: Path, part: int = 0, parts: int = 1) -> i
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    capped = _capped(records(spec, part, parts), _share(spec.get("max_documents"), parts),
-                     _share(spec.get("max_bytes"), parts))
+    capped = _capped(
+        records(spec, part, parts), _share(spec.get("max_documents"), parts), _share(spec.get("max_bytes"), parts)
+    )
     writer, batch, count, done = None, [], 0, False
     try:
         for record in capped:

@@ -88,8 +88,14 @@ def mix_part(survivors: Path, drops: Path, plan: Path, source: str, part: int, t
     """Write one part's train and val parquet: its survivors less the drop list, split and
     repeated as the plan says; return the documents written to each."""
     plan = json.loads(Path(plan).read_text())
-    batches = _batches(survivors, _dropped_rows(drops, source, part), _held_out(plan, source, part),
-                       plan["factors"][source], source, plan["seed"])
+    batches = _batches(
+        survivors,
+        _dropped_rows(drops, source, part),
+        _held_out(plan, source, part),
+        plan["factors"][source],
+        source,
+        plan["seed"],
+    )
     written = {"train": 0, "val": 0}
     with atomic_path(train_out) as train_tmp, atomic_path(val_out) as val_tmp:
         with pq.ParquetWriter(train_tmp, SCHEMA) as train, pq.ParquetWriter(val_tmp, SCHEMA) as val:

@@ -70,7 +70,7 @@ def _line_before_is_blank(f, start: int) -> bool:
         f.seek(begin)
         chunk = f.read(end - begin)
         newline = chunk.rfind(b"\n")
-        collected = chunk[newline + 1:] + collected
+        collected = chunk[newline + 1 :] + collected
         if newline >= 0 or begin == 0 or not _blank(collected):
             break
         end = begin

@@ -26,11 +26,23 @@ def build_corpus(spec: dict, raw_parts: dict[str, list[Path]], out: Path) -> dic
             files = (Path(f"{base}.parquet"), Path(f"{base}.keys.parquet"), Path(f"{base}.json"))
             prepare_part(source, raw, options, spec["filters"], signature, *files)
             prepared[source].append(files)
-    stats = dedup_corpus(spec, {s: [(keys, st) for _, keys, st in files] for s, files in prepared.items()},
-                         out / "dedup" / "drops.parquet", out / "dedup" / "plan.json", out / "stats.json")
+    stats = dedup_corpus(
+        spec,
+        {s: [(keys, st) for _, keys, st in files] for s, files in prepared.items()},
+        out / "dedup" / "drops.parquet",
+        out / "dedup" / "plan.json",
+        out / "stats.json",
+    )
     for source, files in prepared.items():
         for part, (survivors, _, _) in enumerate(files):
             split = {name: out / name / source / f"part-{part:05d}.parquet" for name in ("train", "val")}
-            mix_part(survivors, out / "dedup" / "drops.parquet", out / "dedup" / "plan.json", source, part,
-                     split["train"], split["val"])
+            mix_part(
+                survivors,
+                out / "dedup" / "drops.parquet",
+                out / "dedup" / "plan.json",
+                source,
+                part,
+                split["train"],
+                split["val"],
+            )
     return stats

@@ -24,9 +24,9 @@ from minnow.atomic import atomic_path, write_json
 from minnow.data.documents import Document, to_document
 from minnow.data.filters import build_filters, words
 from minnow.data.minhash import signatures
-from minnow.data.word_hashes import hash_words
 from minnow.data.normalize import normalize
 from minnow.data.readers import read_records
+from minnow.data.word_hashes import hash_words
 from minnow.digests import content_id
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -35,8 +35,15 @@ BATCH = 4096
 
 
 def keys_schema(num_perm: int) -> pa.Schema:
-    return pa.schema([("row", pa.int64()), ("id", pa.string()), ("bytes", pa.int64()), ("words", pa.int64()),
-                      ("signature", pa.binary(4 * num_perm))])
+    return pa.schema(
+        [
+            ("row", pa.int64()),
+            ("id", pa.string()),
+            ("bytes", pa.int64()),
+            ("words", pa.int64()),
+            ("signature", pa.binary(4 * num_perm)),
+        ]
+    )
 
 
 class Counts:
@@ -99,26 +106,44 @@ def _write_batch(batch: list[Document], first_row: int, survivors, keys, dedup: 
     if not batch:
         return
     sigs = signatures([d.word_hashes for d in batch], dedup["num_perm"], dedup["ngram"], dedup["seed"])
-    survivors.write_table(pa.Table.from_pylist(
-        [{"id": d.id, "text": d.text, "source": d.source, "messages": d.messages} for d in batch], schema=SCHEMA))
-    keys.write_table(pa.table({
-        "row": pa.array(range(first_row, first_row + len(batch)), pa.int64()),
-        "id": [d.id for d in batch],
-        "bytes": [len(d.text.encode("utf-8")) for d in batch],
-        "words": [len(d.words) for d in batch],
-        "signature": pa.array([s.tobytes() for s in sigs], pa.binary(4 * dedup["num_perm"])),
-    }, schema=keys.schema))
+    survivors.write_table(
+        pa.Table.from_pylist(
+            [{"id": d.id, "text": d.text, "source": d.source, "messages": d.messages} for d in batch], schema=SCHEMA
+        )
+    )
+    keys.write_table(
+        pa.table(
+            {
+                "row": pa.array(range(first_row, first_row + len(batch)), pa.int64()),
+                "id": [d.id for d in batch],
+                "bytes": [len(d.text.encode("utf-8")) for d in batch],
+                "words": [len(d.words) for d in batch],
+                "signature": pa.array([s.tobytes() for s in sigs], pa.binary(4 * dedup["num_perm"])),
+            },
+            schema=keys.schema,
+        )
+    )
 
 
-def prepare_part(source: str, raw_dir: Path, options: dict, filters: dict, dedup: dict,
-                 survivors_out: Path, keys_out: Path, stats_out: Path) -> dict:
+def prepare_part(
+    source: str,
+    raw_dir: Path,
+    options: dict,
+    filters: dict,
+    dedup: dict,
+    survivors_out: Path,
+    keys_out: Path,
+    stats_out: Path,
+) -> dict:
     """Filter one raw part of `source` into survivors, dedup keys and stats; return the stats.
     `options`: the source's reading options in the corpus (lowercase, text_unit, text_field);
     `dedup`: num_perm, ngram and seed of the signatures."""
     counts, rows, chain = Counts(), 0, build_filters(filters)
     with atomic_path(survivors_out) as surv_tmp, atomic_path(keys_out) as keys_tmp:
-        with pq.ParquetWriter(surv_tmp, SCHEMA) as survivors, \
-                pq.ParquetWriter(keys_tmp, keys_schema(dedup["num_perm"])) as keys:
+        with (
+            pq.ParquetWriter(surv_tmp, SCHEMA) as survivors,
+            pq.ParquetWriter(keys_tmp, keys_schema(dedup["num_perm"])) as keys,
+        ):
             for raw in _batches(read_source(source, raw_dir, options)):
                 kept = _kept(_normalised(raw, options["lowercase"]), chain, counts)
                 _write_batch(kept, rows, survivors, keys, dedup)

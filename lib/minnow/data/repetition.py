@@ -85,8 +85,15 @@ def repeated_ngram_chars(grams: np.ndarray, prefix: np.ndarray, n: int) -> int:
     return total
 
 
-def passes(text: str, lengths: np.ndarray, hashes: np.ndarray, dup_line_frac, dup_para_frac, top_n_grams: dict,
-           dup_n_grams: dict) -> bool:
+def passes(
+    text: str,
+    lengths: np.ndarray,
+    hashes: np.ndarray,
+    dup_line_frac,
+    dup_para_frac,
+    top_n_grams: dict,
+    dup_n_grams: dict,
+) -> bool:
     """Whether `text`, with its words' lengths and hashes, passes the checks whose thresholds are
     given (a None or empty one is skipped), in datatrove's order."""
     if not text:

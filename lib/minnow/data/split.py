@@ -24,8 +24,9 @@ def is_val(doc_id: str, val_fraction: float, seed: int) -> bool:
     return int.from_bytes(digest, "big") / 2**64 < val_fraction
 
 
-def tail_starts(sources: np.ndarray, parts: np.ndarray, rows: np.ndarray, sizes: np.ndarray,
-                val_fraction: float) -> dict[int, tuple[int, int] | None]:
+def tail_starts(
+    sources: np.ndarray, parts: np.ndarray, rows: np.ndarray, sizes: np.ndarray, val_fraction: float
+) -> dict[int, tuple[int, int] | None]:
     """Per source index, the (part, row) at which its last `val_fraction` of bytes begins
     (the first document that starts there or later), or None if no document does."""
     starts = {}

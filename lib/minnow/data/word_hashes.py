@@ -15,6 +15,7 @@ def hash_words(word_lists: list[list[str]]) -> list[np.ndarray]:
 
     flat = [w for words in word_lists for w in words]
     codes, distinct = pd.factorize(pd.Series(flat, dtype=object)) if flat else (np.zeros(0, np.int64), [])
-    table = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in distinct), dtype=np.uint64,
-                        count=len(distinct))
+    table = np.fromiter(
+        (xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in distinct), dtype=np.uint64, count=len(distinct)
+    )
     return np.split(table[codes], np.cumsum([len(w) for w in word_lists])[:-1])

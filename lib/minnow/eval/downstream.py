@@ -40,7 +40,11 @@ def reference_args(spec: dict) -> dict:
     """lm-eval's `hf` model arguments for a reference: a hub id, or a GGUF file that
     transformers dequantizes (lm-eval passes gguf_file through)."""
     if "hf" in spec:
-        return {"pretrained": spec["hf"], "dtype": "float32", **({"revision": spec["revision"]} if spec.get("revision") else {})}
+        return {
+            "pretrained": spec["hf"],
+            "dtype": "float32",
+            **({"revision": spec["revision"]} if spec.get("revision") else {}),
+        }
     path = references.gguf_path(spec)
     return {"pretrained": str(path.parent), "gguf_file": path.name, "dtype": "float32"}
 
@@ -68,11 +72,18 @@ def evaluate(model_args: dict, settings: dict) -> dict:
     merged = {"results": {}, "n-shot": {}, "n-samples": {}}
     for fewshot, tasks in fewshot_groups(settings).items():
         try:
-            results = lm_eval.simple_evaluate(model=lm, tasks=tasks, num_fewshot=fewshot, limit=settings.get("limit"),
-                                              task_manager=manager, log_samples=False)
+            results = lm_eval.simple_evaluate(
+                model=lm,
+                tasks=tasks,
+                num_fewshot=fewshot,
+                limit=settings.get("limit"),
+                task_manager=manager,
+                log_samples=False,
+            )
         except (KeyError, ValueError) as e:  # lm-eval's words for an unknown task or a bad task file
-            raise InputError(f"evaluation.downstream.tasks: lm-eval could not load {', '.join(tasks)} "
-                             f"({type(e).__name__}: {e})") from None
+            raise InputError(
+                f"evaluation.downstream.tasks: lm-eval could not load {', '.join(tasks)} ({type(e).__name__}: {e})"
+            ) from None
         for key, value in merged.items():
             value.update(results.get(key, {}))
     return summarize(merged)
@@ -90,8 +101,12 @@ def summarize(results: dict) -> dict:
             metric, kind = key.split(",", 1)
             name = metric.removesuffix("_stderr") + ("" if kind == "none" else f"/{kind}")
             (stderr if metric.endswith("_stderr") else metrics)[name] = float(value)
-        tasks[task] = {"metrics": metrics, "stderr": stderr, "num_fewshot": results["n-shot"].get(task),
-                       "samples": results.get("n-samples", {}).get(task, {}).get("effective")}
+        tasks[task] = {
+            "metrics": metrics,
+            "stderr": stderr,
+            "num_fewshot": results["n-shot"].get(task),
+            "samples": results.get("n-samples", {}).get(task, {}).get("effective"),
+        }
     return {"lm_eval": importlib.metadata.version("lm_eval"), "tasks": tasks}
 
 
@@ -105,8 +120,10 @@ def evaluate_reference(name: str, spec: dict, settings: dict) -> dict:
         if spec.get("optional"):
             log.warning("optional reference %s skipped: %s", name, e)
             return {"name": name, "skipped": f"{type(e).__name__}: {e}"}
-        raise InputError(f"reference '{name}' cannot be scored by lm-eval ({type(e).__name__}: {e}); fix "
-                         f"references.{name}, mark it `optional: true`, or remove it") from None
+        raise InputError(
+            f"reference '{name}' cannot be scored by lm-eval ({type(e).__name__}: {e}); fix "
+            f"references.{name}, mark it `optional: true`, or remove it"
+        ) from None
 
 
 def model_result(name: str, folder: Path, settings: dict, reference_files: dict[str, Path]) -> dict:

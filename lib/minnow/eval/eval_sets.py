@@ -49,8 +49,10 @@ def _hf(spec: dict):
     for record in records(spec):
         value = record.get(field)
         if not isinstance(value, str):
-            raise InputError(f"HF eval set '{spec['path']}': text_field '{field}' is {type(value).__name__}, not text "
-                             f"(fields: {', '.join(map(str, record))})")
+            raise InputError(
+                f"HF eval set '{spec['path']}': text_field '{field}' is {type(value).__name__}, not text "
+                f"(fields: {', '.join(map(str, record))})"
+            )
         if value.strip():
             yield value
 
@@ -84,7 +86,14 @@ def build(name: str, spec: dict, val_parts: list[Path], text_out: Path, meta_out
         raise InputError(f"eval set '{name}' is empty ({spec})")
     with atomic_path(text_out) as tmp:
         tmp.write_bytes(text.encode("utf-8"))
-    meta = {"name": name, "spec": spec, "documents": count, "bytes": len(text.encode("utf-8")),
-            "max_bytes": max_bytes, "capped": was_capped, "sha256": sha256_file(text_out)}
+    meta = {
+        "name": name,
+        "spec": spec,
+        "documents": count,
+        "bytes": len(text.encode("utf-8")),
+        "max_bytes": max_bytes,
+        "capped": was_capped,
+        "sha256": sha256_file(text_out),
+    }
     write_json(meta_out, meta)
     return meta

@@ -63,19 +63,29 @@ def load(path: str | Path, context: int, threads: int | None = None, logits_all:
 
     with _without_extra_buffers():
         try:
-            return Llama(model_path=str(path), n_ctx=context, n_batch=context, n_ubatch=context, n_threads=threads,
-                         n_threads_batch=threads, logits_all=logits_all, verbose=False)
+            return Llama(
+                model_path=str(path),
+                n_ctx=context,
+                n_batch=context,
+                n_ubatch=context,
+                n_threads=threads,
+                n_threads_batch=threads,
+                logits_all=logits_all,
+                verbose=False,
+            )
         except ValueError as e:  # the binding's words for a file llama.cpp refused
             raise InputError(f"{path}: llama.cpp could not load this GGUF file ({e})") from None
 
 
 def logits_fn(llm):
     """(1, T) token ids -> (1, T, vocab) logits, each window evaluated from an empty cache."""
+
     def logits(ids: torch.Tensor) -> torch.Tensor:
         tokens = ids[0].tolist()
         llm.reset()
         llm.eval(tokens)
         return torch.from_numpy(np.array(llm.scores[: len(tokens)])).unsqueeze(0)
+
     return logits
 
 
@@ -88,5 +98,8 @@ def score_gguf(path: Path, tok, text: Path, context: int, stride_fraction: float
         scores = score_logits(logits_fn(llm), context, tok, {"val": text}, stride_fraction)["val"]
     finally:
         llm.close()
-    return {"engine": f"llama-cpp-python {version()}", "bits_per_byte": scores["bits_per_byte"],
-            "token_perplexity": scores["token_perplexity"]}
+    return {
+        "engine": f"llama-cpp-python {version()}",
+        "bits_per_byte": scores["bits_per_byte"],
+        "token_perplexity": scores["token_perplexity"],
+    }

@@ -7,8 +7,14 @@ from pathlib import Path
 from minnow.eval.scoring import score_folder
 
 
-def build_ppl_json(name: str, folder: Path, texts: dict[str, Path], metas: dict[str, Path],
-                   references: dict[str, dict[str, Path]], protocol: dict) -> dict:
+def build_ppl_json(
+    name: str,
+    folder: Path,
+    texts: dict[str, Path],
+    metas: dict[str, Path],
+    references: dict[str, dict[str, Path]],
+    protocol: dict,
+) -> dict:
     """ppl.json's content: per eval set, what it is, our model's metrics, every reference's
     (read from their cached JSON) and a ranking by bits-per-byte."""
     info = json.loads((Path(folder) / "config.json").read_text())
@@ -16,10 +22,19 @@ def build_ppl_json(name: str, folder: Path, texts: dict[str, Path], metas: dict[
     sets = {}
     for evalset in texts:
         refs = {ref: json.loads(Path(p).read_text()) for ref, p in references.get(evalset, {}).items()}
-        sets[evalset] = {**json.loads(Path(metas[evalset]).read_text()), "model": ours[evalset], "references": refs,
-                         "ranking_bits_per_byte": _ranking(name, ours[evalset], refs)}
-    model = {"name": name, "parameters": _parameters(folder), "vocab_size": info["vocab_size"],
-             "context": info["max_position_embeddings"], **info.get("minnow_data", {})}
+        sets[evalset] = {
+            **json.loads(Path(metas[evalset]).read_text()),
+            "model": ours[evalset],
+            "references": refs,
+            "ranking_bits_per_byte": _ranking(name, ours[evalset], refs),
+        }
+    model = {
+        "name": name,
+        "parameters": _parameters(folder),
+        "vocab_size": info["vocab_size"],
+        "context": info["max_position_embeddings"],
+        **info.get("minnow_data", {}),
+    }
     return {"model": model, "protocol": protocol, "eval_sets": sets}
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from minnow.eval import perplexity
 from minnow.errors import InputError
+from minnow.eval import perplexity
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,12 @@ def load(spec: dict):
         source, where, kwargs = str(path), str(path.parent), {"gguf_file": path.name}
     tok = AutoTokenizer.from_pretrained(where, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs).eval()
-    info = {"source": source, "parameters": sum(p.numel() for p in model.parameters()),
-            "tokenizer": type(tok).__name__, "vocab_size": len(tok)}
+    info = {
+        "source": source,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "tokenizer": type(tok).__name__,
+        "vocab_size": len(tok),
+    }
     return model, tok, info
 
 
@@ -63,7 +67,9 @@ def start_id(tok, spec: dict) -> int:
         return vocab[spec["start_token"]]
     start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
     if start is None:
-        raise InputError(f"reference tokenizer {type(tok).__name__} has neither a BOS nor an EOS token; set start_token")
+        raise InputError(
+            f"reference tokenizer {type(tok).__name__} has neither a BOS nor an EOS token; set start_token"
+        )
     return start
 
 
@@ -84,5 +90,11 @@ def evaluate(name: str, spec: dict, text: str, context: int, stride_fraction: fl
     stride = max(1, int(context * stride_fraction))  # of the window actually used
     ids = tok(text, add_special_tokens=False)["input_ids"]
     result = perplexity.score_text(lambda x: model(x).logits, ids, start_id(tok, spec), text, context, stride)
-    return {"name": name, **info, "start_token": tok.convert_ids_to_tokens(start_id(tok, spec)), "context": context,
-            "stride": stride, **result}
+    return {
+        "name": name,
+        **info,
+        "start_token": tok.convert_ids_to_tokens(start_id(tok, spec)),
+        "context": context,
+        "stride": stride,
+        **result,
+    }

@@ -15,7 +15,9 @@ from minnow.eval.perplexity import score_text
 
 def score_folder(folder: Path, texts: dict[str, Path], stride_fraction: float) -> dict[str, dict]:
     """A minnow model folder's metrics on each eval text, in windows of its own context."""
-    return score(model_folder.load_model(folder), tokenizer.load(Path(folder) / "tokenizer.json"), texts, stride_fraction)
+    return score(
+        model_folder.load_model(folder), tokenizer.load(Path(folder) / "tokenizer.json"), texts, stride_fraction
+    )
 
 
 def score(model, tok, texts: dict[str, Path], stride_fraction: float) -> dict[str, dict]:
@@ -34,6 +36,9 @@ def score_logits(logits_fn, context: int, tok, texts: dict[str, Path], stride_fr
     for name, path in texts.items():
         text = read_text(path)
         ids = tok.encode(text, add_special_tokens=False).ids
-        results[name] = {"context": context, "stride": stride,
-                         **score_text(logits_fn, ids, start, text, context, stride)}
+        results[name] = {
+            "context": context,
+            "stride": stride,
+            **score_text(logits_fn, ids, start, text, context, stride),
+        }
     return results

@@ -26,17 +26,24 @@ from pathlib import Path
 import numpy as np
 
 from minnow.atomic import atomic_path
-from minnow.model_folder import load_model
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
+from minnow.model_folder import load_model
 from minnow.tokenizer import BYTE_TOKENS, SPECIAL_TOKENS, kind_of
 
 SPACE_PIECE = "\u2581"  # SentencePiece's spelling of a space
 # The types the gguf package can write. It only reads the K-quants (q4_k_m, q5_k_m, q6_k):
 # those come from llama.cpp's own llama-quantize, run on model-f16.gguf.
 DTYPES = {"f32": "F32", "f16": "F16", "q8_0": "Q8_0", "q5_1": "Q5_1", "q5_0": "Q5_0", "q4_1": "Q4_1", "q4_0": "Q4_0"}
-FILE_TYPES = {"f32": "ALL_F32", "f16": "MOSTLY_F16", "q8_0": "MOSTLY_Q8_0", "q5_1": "MOSTLY_Q5_1",
-              "q5_0": "MOSTLY_Q5_0", "q4_1": "MOSTLY_Q4_1", "q4_0": "MOSTLY_Q4_0"}
+FILE_TYPES = {
+    "f32": "ALL_F32",
+    "f16": "MOSTLY_F16",
+    "q8_0": "MOSTLY_Q8_0",
+    "q5_1": "MOSTLY_Q5_1",
+    "q5_0": "MOSTLY_Q5_0",
+    "q4_1": "MOSTLY_Q4_1",
+    "q4_0": "MOSTLY_Q4_0",
+}
 # Below 8 bits the output matrix (the tied embedding, or the untied head) is kept at 8 bits:
 # llama.cpp's quantizer keeps it at Q6_K for these types, since every logit passes through it,
 # and Q6_K is one the gguf package cannot write.
@@ -82,8 +89,14 @@ def write_gguf(folder: str | Path, out: str | Path, dtype: str = "f16") -> dict:
         written = read_gguf_check(tmp)
         if written["tensors"] != count:  # a writer bug must not leave a file that looks finished
             raise InputError(f"{out}: wrote {written['tensors']} tensors of {count}")
-    return {"path": str(out), "bytes": out.stat().st_size, "dtype": dtype, "tensors": count,
-            "fallbacks": fallbacks, "kept_8bit": kept}
+    return {
+        "path": str(out),
+        "bytes": out.stat().st_size,
+        "dtype": dtype,
+        "tensors": count,
+        "fallbacks": fallbacks,
+        "kept_8bit": kept,
+    }
 
 
 def _tokenizer_files(folder: Path) -> tuple[dict, str]:
@@ -117,8 +130,10 @@ def _add_tokenizer(writer, folder: Path, vocab_size: int) -> None:
     tokenizer_json, chat_template = _tokenizer_files(folder)
     vocab = {**tokenizer_json["model"]["vocab"], **{t["content"]: t["id"] for t in tokenizer_json["added_tokens"]}}
     if max(vocab.values()) >= vocab_size:
-        raise InputError(f"{folder / 'tokenizer.json'}: token id {max(vocab.values())} is past the model's "
-                         f"{vocab_size} embedding rows")
+        raise InputError(
+            f"{folder / 'tokenizer.json'}: token id {max(vocab.values())} is past the model's "
+            f"{vocab_size} embedding rows"
+        )
     tokens = [f"[PAD{i}]" for i in range(vocab_size)]
     types = [TokenType.UNUSED] * vocab_size
     special = {t["content"] for t in tokenizer_json["added_tokens"] if t["special"]}

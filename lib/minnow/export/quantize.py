@@ -23,9 +23,9 @@ import torch
 from torch import nn
 
 from minnow.atomic import atomic_path
-from minnow.model_folder import stored_state
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer, rope_tables
+from minnow.model_folder import stored_state
 
 FORMAT = "minnow-quant/1"
 GROUP = 128
@@ -67,8 +67,12 @@ def quantize_int4(w: torch.Tensor, group: int = GROUP) -> dict[str, torch.Tensor
     scale = _fp16_scale((high - low) / 15)
     zero = torch.round(-low / scale).clamp(0, 15)
     q = (torch.round(g / scale[..., None]) + zero[..., None]).clamp(0, 15).to(torch.uint8).view(rows, padded)
-    return {"q": pack_nibbles(q), "scale": scale.to(torch.float16), "zero": zero.to(torch.uint8),
-            "cols": torch.tensor([cols])}
+    return {
+        "q": pack_nibbles(q),
+        "scale": scale.to(torch.float16),
+        "zero": zero.to(torch.uint8),
+        "cols": torch.tensor([cols]),
+    }
 
 
 def dequantize_int4(t: dict[str, torch.Tensor], group: int = GROUP) -> torch.Tensor:
@@ -105,8 +109,12 @@ def save_quantized(model: Transformer, scheme: str, out: Path) -> dict:
         else:
             for part, value in QUANTIZERS[methods[name]][0](w.detach().float()).items():
                 tensors[f"{name}.{part}"] = value.contiguous()
-    metadata = {"format": FORMAT, "scheme": scheme, "methods": json.dumps(methods),
-                "model_config": json.dumps(model.cfg.to_dict())}
+    metadata = {
+        "format": FORMAT,
+        "scheme": scheme,
+        "methods": json.dumps(methods),
+        "model_config": json.dumps(model.cfg.to_dict()),
+    }
     with atomic_path(out) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
     return {m: sum(1 for v in methods.values() if v == m) for m in set(methods.values())}

@@ -16,11 +16,10 @@ import shutil
 from pathlib import Path
 
 from minnow import model_folder, tokenizer
-
-from minnow.export import gguf_writer, quantize
 from minnow.atomic import atomic_dir, write_json
 from minnow.eval import llama_cpp_scoring
 from minnow.eval.scoring import score
+from minnow.export import gguf_writer, quantize
 
 HF_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
@@ -32,10 +31,14 @@ def write_hf_folder(folder: Path, out: Path) -> None:
     with atomic_dir(out) as tmp:
         for name in HF_FILES:
             shutil.copyfile(Path(folder) / name, tmp / name)
-        write_json(tmp / "generation_config.json", {
-            "bos_token_id": info["bos_token_id"], "pad_token_id": info["pad_token_id"],
-            "eos_token_id": [special["eos"], special["end"]],  # a chat answer ends at <|end|>
-        })
+        write_json(
+            tmp / "generation_config.json",
+            {
+                "bos_token_id": info["bos_token_id"],
+                "pad_token_id": info["pad_token_id"],
+                "eos_token_id": [special["eos"], special["end"]],  # a chat answer ends at <|end|>
+            },
+        )
 
 
 def _scores(model, tok, eval_text: Path, stride_fraction: float) -> dict:
@@ -44,11 +47,16 @@ def _scores(model, tok, eval_text: Path, stride_fraction: float) -> dict:
 
 def _entry(path: Path, scores: dict, baseline: dict, fp32_bytes: int, fp16_bytes: int) -> dict:
     size = path.stat().st_size
-    return {"file": path.name, "bytes": size, "compression_vs_fp32": fp32_bytes / size,
-            "compression_vs_fp16": fp16_bytes / size, "bits_per_byte": scores["bits_per_byte"],
-            "token_perplexity": scores["token_perplexity"],
-            "delta_bits_per_byte": scores["bits_per_byte"] - baseline["bits_per_byte"],
-            "delta_token_perplexity": scores["token_perplexity"] - baseline["token_perplexity"]}
+    return {
+        "file": path.name,
+        "bytes": size,
+        "compression_vs_fp32": fp32_bytes / size,
+        "compression_vs_fp16": fp16_bytes / size,
+        "bits_per_byte": scores["bits_per_byte"],
+        "token_perplexity": scores["token_perplexity"],
+        "delta_bits_per_byte": scores["bits_per_byte"] - baseline["bits_per_byte"],
+        "delta_token_perplexity": scores["token_perplexity"] - baseline["token_perplexity"],
+    }
 
 
 def gguf_file(folder: Path, out: Path, dtype: str, tok, eval_text: Path, protocol: dict, baseline: dict) -> dict:
@@ -61,8 +69,14 @@ def gguf_file(folder: Path, out: Path, dtype: str, tok, eval_text: Path, protoco
     return {"file": out.name, **{k: v for k, v in info.items() if k != "path"}, "llama_cpp": scores}
 
 
-def export(folder: Path, eval_text: Path, out_dir: Path, gguf_types: list[str], stride_fraction: float,
-           threads: int | None = None) -> dict:
+def export(
+    folder: Path,
+    eval_text: Path,
+    out_dir: Path,
+    gguf_types: list[str],
+    stride_fraction: float,
+    threads: int | None = None,
+) -> dict:
     """Write every export of a model folder into out_dir; return quant.json's content."""
     model = model_folder.load_model(folder)
     tok = tokenizer.load(Path(folder) / "tokenizer.json")
@@ -77,14 +91,19 @@ def export(folder: Path, eval_text: Path, out_dir: Path, gguf_types: list[str], 
         schemes[scheme] = {**_entry(path, scores, baseline, fp32_bytes, fp16_bytes), "tensors": layout}
     write_hf_folder(folder, out_dir / "hf")
     protocol = {"context": model.cfg.context, "stride_fraction": stride_fraction, "threads": threads}
-    gguf = {t: gguf_file(folder, out_dir / f"model-{t}.gguf", t, tok, eval_text, protocol, baseline) for t in gguf_types}
+    gguf = {
+        t: gguf_file(folder, out_dir / f"model-{t}.gguf", t, tok, eval_text, protocol, baseline) for t in gguf_types
+    }
     return {
         "eval_set": {"text": str(eval_text), "bytes": baseline["bytes"], "stride_fraction": stride_fraction},
-        "fp32": {"file": "model.safetensors", "bytes": fp32_bytes, "bits_per_byte": baseline["bits_per_byte"],
-                 "token_perplexity": baseline["token_perplexity"]},
+        "fp32": {
+            "file": "model.safetensors",
+            "bytes": fp32_bytes,
+            "bits_per_byte": baseline["bits_per_byte"],
+            "token_perplexity": baseline["token_perplexity"],
+        },
         "fp16_bytes": fp16_bytes,
         "schemes": schemes,
         "gguf": gguf,
         "hf": {"folder": "hf", "files": [*HF_FILES, "generation_config.json"]},
     }
-

@@ -33,8 +33,18 @@ def answer_mask(window: np.ndarray, marker: dict[str, int]) -> np.ndarray:
 class Batches:
     """Train batches by (step, micro-step) and fixed validation batches, as (x, y) tensors."""
 
-    def __init__(self, shards: Path, context: int, batch_size: int, seed: int, eval_batches: int,
-                 answers_only: bool, marker: dict[str, int], rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        shards: Path,
+        context: int,
+        batch_size: int,
+        seed: int,
+        eval_batches: int,
+        answers_only: bool,
+        marker: dict[str, int],
+        rank: int = 0,
+        world: int = 1,
+    ):
         self.train, self.val = TokenShards(shards, "train"), TokenShards(shards, "val")
         self.context, self.batch_size, self.seed = context, batch_size, seed
         self.answers_only, self.marker, self.rank, self.world = answers_only, marker, rank, world

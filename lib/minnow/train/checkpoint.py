@@ -32,7 +32,9 @@ from minnow.model import ModelConfig
 FORMAT = 1
 # Imported by the training loop but unable to change the weights (the package's version
 # string, error text, atomic writes, digests): a change to them does not start a run over.
-NOT_WEIGHTS = frozenset({"minnow", "minnow.train", "minnow.errors", "minnow.atomic", "minnow.digests", "minnow.code_digest"})
+NOT_WEIGHTS = frozenset(
+    {"minnow", "minnow.train", "minnow.errors", "minnow.atomic", "minnow.digests", "minnow.code_digest"}
+)
 
 
 def weights_code() -> str:

@@ -16,9 +16,8 @@ from pathlib import Path
 import torch.distributed as dist
 
 from minnow import devices, model_folder, tokenizer
-
-from minnow.train import loop
 from minnow.atomic import write_json
+from minnow.train import loop
 from minnow.train.plots import loss_curve
 
 

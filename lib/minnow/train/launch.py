@@ -24,12 +24,23 @@ def torchrun(job: TrainJob, nproc: int, run_id: str | None) -> dict:
     job.checkpoints.mkdir(parents=True, exist_ok=True)
     job_file = job.checkpoints / "launch.json"
     write_json(job_file, job.to_json())
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "minnow.train.launch", str(job_file), run_id or ""]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "minnow.train.launch",
+        str(job_file),
+        run_id or "",
+    ]
     proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     if proc.returncode != 0:
-        raise InputError(f"training under torchrun with {nproc} processes failed (exit {proc.returncode}); "
-                         "the failing rank's message is above")
+        raise InputError(
+            f"training under torchrun with {nproc} processes failed (exit {proc.returncode}); "
+            "the failing rank's message is above"
+        )
     return json.loads(job.summary.read_text())
 
 

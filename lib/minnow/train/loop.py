@@ -26,13 +26,13 @@ import torch
 import torch.distributed as dist
 
 from minnow import devices, tokenizer
-
-from minnow.train import checkpoint, optim
-from minnow.train.batches import Batches
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
+from minnow.train import checkpoint, optim
+from minnow.train.batches import Batches
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -63,15 +63,24 @@ class TrainConfig:
 
     def identity(self) -> dict:
         """The settings that decide what a run computes (not how often it reports)."""
-        return {k: v for k, v in asdict(self).items()
-                if k not in ("eval_every", "checkpoint_every", "log_every", "compile")}
+        return {
+            k: v for k, v in asdict(self).items() if k not in ("eval_every", "checkpoint_every", "log_every", "compile")
+        }
 
 
 class Trainer:
     """One training run; `run()` trains from scratch or from the run's last checkpoint."""
 
-    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, shards: Path, tokenizer_json: Path,
-                 checkpoints: Path, on_metrics=None, threads: int | None = None):
+    def __init__(
+        self,
+        model_cfg: ModelConfig,
+        cfg: TrainConfig,
+        shards: Path,
+        tokenizer_json: Path,
+        checkpoints: Path,
+        on_metrics=None,
+        threads: int | None = None,
+    ):
         self.model_cfg, self.cfg = model_cfg, cfg
         self.on_metrics = on_metrics or (lambda step, metrics: None)
         self.rank, self.world = devices.rank_and_world()
@@ -82,10 +91,21 @@ class Trainer:
         tok = tokenizer.load(tokenizer_json)
         self.special_ids = tokenizer.markers(tok)
         if tok.get_vocab_size() > model_cfg.vocab_size:
-            raise InputError(f"{tokenizer_json}: {tok.get_vocab_size()} tokens, but the model embeds only {model_cfg.vocab_size}")
+            raise InputError(
+                f"{tokenizer_json}: {tok.get_vocab_size()} tokens, but the model embeds only {model_cfg.vocab_size}"
+            )
         self.run_dir = Path(checkpoints) / checkpoint.fingerprint(model_cfg, cfg.identity(), shards, tokenizer_json)
-        self.batches = Batches(Path(shards), model_cfg.context, cfg.batch_size, cfg.seed, cfg.eval_batches,
-                               cfg.loss_on == "answers", self.special_ids, self.rank, self.world)
+        self.batches = Batches(
+            Path(shards),
+            model_cfg.context,
+            cfg.batch_size,
+            cfg.seed,
+            cfg.eval_batches,
+            cfg.loss_on == "answers",
+            self.special_ids,
+            self.rank,
+            self.world,
+        )
         torch.manual_seed(cfg.seed)
         self.model = Transformer(model_cfg).to(self.device)
         self.dtype = devices.autocast_dtype(self.device, cfg.precision)
@@ -120,8 +140,10 @@ class Trainer:
             "step": self.step,  # batches are drawn per step, so the step is also the data position
             "best_val": self.best_val,
             "history": self.history,
-            "rng": {"torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            },
             "model_config": self.model_cfg.to_dict(),
         }
 
@@ -186,9 +208,13 @@ class Trainer:
         losses = torch.stack([loss for loss, _ in pending]).tolist()
         first = self.step - len(pending) + 1
         self.history["train"] += [[first + i, loss] for i, loss in enumerate(losses)]
-        metrics = {"train_loss": float(np.mean(losses)), "lr": optim.lr_at(self.step - 1, self.cfg),
-                   "grad_norm": float(pending[-1][1]), "tokens_per_s": len(pending) * self.tokens_per_step / seconds,
-                   "flops_per_s": len(pending) * self.flops_per_step / seconds}
+        metrics = {
+            "train_loss": float(np.mean(losses)),
+            "lr": optim.lr_at(self.step - 1, self.cfg),
+            "grad_norm": float(pending[-1][1]),
+            "tokens_per_s": len(pending) * self.tokens_per_step / seconds,
+            "flops_per_s": len(pending) * self.flops_per_step / seconds,
+        }
         if peak:
             metrics["mfu"] = metrics["flops_per_s"] / (peak * self.world)
         return metrics
@@ -196,8 +222,15 @@ class Trainer:
     def _validate(self, metrics: dict) -> None:
         metrics["val_loss"] = self.evaluate()
         self.history["val"].append([self.step, metrics["val_loss"]])
-        log.info("step %d/%d: train loss %.4f, val loss %.4f, lr %.2e, %.0f tokens/s", self.step, self.cfg.steps,
-                 metrics["train_loss"], metrics["val_loss"], metrics["lr"], metrics["tokens_per_s"])
+        log.info(
+            "step %d/%d: train loss %.4f, val loss %.4f, lr %.2e, %.0f tokens/s",
+            self.step,
+            self.cfg.steps,
+            metrics["train_loss"],
+            metrics["val_loss"],
+            metrics["lr"],
+            metrics["tokens_per_s"],
+        )
         if metrics["val_loss"] < self.best_val:
             self.best_val = metrics["val_loss"]
             self.save("best.pt")
@@ -210,8 +243,9 @@ class Trainer:
 
         resumed = self.resume()
         start_step, peak, cfg = self.step, devices.peak_flops(self.device), self.cfg
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train",
-                   mininterval=2.0)
+        bar = tqdm(
+            total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train", mininterval=2.0
+        )
         self.model.train()
         pending, started = [], time.perf_counter()
         while self.step < cfg.steps:
@@ -253,8 +287,21 @@ class Trainer:
 
 def model_config(spec: dict, vocab_size: int) -> ModelConfig:
     """The architecture of a model preset."""
-    arch = {k: spec[k] for k in ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "context",
-                                 "rope_theta", "norm_eps", "tie_embeddings") if k in spec}
+    arch = {
+        k: spec[k]
+        for k in (
+            "d_model",
+            "n_layers",
+            "n_heads",
+            "n_kv_heads",
+            "ffn_dim",
+            "context",
+            "rope_theta",
+            "norm_eps",
+            "tie_embeddings",
+        )
+        if k in spec
+    }
     return ModelConfig(vocab_size=vocab_size, **arch)
 
 
@@ -263,6 +310,8 @@ def configs(spec: dict, vocab_size: int) -> tuple[ModelConfig, TrainConfig]:
     (one built by hand gets the schema's defaults from `minnow.workflow.config.with_defaults`)."""
     missing = sorted(set(TrainConfig.__dataclass_fields__) - set(spec["train"]))
     if missing:
-        raise InputError(f"train settings lack {', '.join(missing)}; fill the schema's defaults with "
-                         "minnow.workflow.config.with_defaults('model', preset)")
+        raise InputError(
+            f"train settings lack {', '.join(missing)}; fill the schema's defaults with "
+            "minnow.workflow.config.with_defaults('model', preset)"
+        )
     return model_config(spec, vocab_size), TrainConfig(**spec["train"])

@@ -64,8 +64,9 @@ class Muon(torch.optim.Optimizer):
     small matrices, and one matmul per shape instead of per matrix is what makes Muon's
     step affordable on a CPU."""
 
-    def __init__(self, params, lr: float, momentum: float = 0.95, weight_decay: float = 0.0,
-                 dtype: torch.dtype = torch.float32):
+    def __init__(
+        self, params, lr: float, momentum: float = 0.95, weight_decay: float = 0.0, dtype: torch.dtype = torch.float32
+    ):
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
         self.dtype = dtype  # of the Newton-Schulz matmuls: bf16 halves their cost where bf16 is native
 
@@ -123,12 +124,21 @@ def build(model: torch.nn.Module, cfg, fused: bool, low_precision: torch.dtype |
     if cfg.optimizer == "adamw":
         optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), **adam)
     else:
-        hidden = [p for n, p in model.named_parameters() if p.ndim == 2 and "embed_tokens" not in n
-                  and "lm_head" not in n]
+        hidden = [
+            p for n, p in model.named_parameters() if p.ndim == 2 and "embed_tokens" not in n and "lm_head" not in n
+        ]
         rest = [p for n, p in model.named_parameters() if not any(p is h for h in hidden)]
-        optimizer = Combined([Muon(hidden, lr=cfg.muon_lr, weight_decay=cfg.weight_decay,
-                                   dtype=torch.bfloat16 if low_precision == torch.bfloat16 else torch.float32),
-                              torch.optim.AdamW([{"params": rest, "weight_decay": 0.0}], **adam)])
+        optimizer = Combined(
+            [
+                Muon(
+                    hidden,
+                    lr=cfg.muon_lr,
+                    weight_decay=cfg.weight_decay,
+                    dtype=torch.bfloat16 if low_precision == torch.bfloat16 else torch.float32,
+                ),
+                torch.optim.AdamW([{"params": rest, "weight_decay": 0.0}], **adam),
+            ]
+        )
     for group in optimizer.param_groups:
         group["initial_lr"] = group["lr"]
     return optimizer

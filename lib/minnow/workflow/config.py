@@ -41,7 +41,9 @@ def reference_errors(config: dict) -> list[str]:
             for name in _names(spec[field]):
                 if name not in config.get(target, {}):
                     known = ", ".join(sorted(config.get(target, {}))) or "none"
-                    errors.append(f"{section}.{entry}.{field}: '{name}' is not defined under {target} (defined: {known})")
+                    errors.append(
+                        f"{section}.{entry}.{field}: '{name}' is not defined under {target} (defined: {known})"
+                    )
     return errors
 
 
@@ -57,26 +59,38 @@ def model_errors(config: dict) -> list[str]:
     for name, m in config.get("models", {}).items():
         key, t = f"models.{name}", m["train"]
         if m["d_model"] % m["n_heads"] or (m["d_model"] // m["n_heads"]) % 2:
-            errors.append(f"{key}.n_heads: d_model {m['d_model']} must split into n_heads {m['n_heads']} heads of even size")
+            errors.append(
+                f"{key}.n_heads: d_model {m['d_model']} must split into n_heads {m['n_heads']} heads of even size"
+            )
         if m["n_heads"] % m["n_kv_heads"]:
-            errors.append(f"{key}.n_kv_heads: n_heads {m['n_heads']} must be a multiple of n_kv_heads {m['n_kv_heads']}")
+            errors.append(
+                f"{key}.n_kv_heads: n_heads {m['n_heads']} must be a multiple of n_kv_heads {m['n_kv_heads']}"
+            )
         if t.get("min_lr", 0) > t.get("lr", math.inf):
             errors.append(f"{key}.train.min_lr: {t['min_lr']} is above lr {t['lr']}")
         if t.get("warmup_steps", 0) >= t["steps"]:
-            errors.append(f"{key}.train.warmup_steps: {t['warmup_steps']} leaves no step of the {t['steps']} after warmup")
+            errors.append(
+                f"{key}.train.warmup_steps: {t['warmup_steps']} leaves no step of the {t['steps']} after warmup"
+            )
     return errors
 
 
 def target_errors(config: dict) -> list[str]:
-    return [f"targets: '{t}' is not defined under models ({known_models(config)})"
-            for t in config.get("targets", []) if t not in config.get("models", {})]
+    return [
+        f"targets: '{t}' is not defined under models ({known_models(config)})"
+        for t in config.get("targets", [])
+        if t not in config.get("models", {})
+    ]
 
 
 def downstream_errors(config: dict) -> list[str]:
     named = config.get("evaluation", {}).get("downstream", {}).get("references") or []
     known = ", ".join(sorted(config.get("references", {}))) or "none"
-    return [f"evaluation.downstream.references: '{r}' is not defined under references (defined: {known})"
-            for r in named if r not in config.get("references", {})]
+    return [
+        f"evaluation.downstream.references: '{r}' is not defined under references (defined: {known})"
+        for r in named
+        if r not in config.get("references", {})
+    ]
 
 
 def known_models(config: dict) -> str:
@@ -184,8 +198,12 @@ def model_identity(config: dict, model: str) -> dict:
     sources. The same identity is the same model (one row in MLflow); any change is another."""
     preset = model_preset(config, model)
     corpus = config["corpora"][preset["corpus"]]
-    return {"preset": preset, "tokenizer": config["tokenizers"][preset["tokenizer"]], "corpus": corpus,
-            "sources": {name: config["sources"][name] for name in corpus["sources"]}}
+    return {
+        "preset": preset,
+        "tokenizer": config["tokenizers"][preset["tokenizer"]],
+        "corpus": corpus,
+        "sources": {name: config["sources"][name] for name in corpus["sources"]},
+    }
 
 
 MODEL_STEPS = ("train", "perplexity", "samples", "export", "downstream", "report_model", "report_downstream")
@@ -249,7 +267,9 @@ def corpus_parts(config: dict, corpus: str) -> list[tuple[str, str]]:
 
 def whole_text(config: dict, source: str) -> bool:
     """Whether some corpus reads this source's text files whole, so no part may cut one."""
-    return any(c["sources"][source]["text_unit"] == "file" for c in config["corpora"].values() if source in c["sources"])
+    return any(
+        c["sources"][source]["text_unit"] == "file" for c in config["corpora"].values() if source in c["sources"]
+    )
 
 
 def part_settings(config: dict, corpus: str, source: str) -> dict:
@@ -257,15 +277,20 @@ def part_settings(config: dict, corpus: str, source: str) -> dict:
     the signature settings (not the weights, split or threshold: those are dedup's)."""
     c = config["corpora"][corpus]
     options = {k: v for k, v in c["sources"][source].items() if k != "weight"}
-    return {"options": options, "filters": c["filters"],
-            "signature": {k: c["dedup"][k] for k in ("num_perm", "ngram", "seed")}}
+    return {
+        "options": options,
+        "filters": c["filters"],
+        "signature": {k: c["dedup"][k] for k in ("num_perm", "ngram", "seed")},
+    }
 
 
 def dedup_settings(config: dict, corpus: str) -> dict:
     """What the dedup step reads of a corpus: the threshold, the split and the mix."""
     c = config["corpora"][corpus]
-    return {"sources": {s: {"weight": o["weight"]} for s, o in c["sources"].items()},
-            **{k: c[k] for k in ("mix_by", "total", "val_fraction", "val_split", "seed", "dedup")}}
+    return {
+        "sources": {s: {"weight": o["weight"]} for s, o in c["sources"].items()},
+        **{k: c[k] for k in ("mix_by", "total", "val_fraction", "val_split", "seed", "dedup")},
+    }
 
 
 def local_files(spec: dict) -> list[str]:

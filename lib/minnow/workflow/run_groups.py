@@ -29,7 +29,13 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
-KIND, CURRENT, GROUP, KEY, RUN_KEY = "minnow.kind", "minnow.current", "minnow.group", "minnow.group_key", "minnow.run_key"
+KIND, CURRENT, GROUP, KEY, RUN_KEY = (
+    "minnow.kind",
+    "minnow.current",
+    "minnow.group",
+    "minnow.group_key",
+    "minnow.run_key",
+)
 PARENT = "mlflow.parentRunId"
 NAME = "mlflow.runName"
 

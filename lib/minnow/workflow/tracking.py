@@ -24,9 +24,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from minnow.errors import InputError
 from minnow.workflow import run_groups, steplog
 from minnow.workflow.config import group_identity, model_preset, run_group
-from minnow.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,7 @@ def ui_hint(experiment: str) -> str:
     experiment_id = ensure_store(experiment, uri)
     view = f"#/experiments/{experiment_id}?workflowType=machine_learning"
     if _sqlite_path(uri):
-        return (f"MLflow: mlflow ui --backend-store-uri {uri} --port 5000, "
-                f"then open http://127.0.0.1:5000/{view}")
+        return f"MLflow: mlflow ui --backend-store-uri {uri} --port 5000, then open http://127.0.0.1:5000/{view}"
     return f"MLflow: {uri.rstrip('/')}/{view}"
 
 
@@ -164,8 +163,11 @@ class Run:
         if not self.parent:
             return
         now = int(time.time() * 1000)
-        points = [Metric(f"{split}_loss", float(loss), now, int(step))
-                  for split, curve in history.items() for step, loss in curve]
+        points = [
+            Metric(f"{split}_loss", float(loss), now, int(step))
+            for split, curve in history.items()
+            for step, loss in curve
+        ]
         for i in range(0, len(points), 1000):
             self.client.log_batch(self.parent, metrics=points[i : i + 1000])
 

@@ -15,7 +15,6 @@ import sysconfig
 from collections.abc import Iterator
 from itertools import chain, islice
 from pathlib import Path
-
 from pydoc_data.topics import topics as _TOPICS
 
 _SKIPPED_DIRS = frozenset({"site-packages", "test", "tests", "idlelib", "lib2to3", "turtledemo", "__pycache__"})
