@@ -1,4 +1,4 @@
-"""Content digests of files, for manifests, run fingerprints and rerun triggers."""
+"""Content digests of files and values, for manifests, run fingerprints, rerun triggers and MLflow keys."""
 
 import hashlib
 import json
@@ -12,6 +12,11 @@ MISSING = "missing"
 def content_id(text: str) -> str:
     """Stable document id: the first 16 hex digits of the sha256 of its text."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def json_digest(obj) -> str:
+    """Short hash of a JSON-able value (keys sorted): a whole config's, or an MLflow row's identity."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def sha256_file(path: str | Path) -> str:

@@ -1,4 +1,3 @@
-import copy
 from pathlib import Path
 
 import pytest
@@ -156,23 +155,3 @@ def test_downstream_mistakes_are_named():
     config["evaluation"] = {**config["evaluation"], "downstream": {}, "eval_sets": {"downstream": {"kind": "local"}}}
     with pytest.raises(WorkflowError, match="downstream"):
         validate(config, SCHEMA)
-
-
-def test_each_step_run_belongs_to_its_model_corpus_or_the_evaluation():
-    config = shipped()
-    group = minnow_config.run_group
-    assert group(config, "train", {"model": "tiny"}) == ("model", "tiny")
-    assert group(config, "export", {"model": "nosuch"}) is None
-    assert group(config, "dedup", {"corpus": "guppy"}) == ("corpus", "guppy")
-    assert group(config, "train_tokenizer", {"tokenizer": "guppy4k"}) == ("corpus", "guppy")
-    assert group(config, "download", {"source": "pydocs", "part": "00000"}) == ("corpus", "default")
-    assert group(config, "eval_set", {"evalset": "val-guppy"}) == ("corpus", "guppy")
-    assert group(config, "reference_perplexity", {"reference": "x", "evalset": "val-default"}) == (
-        "evaluation",
-        "references",
-    )
-    tiny = copy.deepcopy(minnow_config.group_identity(config, "model", "tiny"))
-    config["models"]["tiny"]["params"] = 1  # documentation only: the same model
-    assert minnow_config.group_identity(config, "model", "tiny") == tiny
-    config["models"]["tiny"]["train"]["lr"] = 0.5
-    assert minnow_config.group_identity(config, "model", "tiny") != tiny

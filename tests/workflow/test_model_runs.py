@@ -86,6 +86,17 @@ def children(client, experiment_id, parent) -> list:
     return runs(client, experiment_id, f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
 
 
+def test_a_model_row_is_found_by_its_model_tag_and_lasts_as_long_as_its_steps(store):
+    _, client, experiment_id = store
+    for row in model_rows(client, experiment_id):
+        assert row.data.tags["model"] == row.data.tags["minnow.group"]
+        steps = children(client, experiment_id, row)
+        assert row.info.start_time <= min(c.info.start_time for c in steps)
+        assert row.info.end_time >= max(c.info.end_time for c in steps) > row.info.start_time + 1000
+    carp = runs(client, experiment_id, "tags.model = 'carp' and tags.`minnow.kind` = 'model'")
+    assert len(carp) == 1 and carp[0].data.tags["minnow.current"] == "true"
+
+
 def test_the_experiment_opens_as_a_model_training_one(store):
     _, client, experiment_id = store
     assert client.get_experiment(experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"

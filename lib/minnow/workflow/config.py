@@ -193,53 +193,6 @@ def model_preset(config: dict, model: str) -> dict:
     return {k: v for k, v in config["models"][model].items() if k not in DOCUMENTATION_ONLY}
 
 
-def model_identity(config: dict, model: str) -> dict:
-    """What defines a trained model in the config: its preset, tokenizer and corpus with its
-    sources. The same identity is the same model (one row in MLflow); any change is another."""
-    preset = model_preset(config, model)
-    corpus = config["corpora"][preset["corpus"]]
-    return {
-        "preset": preset,
-        "tokenizer": config["tokenizers"][preset["tokenizer"]],
-        "corpus": corpus,
-        "sources": {name: config["sources"][name] for name in corpus["sources"]},
-    }
-
-
-MODEL_STEPS = ("train", "perplexity", "samples", "export", "downstream", "report_model", "report_downstream")
-CORPUS_WILDCARD_STEPS = ("prepare_part", "dedup", "mix_part", "report_corpus", "shard_part", "shard")
-
-
-def run_group(config: dict, step: str, wildcards: dict) -> tuple[str, str] | None:
-    """The (kind, name) of the MLflow parent run a step's run belongs to: its model, the
-    corpus whose data it makes, or the evaluation (eval sets and reference scores)."""
-    if step in MODEL_STEPS and wildcards.get("model") in config.get("models", {}):
-        return "model", wildcards["model"]
-    if step in CORPUS_WILDCARD_STEPS:
-        return "corpus", wildcards["corpus"]
-    if step == "train_tokenizer" and wildcards["tokenizer"] in config.get("tokenizers", {}):
-        return "corpus", config["tokenizers"][wildcards["tokenizer"]]["corpus"]
-    if step in ("download", "fetch"):
-        users = [c for c, spec in config.get("corpora", {}).items() if wildcards["source"] in spec["sources"]]
-        return ("corpus", users[0]) if users else None
-    if step == "eval_set" and wildcards["evalset"].startswith(VAL_PREFIX):
-        return "corpus", wildcards["evalset"].removeprefix(VAL_PREFIX)
-    if step in ("eval_set", "reference_perplexity", "reference_downstream"):
-        return "evaluation", "references"
-    return None
-
-
-def group_identity(config: dict, kind: str, name: str) -> dict:
-    """What defines a run group: a model's identity, a corpus with its sources, or the
-    evaluation settings with the references. The same identity finds the same MLflow row."""
-    if kind == "model":
-        return model_identity(config, name)
-    if kind == "corpus":
-        corpus = config["corpora"][name]
-        return {"corpus": corpus, "sources": {s: config["sources"][s] for s in corpus["sources"]}}
-    return {"evaluation": perplexity_protocol(config), "references": config.get("references", {})}
-
-
 def model_data(config: dict, model: str) -> dict:
     """What a model folder records of its data: chat lowercases input if training text was."""
     m = config["models"][model]

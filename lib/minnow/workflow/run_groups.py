@@ -23,11 +23,12 @@ same output `minnow.current=false` and renames it "... (superseded)"; a model
 retrained under the same config starts a new parent and supersedes the old one.
 """
 
-import fcntl
-import hashlib
-import json
-from contextlib import contextmanager
+import time
 from pathlib import Path
+
+from minnow.digests import json_digest
+from minnow.workflow.config import VAL_PREFIX, model_preset, perplexity_protocol
+from minnow.workflow.file_lock import locked
 
 KIND, CURRENT, GROUP, KEY, RUN_KEY = (
     "minnow.kind",
@@ -40,21 +41,51 @@ PARENT = "mlflow.parentRunId"
 NAME = "mlflow.runName"
 
 
-def digest(obj) -> str:
-    """Short hash of a JSON-able value: a config's (the `config_digest` tag) or a group's identity."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+def model_identity(config: dict, model: str) -> dict:
+    """What defines a trained model in the config: its preset, tokenizer and corpus with its
+    sources. The same identity is the same model (one row in MLflow); any change is another."""
+    preset = model_preset(config, model)
+    corpus = config["corpora"][preset["corpus"]]
+    return {
+        "preset": preset,
+        "tokenizer": config["tokenizers"][preset["tokenizer"]],
+        "corpus": corpus,
+        "sources": {name: config["sources"][name] for name in corpus["sources"]},
+    }
 
 
-@contextmanager
-def locked(path: Path):
-    """An exclusive file lock on `path` between processes (on one machine, or a shared filesystem)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+MODEL_STEPS = ("train", "perplexity", "samples", "export", "downstream", "report_model", "report_downstream")
+CORPUS_WILDCARD_STEPS = ("prepare_part", "dedup", "mix_part", "report_corpus", "shard_part", "shard")
+
+
+def run_group(config: dict, step: str, wildcards: dict) -> tuple[str, str] | None:
+    """The (kind, name) of the MLflow parent run a step's run belongs to: its model, the
+    corpus whose data it makes, or the evaluation (eval sets and reference scores)."""
+    if step in MODEL_STEPS and wildcards.get("model") in config.get("models", {}):
+        return "model", wildcards["model"]
+    if step in CORPUS_WILDCARD_STEPS:
+        return "corpus", wildcards["corpus"]
+    if step == "train_tokenizer" and wildcards["tokenizer"] in config.get("tokenizers", {}):
+        return "corpus", config["tokenizers"][wildcards["tokenizer"]]["corpus"]
+    if step in ("download", "fetch"):
+        users = [c for c, spec in config.get("corpora", {}).items() if wildcards["source"] in spec["sources"]]
+        return ("corpus", users[0]) if users else None
+    if step == "eval_set" and wildcards["evalset"].startswith(VAL_PREFIX):
+        return "corpus", wildcards["evalset"].removeprefix(VAL_PREFIX)
+    if step in ("eval_set", "reference_perplexity", "reference_downstream"):
+        return "evaluation", "references"
+    return None
+
+
+def group_identity(config: dict, kind: str, name: str) -> dict:
+    """What defines a run group: a model's identity, a corpus with its sources, or the
+    evaluation settings with the references. The same identity finds the same MLflow row."""
+    if kind == "model":
+        return model_identity(config, name)
+    if kind == "corpus":
+        corpus = config["corpora"][name]
+        return {"corpus": corpus, "sources": {s: config["sources"][s] for s in corpus["sources"]}}
+    return {"evaluation": perplexity_protocol(config), "references": config.get("references", {})}
 
 
 def runs_lock(db: Path | None):
@@ -82,7 +113,7 @@ def group_run(client, experiment_id: str, kind: str, name: str, identity: dict, 
     """The current parent run of a model, corpus or evaluation (`kind`) and whether it was
     created now; with `restart` (the train step), a parent that already holds a train run
     is superseded by a new one, so a retrained model's row holds only the new run's steps."""
-    key = digest(identity)
+    key = json_digest(identity)
     found = _current(client, experiment_id, **{KIND: kind, GROUP: name, KEY: key})
     if found and restart and _current(client, experiment_id, **{PARENT: found[-1].info.run_id, "step": "train"}):
         for run in found:
@@ -92,9 +123,19 @@ def group_run(client, experiment_id: str, kind: str, name: str, identity: dict, 
         return found[-1].info.run_id, False
     label = name if kind == "model" else f"{kind} {name}"
     tags = {KIND: kind, GROUP: name, KEY: key, CURRENT: "true", NAME: f"{label} ({key[:6]})"}
+    if kind in ("model", "corpus"):  # the tag its steps carry, so a filter on it finds the row too
+        tags[kind] = name
     run_id = client.create_run(experiment_id, tags=tags).info.run_id
     client.set_terminated(run_id, "FINISHED")
     return run_id, True
+
+
+def extend_span(client, parent: str) -> None:
+    """Stretch a parent run's end to now, as each of its steps ends: its duration then spans
+    its steps, from the first one's start (the parent is created just before it) to the last
+    one's end. Called under `runs_lock`, so concurrent steps never move the end back."""
+    end = client.get_run(parent).info.end_time or 0
+    client.set_terminated(parent, "FINISHED", end_time=max(end, int(time.time() * 1000)))
 
 
 def step_tags(client, experiment_id: str, run_key: str, parent: str | None) -> dict:

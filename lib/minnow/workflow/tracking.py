@@ -24,9 +24,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from minnow.digests import json_digest
 from minnow.errors import InputError
 from minnow.workflow import run_groups, steplog
-from minnow.workflow.config import group_identity, model_preset, run_group
+from minnow.workflow.config import model_preset
+from minnow.workflow.file_lock import locked
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ def _store_lock(uri: str):
     if db is None:
         yield
         return
-    with run_groups.locked(Path(f"{db}.lock")):
+    with locked(Path(f"{db}.lock")):
         yield
 
 
@@ -127,7 +129,7 @@ def numeric_leaves(obj: dict, prefix: str = "") -> dict[str, float]:
 
 def config_digest(config: dict) -> str:
     """Short hash identifying a whole config, to group runs made from the same one."""
-    return run_groups.digest(config)
+    return json_digest(config)
 
 
 def git_commit(folder: str | Path) -> str:
@@ -205,11 +207,11 @@ def attach(run_id: str) -> Run:
 
 def _parent(client, experiment_id: str, config: dict, step: str, wildcards: dict) -> str | None:
     """The parent run a step's run belongs to (its model, corpus or the evaluation)."""
-    group = run_group(config, step, wildcards)
+    group = run_groups.run_group(config, step, wildcards)
     if group is None:
         return None
     kind, name = group
-    identity = group_identity(config, kind, name)
+    identity = run_groups.group_identity(config, kind, name)
     run_id, created = run_groups.group_run(client, experiment_id, kind, name, identity, restart=step == "train")
     if created:
         Run(client, run_id).log_params(model_preset(config, name) if kind == "model" else identity)
@@ -247,12 +249,20 @@ def step_run(smk, step: str):
         try:
             yield run
         except InputError as e:
-            client.set_terminated(run.run_id, "FAILED")
+            _finish(run, "FAILED", uri)
             rule_log.failure(e)
             log.error(str(e))
             raise SystemExit(1) from None
         except BaseException as e:
-            client.set_terminated(run.run_id, "FAILED")
+            _finish(run, "FAILED", uri)
             rule_log.failure(e)
             raise
-        client.set_terminated(run.run_id, "FINISHED")
+        _finish(run, "FINISHED", uri)
+
+
+def _finish(run: Run, status: str, uri: str) -> None:
+    """End a step's run, and stretch its parent's duration to cover it."""
+    run.client.set_terminated(run.run_id, status)
+    if run.parent:
+        with run_groups.runs_lock(_sqlite_path(uri)):
+            run_groups.extend_span(run.client, run.parent)
