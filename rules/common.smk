@@ -144,6 +144,11 @@ def corpus_split(corpus, split):
     ]
 
 
+def corpus_index_input(wildcards):
+    """Every mix part of the corpus, per split: corpus.json exists once all of them do."""
+    return {split: corpus_split(wildcards.corpus, split) for split in ("train", "val")}
+
+
 def tokenizer_spec(wildcards):
     return config["tokenizers"][wildcards.tokenizer]
 

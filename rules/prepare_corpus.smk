@@ -55,3 +55,16 @@ rule mix_part:
         code=code("mix_part"),
     script:
         "../workflow_scripts/mix_part.py"
+
+
+rule corpus_index:
+    input:
+        unpack(corpus_index_input),
+    output:
+        index="results/corpus/{corpus}/corpus.json",
+    log:
+        "results/logs/corpus_index/{corpus}.log",
+    params:
+        code=code("corpus_index"),
+    script:
+        "../workflow_scripts/corpus_index.py"

@@ -20,7 +20,7 @@ import pytest
 
 from minnow.digests import content_id
 
-from conftest import BIN, copy_workflow, snakemake, write_config
+from conftest import BIN, copy_workflow, planned_rules, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 TOPICS = ["river", "mountain", "compiler", "bread", "violin", "comet", "garden", "train", "bee", "glass"]
@@ -77,7 +77,7 @@ def build(root, parts: dict[str, int]):
     folder = copy_workflow(root / "minnow")
     write_config(folder, config(parts))
     write_data(folder)
-    snakemake(folder, "results/shards/mixed/bpe/meta.json")
+    snakemake(folder, "results/shards/mixed/bpe/meta.json", "results/corpus/mixed/corpus.json")
     return folder
 
 
@@ -105,6 +105,30 @@ def test_parts_give_the_same_documents_copies_split_counts_and_tokens(one_and_ma
         assert metas[0]["splits"][split]["tokens"] == metas[1]["splits"][split]["tokens"]
     assert len(metas[1]["splits"]["train"]["shards"]) == 2 + 4 + 3  # a shard per part
     assert len(list((many / "results/raw/book").glob("part-*"))) == 4
+
+
+def test_corpus_json_lists_every_mixed_part_with_its_documents_and_bytes(one_and_many):
+    indexes = [json.loads((f / "results/corpus/mixed/corpus.json").read_text()) for f in one_and_many]
+    for folder, index in zip(one_and_many, indexes, strict=True):
+        for split in ("train", "val"):
+            listed = index["splits"][split]
+            on_disk = sorted(
+                str(p.relative_to(folder)) for p in (folder / "results/corpus/mixed" / split).rglob("*.parquet")
+            )
+            assert sorted(part["path"] for part in listed["parts"]) == on_disk
+            rows = split_rows(folder, split)
+            assert listed["documents"] == len(rows) == sum(part["documents"] for part in listed["parts"])
+            assert listed["bytes"] == sum(len(r["text"].encode()) for r in rows) > 0
+    assert indexes[0]["splits"]["train"]["documents"] == indexes[1]["splits"]["train"]["documents"]
+    assert len(indexes[1]["splits"]["train"]["parts"]) == 2 + 4 + 3
+
+
+def test_corpus_json_is_the_target_of_a_ready_corpus(tmp_path):
+    folder = copy_workflow(tmp_path / "minnow")
+    write_config(folder, config({"guppy": 2, "book": 1, "chat": 1}))
+    write_data(folder)
+    plan = planned_rules(folder, "results/corpus/mixed/corpus.json")
+    assert plan == {"download": 4, "prepare_part": 4, "dedup": 1, "mix_part": 4, "corpus_index": 1}
 
 
 def test_near_copies_in_other_parts_and_sources_leave_one_always_the_same(one_and_many):

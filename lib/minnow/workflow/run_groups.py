@@ -55,7 +55,7 @@ def model_identity(config: dict, model: str) -> dict:
 
 
 MODEL_STEPS = ("train", "perplexity", "samples", "export", "downstream", "report_model", "report_downstream")
-CORPUS_WILDCARD_STEPS = ("prepare_part", "dedup", "mix_part", "report_corpus", "shard_part", "shard")
+CORPUS_WILDCARD_STEPS = ("prepare_part", "dedup", "mix_part", "corpus_index", "report_corpus", "shard_part", "shard")
 
 
 def run_group(config: dict, step: str, wildcards: dict) -> tuple[str, str] | None:
