@@ -2,25 +2,14 @@
 
 import json
 import platform
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
 
-
-def copy_workflow(dest: Path) -> Path:
-    """`dest` emptied, then filled with the workflow as a fresh clone would have it."""
-    shutil.rmtree(dest, ignore_errors=True)
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split()
-    for name in files:
-        if (REPO / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
-    return dest
+from workflow_copy import copy_workflow  # noqa: E402,F401  (found through the path set above; re-exported)
 
 
 def cpu_name() -> str:

@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from minnow import code_digest, digests
+from minnow import code_digest, digests, packages
 from minnow.workflow import config as minnow_config
 from minnow.errors import InputError
 
@@ -221,21 +221,11 @@ def reference_files(wildcards):
     return local_digests(reference_spec(wildcards))
 
 
-def package_version(package):
-    """An installed package's version, or None."""
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def reference_version(wildcards):
     """The installed version of the package shipping a reference's GGUF, so that a new
     wheel rescores it (hub models are pinned through `revision` instead)."""
     package = config["references"][wildcards.reference].get("gguf_package")
-    return package_version(package) if package else None
+    return packages.version(package) if package else None
 
 
 def downstream_settings():

@@ -2,10 +2,6 @@
 # while evaluation.downstream.tasks is empty (the offline default), so nothing here runs.
 
 
-localrules:
-    report_downstream,
-
-
 rule reference_downstream:
     output:
         "results/references/{reference}/downstream.json",
@@ -20,7 +16,7 @@ rule reference_downstream:
         version=reference_version,
         settings=downstream_settings(),
         task_files=downstream_task_files(),
-        lm_eval=package_version("lm_eval"),
+        lm_eval=packages.version("lm_eval"),
         code=code("reference_downstream"),
     script:
         "../workflow_scripts/reference_downstream.py"
@@ -46,25 +42,7 @@ rule downstream:
         settings=downstream_settings(),
         task_files=downstream_task_files(),
         references=minnow_config.downstream_references(config),
-        lm_eval=package_version("lm_eval"),
+        lm_eval=packages.version("lm_eval"),
         code=code("downstream"),
     script:
         "../workflow_scripts/downstream.py"
-
-
-rule report_downstream:
-    input:
-        "results/{model}/downstream.json",
-    output:
-        report(
-            "results/{model}/report/downstream.html",
-            caption="../report/downstream.rst",
-            category="Downstream",
-            labels={"model": "{model}"},
-        ),
-    log:
-        "results/logs/report_downstream/{model}.log",
-    params:
-        code=code("report_downstream"),
-    script:
-        "../workflow_scripts/report_downstream.py"

@@ -23,7 +23,7 @@ rule export:
     params:
         gguf_types=config["export"]["gguf_types"],
         stride_fraction=config["evaluation"]["stride_fraction"],
-        llama_cpp=package_version("llama-cpp-python"),
+        llama_cpp=packages.version("llama-cpp-python"),
         code=code("export"),
     script:
         "../workflow_scripts/export.py"

@@ -6,6 +6,7 @@
 localrules:
     report_model,
     report_corpus,
+    report_downstream,
 
 
 rule report_model:
@@ -63,3 +64,21 @@ rule report_corpus:
         code=code("report_corpus"),
     script:
         "../workflow_scripts/report_corpus.py"
+
+
+rule report_downstream:
+    input:
+        "results/{model}/downstream.json",
+    output:
+        report(
+            "results/{model}/report/downstream.html",
+            caption="../report/downstream.rst",
+            category="Downstream",
+            labels={"model": "{model}"},
+        ),
+    log:
+        "results/logs/report_downstream/{model}.log",
+    params:
+        code=code("report_downstream"),
+    script:
+        "../workflow_scripts/report_downstream.py"

@@ -1,7 +1,6 @@
 """Shared fixtures: a copy of the workflow to run Snakemake in, and small configs."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,24 +10,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(REPO / "tools"))
 
-
-def tracked_files() -> list[str]:
-    """What a fresh clone of the working tree would hold (tracked + new, not ignored)."""
-    out = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    return [f for f in out.stdout.splitlines() if (REPO / f).is_file()]
-
-
-def copy_workflow(dest: Path) -> Path:
-    """Copy the workflow into `dest` as a fresh clone would have it (its Snakefile makes
-    its jobs import this copy's lib, so the copy runs its own code)."""
-    for name in tracked_files():
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, target)
-    return dest
+from workflow_copy import copy_workflow  # noqa: E402  (found through the path set just above)
 
 
 @pytest.fixture

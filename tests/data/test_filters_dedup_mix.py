@@ -7,17 +7,16 @@ from minnow.data.filters import AlnumRatioFilter, LanguageFilter, LengthFilter, 
 from minnow.data.minhash import lsh_bands, shingle_hashes, signatures
 from minnow.data.mix import repeats, sampling_factors
 from minnow.data.normalize import normalize, normalize_text
-from minnow.data.repetition import ngram_hashes
 from minnow.data.split import is_val
-from minnow.data.word_hashes import hash_words
+from minnow.data.word_hashes import hash_words, ngram_hashes
 from minnow.digests import content_id
 
-GOPHER = dict(
-    dup_line_frac=0.3,
-    dup_para_frac=0.3,
-    top_n_grams={2: 0.2, 3: 0.18, 4: 0.16},
-    dup_n_grams={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1},
-)
+GOPHER = {
+    "dup_line_frac": 0.3,
+    "dup_para_frac": 0.3,
+    "top_n_grams": {2: 0.2, 3: 0.18, 4: 0.16},
+    "dup_n_grams": {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1},
+}
 PROSE = (
     "The quick brown fox jumps over the lazy dog while the farmer sleeps under an old oak tree. "
     "Later that evening a storm rolled across the valley, flooding fields and scattering the sheep. "

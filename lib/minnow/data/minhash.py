@@ -13,7 +13,7 @@ that merely shares a band is not a duplicate.
 import numpy as np
 from rensa import RMinHash
 
-from minnow.data.repetition import ngram_hashes
+from minnow.data.word_hashes import ngram_hashes
 
 MIX = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier for combining a band's rows into one key
 

@@ -16,7 +16,8 @@ import re
 
 import numpy as np
 
-PRIME = np.uint64(1099511628211)
+from minnow.data.word_hashes import ngrams
+
 PARAGRAPHS = re.compile(r"\n{2,}")
 LINES = re.compile("\n+")
 
@@ -30,21 +31,6 @@ def _duplicates(parts: list[str]) -> tuple[int, int]:
         else:
             seen.add(part)
     return count, chars
-
-
-def ngram_hashes(hashes: np.ndarray, n: int) -> np.ndarray:
-    """The hash of every run of n consecutive words."""
-    return next(g for k, g in ngrams(hashes, n) if k == n)
-
-
-def ngrams(hashes: np.ndarray, up_to: int):
-    """(n, hashes of every n-gram) for n = 1 .. up_to, each from the one before."""
-    grams = hashes
-    with np.errstate(over="ignore"):
-        for n in range(1, up_to + 1):
-            if n > 1:
-                grams = grams[:-1] * PRIME + hashes[n - 1 :]
-            yield n, grams
 
 
 def top_ngram_chars(grams: np.ndarray, prefix: np.ndarray, n: int) -> int:

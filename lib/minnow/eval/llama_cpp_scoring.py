@@ -11,12 +11,12 @@ figure is absent and quant.json says why.
 """
 
 import contextlib
-import importlib.metadata
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from minnow import packages
 from minnow.devices import cpu_flags
 from minnow.errors import InputError
 from minnow.eval.scoring import score_logits
@@ -26,10 +26,7 @@ NOT_INSTALLED = "llama-cpp-python is not installed (tools/install_llama_cpp.sh b
 
 def version() -> str | None:
     """The installed llama-cpp-python's version, or None."""
-    try:
-        return importlib.metadata.version("llama-cpp-python")
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    return packages.version("llama-cpp-python")
 
 
 @contextlib.contextmanager
