@@ -322,7 +322,8 @@ def section_part(work: Path, corpus: list[Path]) -> None:
     print("### The part job, one core\n")
     print("| job | MB in | MB/s | peak MB | kept documents |\n|---|---|---|---|---|")
     print(
-        f"| prepare_part | {ours['bytes'] / 2**20:.0f} | {ours['mb_per_s']:.2f} | {ours['peak_mb']:.0f} | {ours['kept']:,} |"
+        f"| prepare_part | {ours['bytes'] / 2**20:.0f} | {ours['mb_per_s']:.2f} | {ours['peak_mb']:.0f} | "
+        f"{ours['kept']:,} |"
     )
     print(
         f"| I/O floor (read, normalise, write) | {floor['bytes'] / 2**20:.0f} | {floor['mb_per_s']:.2f} | "
@@ -350,7 +351,8 @@ def section_datatrove(work: Path, corpus_dir: Path, megabytes: float, ours: dict
     print("### Beside datatrove, 2 workers, the same corpus and steps\n")
     print("| pipeline | seconds | MB/s | kept documents |\n|---|---|---|---|")
     print(
-        f"| minnow (Snakemake --cores 2) | {ours['seconds']:.0f} | {megabytes / ours['seconds']:.2f} | {ours['kept']:,} |"
+        f"| minnow (Snakemake --cores 2) | {ours['seconds']:.0f} | {megabytes / ours['seconds']:.2f} | "
+        f"{ours['kept']:,} |"
     )
     print(
         f"| datatrove 0.10 (LocalPipelineExecutor) | {theirs['seconds']:.0f} | {theirs['mb_per_s']:.2f} | "

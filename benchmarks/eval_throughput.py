@@ -66,8 +66,8 @@ def main(presets: list[str], tokens: int) -> None:
         model = Transformer(model_cfg).eval()
         hf = hf_twin(model)
         ids = torch.randint(0, model_cfg.vocab_size, (tokens,), generator=torch.Generator().manual_seed(1)).tolist()
-        ours_nll, ours = timed(lambda x: model(x)[0], ids, model_cfg.context)
-        theirs_nll, theirs = timed(lambda x: hf(x).logits, ids, model_cfg.context)
+        ours_nll, ours = timed(lambda x, model=model: model(x)[0], ids, model_cfg.context)
+        theirs_nll, theirs = timed(lambda x, hf=hf: hf(x).logits, ids, model_cfg.context)
         agree = abs(ours_nll - theirs_nll) / abs(theirs_nll) < 1e-4
         print(
             f"| {preset} | {model.num_params() / 1e6:.1f}M | {model_cfg.context} | {len(ids)} | {ours:,.0f} | "

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import torch
 
-from bench_common import cpu_name
 from minnow import model_folder, tokenizer
 from minnow.eval import llama_cpp_scoring
 from minnow.eval.scoring import score
 from minnow.export.gguf_writer import DTYPES, write_gguf
 from minnow.generate import generate
+
+from bench_common import cpu_name
 
 
 def eval_text(folder: Path) -> Path:

@@ -22,9 +22,10 @@ import numpy as np
 import torch
 import yaml
 
-from bench_common import REPO, cpu_name
 from minnow.train import loop
 from minnow.workflow.config import embedding_rows, with_defaults
+
+from bench_common import REPO, cpu_name
 
 RESULTS = REPO / "results"
 

@@ -229,7 +229,7 @@ def work_data(corpus: str, folder: str) -> dict:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     messages = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
-    for name, text in zip(("train", "val"), split_text(CORPORA[corpus])):
+    for name, text in zip(("train", "val"), split_text(CORPORA[corpus]), strict=True):
         pq.write_table(
             pa.table({"id": [name], "text": [text], "messages": pa.nulls(1, messages)}), folder / f"{name}.parquet"
         )

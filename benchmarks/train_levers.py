@@ -32,12 +32,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from bench_common import REPO, cpu_name
 from minnow import model
 from minnow.devices import cpu_has_bf16
 from minnow.train import loop, optim
 from minnow.workflow.config import embedding_rows, with_defaults
 from shakespeare_race import BASELINE, EQUAL_SHAPE, nanogpt
+
+from bench_common import REPO, cpu_name
 
 DATA = REPO / "results/bench/race/shakespeare"
 FUSED_LINEARS = model.linears
@@ -130,7 +131,7 @@ def kernel_ms(fn, repeat: int = 50) -> float:
 def kernels() -> None:
     print("\n| kernel | fp32 ms | bf16 ms | bf16 speed-up |\n|---|---|---|---|")
     a, b = torch.randn(768, 128), torch.randn(128, 344)
-    ms = [kernel_ms(lambda: x @ y) for x, y in ((a, b), (a.bfloat16(), b.bfloat16()))]
+    ms = [kernel_ms(lambda x=x, y=y: x @ y) for x, y in ((a, b), (a.bfloat16(), b.bfloat16()))]
     print(f"| matmul 768x128 @ 128x344 | {ms[0]:.3f} | {ms[1]:.3f} | {ms[0] / ms[1]:.2f}x |")
     qkv = torch.randn(3, BASELINE["batch"], 4, BASELINE["block"], 32)
 

@@ -37,7 +37,8 @@ MEASURES_NOTHING = ("report_model", "report_corpus")  # they only turn other ste
 def mlflow_runs(folder):
     with sqlite3.connect(folder / "results" / "mlflow.db") as db:
         rows = db.execute(
-            "select r.run_uuid, r.status, t.value from runs r join tags t on t.run_uuid = r.run_uuid where t.key = 'step'"
+            "select r.run_uuid, r.status, t.value from runs r"
+            " join tags t on t.run_uuid = r.run_uuid where t.key = 'step'"
         ).fetchall()
         params = dict(db.execute("select run_uuid, count(*) from params group by run_uuid").fetchall())
         metrics = dict(db.execute("select run_uuid, count(*) from metrics group by run_uuid").fetchall())

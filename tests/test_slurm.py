@@ -139,7 +139,7 @@ def test_profile_runs_the_pipeline_through_slurm(cluster, workflow_copy, tmp_pat
 def planned_resources(output: str) -> dict[str, str]:
     """rule → its 'resources:' line, from a dry run's job listing."""
     found = re.findall(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", output, re.MULTILINE)
-    return {rule: resources for rule, resources in found}
+    return dict(found)
 
 
 def test_profile_sends_gpu_rules_to_the_gpu_partition_with_the_presets_gpus(workflow_copy, tmp_path):

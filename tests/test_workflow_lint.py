@@ -1,4 +1,5 @@
-"""The Snakefiles stay lint-clean (`snakemake --lint`) and snakefmt-formatted: CI runs both here."""
+"""The Snakefiles stay lint-clean (`snakemake --lint`) and snakefmt-formatted, and the Python
+sources pass `ruff check` and `ruff format --check` (config in pyproject.toml): CI runs all of them here."""
 
 import re
 import subprocess
@@ -25,3 +26,10 @@ def test_snakefiles_are_snakefmt_formatted():
         [str(BIN / "snakefmt"), "--check", "--diff", *SNAKEFILES], cwd=REPO, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, f"run `snakefmt Snakefile rules/`:\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
+
+
+def test_python_sources_pass_ruff_lint_and_format():
+    ruff = str(BIN / "ruff")  # the venv's, beside sys.executable
+    for args, fix in ((["check", "--output-format", "concise"], "ruff check"), (["format", "--check"], "ruff format")):
+        proc = subprocess.run([ruff, *args, "."], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"run `{fix} .`:\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"

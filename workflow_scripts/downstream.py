@@ -22,7 +22,7 @@ with tracking.step_run(snakemake, step="downstream") as run:
         snakemake.wildcards.model,
         Path(snakemake.input.hf),
         p.settings,
-        dict(zip(p.references, map(Path, snakemake.input.references))),
+        dict(zip(p.references, map(Path, snakemake.input.references), strict=True)),
     )
     write_json(snakemake.output[0], result)
     metrics = tracking.numeric_leaves({task: r["metrics"] for task, r in result["tasks"].items()})

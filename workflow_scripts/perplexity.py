@@ -22,8 +22,8 @@ with tracking.step_run(snakemake, step="perplexity") as run:
     result = build_ppl_json(
         snakemake.wildcards.model,
         Path(inp.weights).parent,
-        dict(zip(p.sets, map(Path, inp.texts))),
-        dict(zip(p.sets, map(Path, inp.metas))),
+        dict(zip(p.sets, map(Path, inp.texts), strict=True)),
+        dict(zip(p.sets, map(Path, inp.metas), strict=True)),
         references,
         p.protocol,
     )

@@ -16,7 +16,8 @@ with tracking.step_run(snakemake, step="shard") as run:
     inp = snakemake.input
     splits = {
         split: [
-            (Path(b), json.loads(Path(c).read_text())) for b, c in zip(inp[f"{split}_shards"], inp[f"{split}_counts"])
+            (Path(b), json.loads(Path(c).read_text()))
+            for b, c in zip(inp[f"{split}_shards"], inp[f"{split}_counts"], strict=True)
         ]
         for split in ("train", "val")
     }

@@ -47,7 +47,8 @@ def cpu_flags(cpuinfo: str | None = None) -> set[str]:
     """This CPU's instruction-set flags as Linux lists them (empty where unknown)."""
     if cpuinfo is None:
         try:
-            cpuinfo = open("/proc/cpuinfo", encoding="utf-8").read()
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                cpuinfo = f.read()
         except OSError:
             return set()
     return set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))

@@ -147,7 +147,9 @@ def shard(tokenizer_json: Path, splits: dict[str, list[Path]], out_dir: Path, ba
     written = {}
     for name, parquets in splits.items():
         outs = [Path(out_dir) / name / f"part-{i:05d}.bin" for i in range(len(parquets))]
-        written[name] = [(out, shard_part(tokenizer_json, p, out, batch_bytes)) for out, p in zip(outs, parquets)]
+        written[name] = [
+            (out, shard_part(tokenizer_json, p, out, batch_bytes)) for out, p in zip(outs, parquets, strict=True)
+        ]
     return write_meta(Path(out_dir), tokenizer_json, written)
 
 

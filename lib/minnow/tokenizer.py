@@ -69,7 +69,7 @@ def _texts(parquets: list[Path], fraction: float = 1.0, batch_size: int = 4096):
         for batch in pq.ParquetFile(parquet).iter_batches(batch_size=batch_size, columns=columns):
             texts = batch.column(0).to_pylist()
             if fraction < 1:
-                texts = [t for t, i in zip(texts, batch.column(1).to_pylist()) if _sampled(i, fraction)]
+                texts = [t for t, i in zip(texts, batch.column(1).to_pylist(), strict=True) if _sampled(i, fraction)]
             yield texts
 
 

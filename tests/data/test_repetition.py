@@ -14,13 +14,13 @@ from minnow.data.builtin import guppy
 from minnow.data.documents import Document
 from minnow.data.filters import CJK_CHAR, RepetitionFilter, spaced, visible_and_alnum, words
 
-GOPHER = dict(
-    min_words=50,
-    dup_line_frac=0.3,
-    dup_para_frac=0.3,
-    top_n_grams={2: 0.2, 3: 0.18, 4: 0.16},
-    dup_n_grams={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1},
-)
+GOPHER = {
+    "min_words": 50,
+    "dup_line_frac": 0.3,
+    "dup_para_frac": 0.3,
+    "top_n_grams": {2: 0.2, 3: 0.18, 4: 0.16},
+    "dup_n_grams": {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.1},
+}
 
 
 def datatrove_keeps(text: str) -> bool:

@@ -156,7 +156,8 @@ def test_downstream_metrics_reach_mlflow(downstream_build):
         keys = {
             k
             for (k,) in db.execute(
-                "select m.key from metrics m join tags t on t.run_uuid = m.run_uuid and t.key = 'step' and t.value = 'downstream'"
+                "select m.key from metrics m join tags t"
+                " on t.run_uuid = m.run_uuid and t.key = 'step' and t.value = 'downstream'"
             )
         }
     assert {"guppy_mc.acc", "guppy_mc.acc_norm", "guppy_cloze.perplexity", "guppy_cloze.acc"} <= keys

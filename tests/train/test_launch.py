@@ -16,5 +16,7 @@ def test_ddp_with_two_gloo_processes_matches_one_process_on_the_same_global_batc
     double = launch.torchrun(job, nproc=2, run_id=None)
     assert double["steps"] == 6
     assert np.allclose(
-        [l for _, l in double["history"]["train"]], [l for _, l in single["history"]["train"]], atol=1e-4
+        [loss for _, loss in double["history"]["train"]],
+        [loss for _, loss in single["history"]["train"]],
+        atol=1e-4,
     )

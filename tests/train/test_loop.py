@@ -101,7 +101,9 @@ def test_resume_after_sigkill_continues_the_curve(tmp_path, chat_shards):
     resumed = train_in_process(folder, chat_shards, long)
     assert resumed["resumed"] and resumed["steps"] == 300
     assert np.allclose(
-        [l for _, l in resumed["history"]["train"]], [l for _, l in straight["history"]["train"]], atol=1e-5
+        [loss for _, loss in resumed["history"]["train"]],
+        [loss for _, loss in straight["history"]["train"]],
+        atol=1e-5,
     )
     assert [s for s, _ in resumed["history"]["val"]] == [50, 100, 150, 200, 250, 300]
 

@@ -14,7 +14,7 @@ def test_schedule_warms_up_then_decays_to_min_lr():
     cfg = TrainConfig(**train)
     lrs = [lr_at(s, cfg) for s in range(100)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] == pytest.approx(0.1, abs=1e-3)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False)) and lrs[-1] == pytest.approx(0.1, abs=1e-3)
 
 
 def test_weight_decay_spares_embeddings_and_norms():

@@ -47,6 +47,11 @@ def test_rule_log_holds_logging_warnings_progress_children_and_tracebacks(tmp_pa
 
 
 def test_without_a_log_file_logging_still_reaches_the_terminal(tmp_path):
-    script = "import logging\nfrom minnow.workflow import steplog\nwith steplog.capture(None):\n    logging.getLogger('m').warning('low disk')\n"
+    script = (
+        "import logging\n"
+        "from minnow.workflow import steplog\n"
+        "with steplog.capture(None):\n"
+        "    logging.getLogger('m').warning('low disk')\n"
+    )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.stderr == "minnow: WARNING: low disk\n"

@@ -76,7 +76,7 @@ def load_keys(parts: list[tuple[int, int, Path]], num_perm: int) -> Keys:
         signatures=np.empty((total, num_perm), np.uint32),
     )
     at = 0
-    for (source, part, path), count in zip(parts, counts):
+    for (source, part, path), count in zip(parts, counts, strict=True):
         table, end = pq.read_table(path), at + count
         keys.source[at:end], keys.part[at:end] = source, part
         for name in ("row", "bytes", "words"):
@@ -215,7 +215,10 @@ def _split(keys: Keys, spec: dict, sources: list[str]) -> tuple[np.ndarray, dict
     if spec["val_split"] == "hash":
         return np.array([is_val(i, spec["val_fraction"], spec["seed"]) for i in keys.ids], dtype=bool), None
     starts = tail_starts(keys.source, keys.part, keys.row, keys.bytes, spec["val_fraction"])
-    val = np.array([in_tail(p, r, starts.get(int(s))) for s, p, r in zip(keys.source, keys.part, keys.row)], dtype=bool)
+    val = np.array(
+        [in_tail(p, r, starts.get(int(s))) for s, p, r in zip(keys.source, keys.part, keys.row, strict=True)],
+        dtype=bool,
+    )
     return val, {sources[s]: start for s, start in starts.items()}
 
 

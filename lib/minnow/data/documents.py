@@ -56,10 +56,7 @@ def to_document(record, source: str, where: str, text_field: str | None = None) 
         if not isinstance(record.get(text_field), str):
             raise InputError(f"{where}: text_field '{text_field}' is missing or not a string")
         return Document(record[text_field], source)
-    if "messages" in record:
-        turns = _messages(record["messages"], where)
-    else:
-        turns = _pair(record, where)
+    turns = _messages(record["messages"], where) if "messages" in record else _pair(record, where)
     if turns is not None:
         return Document("\n".join(t["content"] for t in turns), source, turns)
     if isinstance(record.get("text"), str):

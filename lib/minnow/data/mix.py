@@ -97,11 +97,15 @@ def mix_part(survivors: Path, drops: Path, plan: Path, source: str, part: int, t
         plan["seed"],
     )
     written = {"train": 0, "val": 0}
-    with atomic_path(train_out) as train_tmp, atomic_path(val_out) as val_tmp:
-        with pq.ParquetWriter(train_tmp, SCHEMA) as train, pq.ParquetWriter(val_tmp, SCHEMA) as val:
-            for out in batches:
-                for split, writer in (("train", train), ("val", val)):
-                    if out[split]:
-                        writer.write_table(pa.Table.from_pylist(out[split], schema=SCHEMA))
-                        written[split] += len(out[split])
+    with (
+        atomic_path(train_out) as train_tmp,
+        atomic_path(val_out) as val_tmp,
+        pq.ParquetWriter(train_tmp, SCHEMA) as train,
+        pq.ParquetWriter(val_tmp, SCHEMA) as val,
+    ):
+        for out in batches:
+            for split, writer in (("train", train), ("val", val)):
+                if out[split]:
+                    writer.write_table(pa.Table.from_pylist(out[split], schema=SCHEMA))
+                    written[split] += len(out[split])
     return written

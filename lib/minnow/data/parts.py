@@ -115,7 +115,7 @@ def byte_slices(files: list[Path], part: int, parts: int, whole_text: bool = Fal
     total = sum(sizes)
     bounds = [total * p // parts for p in range(parts + 1)]
     slices, offset = [], 0
-    for path, size in zip(files, sizes):
+    for path, size in zip(files, sizes, strict=True):
         unit = record_unit(path, whole_text)
         if unit == "whole":
             if bisect.bisect_right(bounds, offset) - 1 == min(part, parts - 1) and size:

@@ -84,7 +84,7 @@ def _normalised(raw: list[Document], lowercase: bool) -> list[Document]:
     docs = [normalize(d, lowercase) for d in raw]
     for doc in docs:
         doc.id, doc.words = content_id(doc.text), words(doc.text)
-    for doc, hashes in zip(docs, hash_words([d.words for d in docs])):
+    for doc, hashes in zip(docs, hash_words([d.words for d in docs]), strict=True):
         doc.word_hashes = hashes
     return docs
 
@@ -139,15 +139,16 @@ def prepare_part(
     `options`: the source's reading options in the corpus (lowercase, text_unit, text_field);
     `dedup`: num_perm, ngram and seed of the signatures."""
     counts, rows, chain = Counts(), 0, build_filters(filters)
-    with atomic_path(survivors_out) as surv_tmp, atomic_path(keys_out) as keys_tmp:
-        with (
-            pq.ParquetWriter(surv_tmp, SCHEMA) as survivors,
-            pq.ParquetWriter(keys_tmp, keys_schema(dedup["num_perm"])) as keys,
-        ):
-            for raw in _batches(read_source(source, raw_dir, options)):
-                kept = _kept(_normalised(raw, options["lowercase"]), chain, counts)
-                _write_batch(kept, rows, survivors, keys, dedup)
-                rows += len(kept)
+    with (
+        atomic_path(survivors_out) as surv_tmp,
+        atomic_path(keys_out) as keys_tmp,
+        pq.ParquetWriter(surv_tmp, SCHEMA) as survivors,
+        pq.ParquetWriter(keys_tmp, keys_schema(dedup["num_perm"])) as keys,
+    ):
+        for raw in _batches(read_source(source, raw_dir, options)):
+            kept = _kept(_normalised(raw, options["lowercase"]), chain, counts)
+            _write_batch(kept, rows, survivors, keys, dedup)
+            rows += len(kept)
     stats = {"source": source, "raw": str(raw_dir), "kept": rows, "steps": counts.as_dict()}
     write_json(stats_out, stats)
     return stats

@@ -42,7 +42,7 @@ def _parameters(folder: Path) -> int:
     from safetensors import safe_open
 
     with safe_open(str(Path(folder) / "model.safetensors"), "pt") as f:
-        return sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+        return sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118 - safe_open is not iterable
 
 
 def _ranking(name: str, ours: dict, refs: dict) -> list[dict]:

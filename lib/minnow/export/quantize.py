@@ -141,7 +141,7 @@ def read_quantized(path: Path) -> tuple[dict, dict]:
     try:
         with safe_open(str(path), "pt") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not iterable
     except Exception as e:  # safetensors raises its own error types for damaged headers and data
         raise InputError(f"{path}: not a readable safetensors file ({type(e).__name__}: {e})") from None
     if meta.get("format") != FORMAT or meta.get("scheme") not in SCHEMES:

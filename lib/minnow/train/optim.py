@@ -84,7 +84,7 @@ class Muon(torch.optim.Optimizer):
             for shape in {p.shape for p in params}:
                 index = [i for i, p in enumerate(params) if p.shape == shape]
                 stacked = torch.stack([nesterov[i] for i in index]).to(self.dtype)
-                for i, u in zip(index, orthogonalise(stacked).float()):
+                for i, u in zip(index, orthogonalise(stacked).float(), strict=True):
                     updates[i] = u * (-group["lr"] * max(1.0, shape[0] / shape[1]) ** 0.5)
             torch._foreach_mul_(params, 1 - group["lr"] * group["weight_decay"])
             torch._foreach_add_(params, updates)
@@ -113,7 +113,7 @@ class Combined:
         return {"optimizers": [o.state_dict() for o in self.optimizers]}
 
     def load_state_dict(self, state):
-        for o, s in zip(self.optimizers, state["optimizers"]):
+        for o, s in zip(self.optimizers, state["optimizers"], strict=True):
             o.load_state_dict(s)
 
 

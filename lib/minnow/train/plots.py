@@ -15,7 +15,7 @@ def loss_curve(history: dict, path: str | Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     for split, style in (("train", {"alpha": 0.6, "lw": 1}), ("val", {"marker": "o", "lw": 2})):
         if history.get(split):
-            steps, losses = zip(*history[split])
+            steps, losses = zip(*history[split], strict=True)
             ax.plot(steps, losses, label=split, **style)
     ax.set(xlabel="step", ylabel="loss (nats/token)", title=title)
     ax.grid(alpha=0.3)
