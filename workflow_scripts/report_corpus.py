@@ -1,6 +1,6 @@
 """report_corpus: a corpus's filter, dedup and mix counts as an HTML page for `snakemake --report`.
 
-input:  stats — stats.json of prepare_corpus
+input:  stats — stats.json of the `dedup` rule
 output: the page, results/corpus/{corpus}/stats.html
 params: code — digest of the lib code
 """

@@ -8,7 +8,10 @@ embedding tied to the LM head, and a KV cache for incremental decoding.
 Parameter names and shapes are those of Hugging Face `LlamaForCausalLM`
 (`model.layers.0.self_attn.q_proj.weight`, ...), and RoPE uses its rotate-half
 layout, so a state dict moves between the two without renaming or permuting.
-Performance tricks (compile, fused optimisers) live in `training`, not here.
+Two speed-ups live here: `linears` runs the q/k/v projections, and SwiGLU's gate and
+up projections, as one matmul each over their stacked weights; and `attend` keeps
+attention in fp32 under CPU autocast. The rest (`torch.compile`, fused AdamW, autocast
+itself) belongs to the training loop in `train/`, not here.
 """
 
 import math

@@ -1,6 +1,7 @@
 """MLflow tracking for pipeline steps: one run per Snakemake job.
 
-With `run_groups`, the only modules that import mlflow. Every step opens one run
+The only module that imports mlflow (lazily, inside its functions; `run_groups`
+is handed the client made here). Every step opens one run
 in the experiment named by the config's `experiment` key, tagged with the step,
 its wildcards (corpus / tokenizer / model name), a digest of the whole config and
 the git commit, and logs its params, metrics and a summary artifact. Each run is
