@@ -13,6 +13,8 @@ from minnow.workflow import tracking
 from conftest import copy_workflow, snakemake, write_config
 
 REPO = Path(__file__).resolve().parents[2]
+# The step runs expected under each model row of config() below (no downstream tasks, so no
+# downstream steps): an expectation written out, not run_groups.MODEL_STEPS restated.
 MODEL_STEPS = {"train", "perplexity", "samples", "export", "report_model"}
 
 
