@@ -1,6 +1,6 @@
 """What one change costs: the rules Snakemake reruns after it, and their seconds against a full build.
 
-    python benchmarks/reruns.py [--cores 2] [--keep DIR]
+    python benchmarks/reruns.py [--cores 2] [--keep DIR] [--first N]
 
 Copies the workflow as a fresh clone has it into a temporary folder and builds
 the main job of the default config, with a small local source (data/notes/,
@@ -8,7 +8,8 @@ the main job of the default config, with a small local source (data/notes/,
 local files can be shown too: that build is the baseline. Then, for each change
 in CHANGES, it applies the change, runs `snakemake`, records the rules that ran,
 the train step's `steps_trained` and the wall time, puts the change back and
-rebuilds (untimed). Prints a Markdown table; each time is also given as a share
+rebuilds (untimed); `--first N` measures only the first N changes (the later ones
+retrain from step 0, twice each). Prints a Markdown table; each time is also given as a share
 of the full build measured in the same run. The copy's Snakefile puts its own
 lib first, so edits to the copy's lib/minnow count.
 """
@@ -147,7 +148,7 @@ def steps_trained(folder: Path, ran: dict) -> str:
     return str(json.loads((folder / "results/tiny/train_summary.json").read_text())["steps_trained"])
 
 
-def main(cores: int, keep: Path | None) -> None:
+def main(cores: int, keep: Path | None, first: int | None) -> None:
     folder = copy_workflow(Path(keep or tempfile.mkdtemp(prefix="minnow-reruns-")))
     write_data(folder)
     overlay({})(folder)
@@ -156,7 +157,7 @@ def main(cores: int, keep: Path | None) -> None:
     print(f"Full build: {full:.0f} s ({sum(ran.values())} jobs)\n")
     print("| change | rules that rerun | train steps trained | seconds | share of a full build |")
     print("|---|---|---|---|---|")
-    for name, apply in CHANGES:
+    for name, apply in CHANGES[:first]:
         originals = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file() and _restorable(folder, p)}
         apply(folder)
         seconds, ran = snakemake(folder, cores)
@@ -180,5 +181,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="build in this folder (kept) instead of a temporary one")
+    parser.add_argument("--first", type=int, help="measure only the first N changes")
     args = parser.parse_args()
-    main(args.cores, args.keep)
+    main(args.cores, args.keep, args.first)
