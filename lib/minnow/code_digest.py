@@ -15,6 +15,7 @@ error or a docstring reruns nothing; changing what the code computes reruns it.
 """
 
 import ast
+import functools
 import hashlib
 from pathlib import Path
 
@@ -43,9 +44,16 @@ def _module_name(path: Path) -> str:
 
 def _imported_modules(path: Path, this_module: str | None) -> set[str]:
     """Names of minnow modules a file imports, resolving relative imports."""
-    found = set()
     package = this_module if path.name == "__init__.py" else (this_module or "").rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    return _imports_in(path.read_text(), str(path), package)
+
+
+@functools.lru_cache(maxsize=1024)
+def _imports_in(source: str, filename: str, package: str) -> frozenset[str]:
+    """The minnow modules `source` imports; cached by content, since every rule's digest
+    walks the same modules again on each Snakemake call."""
+    found = set()
+    for node in ast.walk(ast.parse(source, filename=filename)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -56,7 +64,7 @@ def _imported_modules(path: Path, this_module: str | None) -> set[str]:
                 base = node.module or ""
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
-    return {m for m in found if m == "minnow" or m.startswith("minnow.")}
+    return frozenset(m for m in found if m == "minnow" or m.startswith("minnow."))
 
 
 def _closure(start: list[tuple[Path, str | None]], exclude: frozenset[str]) -> list[Path]:
@@ -121,6 +129,7 @@ class _Normalise(ast.NodeTransformer):
         return node
 
 
+@functools.lru_cache(maxsize=1024)
 def normal_form(source: str, filename: str = "<code>") -> str:
     """The source's syntax tree without docstrings, logging calls or raised message text."""
     return ast.dump(_Normalise().visit(ast.parse(source, filename=filename)))
