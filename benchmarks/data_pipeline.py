@@ -87,14 +87,14 @@ def raw_part(jsonl: str, folder: str) -> Path:
 
 
 def work_part(jsonl: str, folder: str) -> dict:
+    from minnow.data.parts import part_settings
     from minnow.data.prepare import prepare_part
 
-    spec, raw, out = corpus_spec(), raw_part(jsonl, folder), Path(folder)
-    options = {k: v for k, v in spec["sources"]["prose"].items() if k != "weight"}
-    signature = {k: spec["dedup"][k] for k in ("num_perm", "ngram", "seed")}
+    raw, out = raw_part(jsonl, folder), Path(folder)
+    s = part_settings(corpus_spec(), "prose")
     start = time.perf_counter()
     stats = prepare_part(
-        "prose", raw, options, spec["filters"], signature, out / "s.parquet", out / "k.parquet", out / "s.json"
+        "prose", raw, s["options"], s["filters"], s["signature"], out / "s.parquet", out / "k.parquet", out / "s.json"
     )
     return {"seconds": time.perf_counter() - start, "bytes": stats["steps"]["in"]["bytes"], "kept": stats["kept"]}
 

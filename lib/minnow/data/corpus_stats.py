@@ -17,8 +17,9 @@ def _entry() -> dict:
     return {"documents": 0, "bytes": 0}
 
 
-class Counts:
-    """Documents and bytes per source and step; duplicates per source, step and original source."""
+class CorpusSourceCounts:
+    """A corpus's totals, summed over its parts: documents and bytes per source and step;
+    duplicates per source, step and original source."""
 
     def __init__(self, sources: list[str], part_stats: list[dict]):
         self.sources = sources

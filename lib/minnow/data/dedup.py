@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from minnow.atomic import atomic_path, write_json
 from minnow.data import corpus_stats, mix
-from minnow.data.minhash import band_keys, lsh_bands
+from minnow.data.minhash import band_keys, jaccard, lsh_bands
 from minnow.data.split import in_tail, is_val, tail_starts
 
 EXACT, NEAR = "exact_duplicate", "near_duplicate"
@@ -45,10 +45,11 @@ class Keys:
     signatures: np.ndarray  # (documents, num_perm) uint32
 
     def order(self) -> np.ndarray:
-        """Rank of each document in keeper order: source, content id, part, row."""
-        rank = np.empty(len(self.ids), dtype=np.int64)
-        rank[np.lexsort((self.row, self.part, self.id_value, self.source))] = np.arange(len(self.ids))
-        return rank
+        """Each document's position in keeper order (source, content id, part, row): of two
+        copies, the lower one keeps."""
+        keeper_order = np.empty(len(self.ids), dtype=np.int64)
+        keeper_order[np.lexsort((self.row, self.part, self.id_value, self.source))] = np.arange(len(self.ids))
+        return keeper_order
 
 
 def _signatures(table, num_perm: int) -> np.ndarray:
@@ -89,9 +90,9 @@ def load_keys(parts: list[tuple[int, int, Path]], num_perm: int) -> Keys:
     return keys
 
 
-def exact_keepers(keys: Keys, rank: np.ndarray) -> np.ndarray:
+def exact_keepers(keys: Keys, keeper_order: np.ndarray) -> np.ndarray:
     """For each document, the index of the copy kept for its content id (itself if kept)."""
-    order = np.lexsort((rank, keys.id_value))
+    order = np.lexsort((keeper_order, keys.id_value))
     ids = keys.id_value[order]
     starts = np.r_[True, ids[1:] != ids[:-1]]
     first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
@@ -101,10 +102,12 @@ def exact_keepers(keys: Keys, rank: np.ndarray) -> np.ndarray:
 
 
 class UnionFind:
-    """Clusters of documents; a cluster's root is its member of lowest keeper rank."""
+    """Clusters of documents; a cluster's root is its keeper. `keeper_order` is each document's
+    position in keeper order (Keys.order), not a union-by-rank rank: of two roots, the one
+    lower in it keeps and becomes the root."""
 
-    def __init__(self, rank: np.ndarray):
-        self.parent, self.rank = list(range(len(rank))), rank
+    def __init__(self, keeper_order: np.ndarray):
+        self.parent, self.keeper_order = list(range(len(keeper_order))), keeper_order
 
     def find(self, x: int) -> int:
         while self.parent[x] != x:
@@ -115,14 +118,14 @@ class UnionFind:
     def union(self, a: int, b: int) -> None:
         a, b = self.find(a), self.find(b)
         if a != b:
-            low, high = (a, b) if self.rank[a] < self.rank[b] else (b, a)
+            low, high = (a, b) if self.keeper_order[a] < self.keeper_order[b] else (b, a)
             self.parent[high] = low
 
 
-def _candidate_pairs(keys_band: np.ndarray, members: np.ndarray, rank: np.ndarray) -> np.ndarray:
+def _candidate_pairs(keys_band: np.ndarray, members: np.ndarray, keeper_order: np.ndarray) -> np.ndarray:
     """Pairs within each group of equal band keys: every member with the group's first
     (in keeper order) and with the member before it."""
-    order = np.lexsort((rank[members], keys_band))
+    order = np.lexsort((keeper_order[members], keys_band))
     sorted_keys, sorted_members = keys_band[order], members[order]
     same = sorted_keys[1:] == sorted_keys[:-1]
     starts = np.r_[True, ~same]
@@ -141,33 +144,33 @@ def _similar(signatures: np.ndarray, pairs: np.ndarray, threshold: float, chunk:
     """Which candidate pairs reach the threshold, compared a chunk at a time (bounded memory)."""
     return np.concatenate(
         [
-            (signatures[p[:, 0]] == signatures[p[:, 1]]).mean(axis=1) >= threshold
+            jaccard(signatures[p[:, 0]], signatures[p[:, 1]]) >= threshold
             for p in np.array_split(pairs, max(1, -(-len(pairs) // chunk)))
         ]
         or [np.zeros(0, bool)]
     )
 
 
-def near_keepers(keys: Keys, alive: np.ndarray, rank: np.ndarray, threshold: float) -> np.ndarray:
+def near_keepers(keys: Keys, alive: np.ndarray, keeper_order: np.ndarray, threshold: float) -> np.ndarray:
     """For each document among `alive`, the index of its near-duplicate cluster's keeper."""
     members = np.flatnonzero(alive)
     bands = band_keys(keys.signatures, lsh_bands(keys.signatures.shape[1], threshold))[members]
-    clusters = UnionFind(rank)
+    clusters = UnionFind(keeper_order)
     for band in range(bands.shape[1]):
-        pairs = _candidate_pairs(bands[:, band], members, rank)
+        pairs = _candidate_pairs(bands[:, band], members, keeper_order)
         for a, b in pairs[_similar(keys.signatures, pairs, threshold)]:
             clusters.union(int(a), int(b))
-    keeper = np.arange(len(rank))
+    keeper = np.arange(len(keeper_order))
     keeper[members] = [clusters.find(int(m)) for m in members]
     return keeper
 
 
 def find_duplicates(keys: Keys, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """(why each document is dropped: "" kept, EXACT or NEAR; the index of its keeper)."""
-    rank = keys.order()
-    keeper = exact_keepers(keys, rank)
+    keeper_order = keys.order()
+    keeper = exact_keepers(keys, keeper_order)
     reason = np.where(keeper != np.arange(len(keeper)), EXACT, "").astype(object)
-    near = near_keepers(keys, reason == "", rank, threshold)
+    near = near_keepers(keys, reason == "", keeper_order, threshold)
     moved = (reason == "") & (near != np.arange(len(near)))
     reason[moved], keeper[moved] = NEAR, near[moved]
     return reason, keeper
@@ -187,7 +190,9 @@ def dedup_corpus(
     val, tails = _split(keys, spec, sources)
     measure = keys.bytes if spec["mix_by"] == "bytes" else keys.words
     weights = {s: spec["sources"][s]["weight"] for s in sources}
-    counts = corpus_stats.Counts(sources, [json.loads(Path(st).read_text()) for s in sources for _, st in parts[s]])
+    counts = corpus_stats.CorpusSourceCounts(
+        sources, [json.loads(Path(st).read_text()) for s in sources for _, st in parts[s]]
+    )
     counts.add_duplicates(keys, reason, keeper, sources)
     counts.add_split(keys, kept, val, sources)
     train_size = {s: int(measure[kept & ~val & (keys.source == i)].sum()) for i, s in enumerate(sources)}

@@ -54,6 +54,8 @@ def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
     return key
 
 
-def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Estimated Jaccard similarity of two documents from their signatures."""
-    return float(np.mean(a == b))
+def jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard similarity of documents from their signatures, row by row: the
+    fraction of equal entries along the last axis, so (n, num_perm) arrays give n
+    similarities (pair i compares a[i] with b[i]) and two single signatures give a scalar."""
+    return (a == b).mean(axis=-1)

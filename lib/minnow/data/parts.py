@@ -45,6 +45,17 @@ def index_range(total: int, part: int, parts: int) -> tuple[int, int]:
     return total * part // parts, total * (part + 1) // parts
 
 
+def part_settings(corpus: dict, source: str) -> dict:
+    """What a part job (prepare_part) reads of corpus `corpus` (a validated corpora entry)
+    for `source`: the source's reading options, the filters and the signature settings
+    (not the weights, split or threshold: those are dedup's)."""
+    return {
+        "options": {k: v for k, v in corpus["sources"][source].items() if k != "weight"},
+        "filters": corpus["filters"],
+        "signature": {k: corpus["dedup"][k] for k in ("num_perm", "ngram", "seed")},
+    }
+
+
 def _next_line_start(f, x: int) -> int:
     """The first position at or after x where a line starts."""
     if x == 0:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from minnow.data.dedup import dedup_corpus
 from minnow.data.mix import mix_part
+from minnow.data.parts import part_settings
 from minnow.data.prepare import prepare_part
 
 
@@ -18,13 +19,12 @@ def build_corpus(spec: dict, raw_parts: dict[str, list[Path]], out: Path) -> dic
     out = Path(out)
     prepared = {}
     for source, folders in raw_parts.items():
-        options = {k: v for k, v in spec["sources"][source].items() if k != "weight"}
-        signature = {k: spec["dedup"][k] for k in ("num_perm", "ngram", "seed")}
+        settings = part_settings(spec, source)
         prepared[source] = []
         for part, raw in enumerate(folders):
             base = out / "prepared" / source / f"part-{part:05d}"
             files = (Path(f"{base}.parquet"), Path(f"{base}.keys.parquet"), Path(f"{base}.json"))
-            prepare_part(source, raw, options, spec["filters"], signature, *files)
+            prepare_part(source, raw, settings["options"], settings["filters"], settings["signature"], *files)
             prepared[source].append(files)
     stats = dedup_corpus(
         spec,

@@ -46,8 +46,9 @@ def keys_schema(num_perm: int) -> pa.Schema:
     )
 
 
-class Counts:
-    """Documents and bytes per step, as stats.json reports them."""
+class PartStepCounts:
+    """Documents and bytes of one part per step (in, and dropped by each filter), as the part's
+    stats.json reports them."""
 
     def __init__(self):
         self.steps = defaultdict(lambda: {"documents": 0, "bytes": 0})
@@ -89,7 +90,7 @@ def _normalised(raw: list[Document], lowercase: bool) -> list[Document]:
     return docs
 
 
-def _kept(docs: list[Document], filters, counts: Counts) -> list[Document]:
+def _kept(docs: list[Document], filters, counts: PartStepCounts) -> list[Document]:
     """The documents that pass every filter (the first that fails is counted)."""
     kept = []
     for doc in docs:
@@ -138,7 +139,7 @@ def prepare_part(
     """Filter one raw part of `source` into survivors, dedup keys and stats; return the stats.
     `options`: the source's reading options in the corpus (lowercase, text_unit, text_field);
     `dedup`: num_perm, ngram and seed of the signatures."""
-    counts, rows, chain = Counts(), 0, build_filters(filters)
+    counts, rows, chain = PartStepCounts(), 0, build_filters(filters)
     with (
         atomic_path(survivors_out) as surv_tmp,
         atomic_path(keys_out) as keys_tmp,

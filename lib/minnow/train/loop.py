@@ -20,6 +20,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -48,17 +49,17 @@ class TrainConfig:
     beta1: float
     beta2: float
     grad_clip: float
-    optimizer: str  # adamw | muon
+    optimizer: Literal["adamw", "muon"]
     muon_lr: float
     eval_every: int
     eval_batches: int
     checkpoint_every: int
     log_every: int
-    precision: str  # auto | fp32 | bf16 | fp16
+    precision: Literal["auto", "fp32", "bf16", "fp16"]
     compile: bool
-    device: str  # auto | cpu | cuda | mps
+    device: Literal["auto", "cpu", "cuda", "mps"]
     seed: int
-    loss_on: str  # all | answers
+    loss_on: Literal["all", "answers"]
     gpus: int
 
     def identity(self) -> dict:
@@ -109,7 +110,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model = Transformer(model_cfg).to(self.device)
         self.dtype = devices.autocast_dtype(self.device, cfg.precision)
-        self.optimizer = optim.build(self.model, cfg, self.device.type in ("cpu", "cuda"), self.dtype)
+        self.optimizer = optim.build(self.model, cfg, self.device.type in ("cpu", "cuda"), autocast_dtype=self.dtype)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.step, self.best_val, self.history = 0, math.inf, {"train": [], "val": []}
         self.flops_per_step = self.tokens_per_step * self.model.flops_per_token()  # counted once, off the hot path

@@ -90,8 +90,9 @@ class Muon(torch.optim.Optimizer):
             torch._foreach_add_(params, updates)
 
 
-class Combined:
-    """Several optimizers stepped as one, for the loop (their state dicts kept apart)."""
+class MuonWithAdamW:
+    """The `muon` optimizer as the loop sees one: Muon for the block matrices and AdamW for
+    the rest, stepped, zeroed and saved together (their state dicts kept apart)."""
 
     def __init__(self, optimizers: list[torch.optim.Optimizer]):
         self.optimizers = optimizers
@@ -117,7 +118,7 @@ class Combined:
             o.load_state_dict(s)
 
 
-def build(model: torch.nn.Module, cfg, fused: bool, low_precision: torch.dtype | None = None):
+def build(model: torch.nn.Module, cfg, fused: bool, autocast_dtype: torch.dtype | None = None):
     """The optimizer `cfg.optimizer` names, each group remembering its base rate; Muon
     orthogonalises in bf16 where training autocasts to bf16 (as Muon's reference code does)."""
     adam = {"lr": cfg.lr, "betas": (cfg.beta1, cfg.beta2), "fused": fused}
@@ -128,13 +129,13 @@ def build(model: torch.nn.Module, cfg, fused: bool, low_precision: torch.dtype |
             p for n, p in model.named_parameters() if p.ndim == 2 and "embed_tokens" not in n and "lm_head" not in n
         ]
         rest = [p for n, p in model.named_parameters() if not any(p is h for h in hidden)]
-        optimizer = Combined(
+        optimizer = MuonWithAdamW(
             [
                 Muon(
                     hidden,
                     lr=cfg.muon_lr,
                     weight_decay=cfg.weight_decay,
-                    dtype=torch.bfloat16 if low_precision == torch.bfloat16 else torch.float32,
+                    dtype=torch.bfloat16 if autocast_dtype == torch.bfloat16 else torch.float32,
                 ),
                 torch.optim.AdamW([{"params": rest, "weight_decay": 0.0}], **adam),
             ]

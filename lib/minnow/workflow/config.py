@@ -228,13 +228,9 @@ def whole_text(config: dict, source: str) -> bool:
 def part_settings(config: dict, corpus: str, source: str) -> dict:
     """What prepare_part reads of a corpus: the source's reading options, the filters and
     the signature settings (not the weights, split or threshold: those are dedup's)."""
-    c = config["corpora"][corpus]
-    options = {k: v for k, v in c["sources"][source].items() if k != "weight"}
-    return {
-        "options": options,
-        "filters": c["filters"],
-        "signature": {k: c["dedup"][k] for k in ("num_perm", "ngram", "seed")},
-    }
+    from minnow.data import parts
+
+    return parts.part_settings(config["corpora"][corpus], source)
 
 
 def dedup_settings(config: dict, corpus: str) -> dict:
