@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
+# pytest-xdist workers for `make test` (files sharing a build stay on one worker: tests/conftest.py)
+TEST_WORKERS ?= 2
 
 .PHONY: setup run report test test-fast llama-cpp
 
@@ -26,7 +28,7 @@ llama-cpp: setup
 	tools/install_llama_cpp.sh $(BIN)/python
 
 test: setup llama-cpp
-	$(BIN)/python -m pytest -ra --durations=15
+	$(BIN)/python -m pytest -ra --durations=15 -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: setup
-	$(BIN)/python -m pytest -ra -m 'not slow'
+	$(BIN)/python -m pytest -ra -m 'not slow' -n $(TEST_WORKERS) --dist loadgroup

@@ -15,6 +15,18 @@ sys.path.insert(0, str(REPO / "tools"))
 from workflow_copy import copy_workflow  # noqa: E402  (found through the path set just above)
 
 
+# Test files whose tests read one session-wide build: pytest-xdist keeps them on one worker,
+# so the build is made once (every other file is a group of its own, as with --dist loadfile).
+SHARED_BUILDS = {"test_pipeline.py": "default_build", "test_downstream.py": "default_build"}
+
+
+def pytest_collection_modifyitems(items):
+    """One xdist group per test file (its module fixtures are built once), files sharing a
+    session build in one group; `make test` runs the suite as `-n 2 --dist loadgroup`."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(SHARED_BUILDS.get(item.path.name, str(item.path))))
+
+
 @pytest.fixture
 def workflow_copy(tmp_path) -> Path:
     """The workflow as a fresh clone would have it, in a temporary folder."""
