@@ -14,7 +14,6 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from workflow_copy import copy_workflow  # noqa: E402  (found through the path set just above)
 
-
 # Test files whose tests read one session-wide build: pytest-xdist keeps them on one worker,
 # so the build is made once (every other file is a group of its own, as with --dist loadfile).
 SHARED_BUILDS = {"test_pipeline.py": "default_build", "test_downstream.py": "default_build"}
