@@ -19,11 +19,12 @@ from workflow_copy import copy_workflow  # noqa: E402  (found through the path s
 SHARED_BUILDS = {"test_pipeline.py": "default_build", "test_downstream.py": "default_build"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
 def pytest_collection_modifyitems(items):
     """One xdist group per test file (its module fixtures are built once), files sharing a
     session build in one group; `make test` runs the suite as `-n 2 --dist loadgroup`."""
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(SHARED_BUILDS.get(item.path.name, str(item.path))))
+        item.add_marker(pytest.mark.xdist_group(SHARED_BUILDS.get(item.path.name, item.path.name)))
 
 
 @pytest.fixture
