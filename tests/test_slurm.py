@@ -106,6 +106,8 @@ def test_profile_runs_the_pipeline_through_slurm(cluster, workflow_copy, tmp_pat
         "squeue",
         "--slurm-init-seconds-before-status-checks",
         "2",
+        "--seconds-between-status-checks",  # a loopback cluster answers at once: poll every 2 s, not 10
+        "2",
         "--slurm-no-account",
         "results/nano/ppl.json",
     ]
