@@ -15,6 +15,9 @@ line them up.
 The data steps of a corpus (download, prepare, dedup, mix, tokenizer, shards)
 are grouped the same way under one corpus run, and the eval sets and reference
 scores under one evaluation run, so the table holds a handful of rows.
+`run_group` says which row a step's run belongs to (from the step and its
+wildcards) and `group_identity` what identifies that row; a row carries the
+`model` (or `corpus`) tag its steps carry, and its duration spans its steps.
 
 Finding or creating happens under a file lock next to the store (results/ is
 shared by a cluster's nodes), so concurrent steps of one model attach to one run.
