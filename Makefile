@@ -28,7 +28,7 @@ llama-cpp: setup
 	tools/install_llama_cpp.sh $(BIN)/python
 
 test: setup llama-cpp
-	$(BIN)/python -m pytest -ra --durations=15 -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -ra --durations=15 -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: setup
-	$(BIN)/python -m pytest -ra -m 'not slow' -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -ra -m 'not slow' -n $(TEST_WORKERS) --dist loadgroup

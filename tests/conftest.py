@@ -17,25 +17,12 @@ from workflow_copy import copy_workflow  # noqa: E402  (found through the path s
 # Test files whose tests read one session-wide build: pytest-xdist keeps them on one worker,
 # so the build is made once (every other file is a group of its own, as with --dist loadfile).
 SHARED_BUILDS = {"test_pipeline.py": "default_build", "test_downstream.py": "default_build"}
-# The files that take minutes, longest first (measured with --durations): run first, so that
-# two workers do not end with one of them alone on a long file.
-LONGEST = (
-    "test_pipeline.py",
-    "test_downstream.py",
-    "test_real_configs.py",
-    "test_corpus_parts.py",
-    "test_slurm.py",
-    "test_reruns.py",
-    "test_model_runs.py",
-)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
 def pytest_collection_modifyitems(items):
-    """The longest files first; one xdist group per test file (its module fixtures are built
-    once), files sharing a session build in one group. `make test` runs the suite as
-    `-n 2 --dist loadgroup --no-loadscope-reorder`, which hands out groups in this order."""
-    items.sort(key=lambda item: LONGEST.index(item.path.name) if item.path.name in LONGEST else len(LONGEST))
+    """One xdist group per test file (its module fixtures are built once), files sharing a
+    session build in one group; `make test` runs the suite as `-n 2 --dist loadgroup`."""
     for item in items:
         item.add_marker(pytest.mark.xdist_group(SHARED_BUILDS.get(item.path.name, item.path.name)))
 
