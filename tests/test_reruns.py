@@ -37,7 +37,7 @@ def config() -> dict:
     return {
         "experiment": "reruns",
         "sources": {"book": {"kind": "local", "paths": ["data/book/*.txt"]}},
-        "corpora": {"books": {"sources": {"book": {"weight": 1}}, "val_fraction": 0.1}},
+        "corpora": {"books": {"sources": {"book": {"weight": 1, "text_unit": "paragraph"}}, "val_fraction": 0.1}},
         "tokenizers": {"bpe": {"corpus": "books", "vocab_size": 400}},
         "models": {
             "mini": {

@@ -2,7 +2,8 @@
 
 input:  raw — the part's raw folder
 output: survivors — parquet (id, text, source, messages); dedup_keys — parquet (row, id, bytes,
-        words, MinHash signature); stats — documents and bytes in and dropped by each filter
+        words, stream, MinHash signature); stats — documents and bytes in, dropped by each filter
+        and skipped by each filter that leaves streams alone
 params: settings — the source's reading options, the corpus's filters, the signature settings
 """
 

@@ -3,7 +3,9 @@
 Two copies of the workflow build the same mixed corpus, one reading each source
 as one part and one as several (different counts per source); near-duplicates are
 planted in different parts and in different sources. Both must keep the same
-documents, with the same copies, in the same split, and count the same.
+documents, with the same copies, in the same split, and count the same. The book
+is read by paragraph: read as a stream, its documents would be the pieces the
+parts cut (tests/data/test_streams.py).
 """
 
 import collections
@@ -61,7 +63,7 @@ def config(parts: dict[str, int]) -> dict:
         "corpora": {
             "mixed": {
                 "sources": {
-                    "book": {"weight": 0.4},
+                    "book": {"weight": 0.4, "text_unit": "paragraph"},  # essays: a document each
                     "chat": {"weight": 0.3},
                     "guppy": {"weight": 0.3, "lowercase": True},
                 },

@@ -98,6 +98,7 @@ def keys_of(docs: list[tuple[int, int, str]], num_perm: int = 128, ngram: int = 
         id_value=np.array([int(i, 16) for i in ids], dtype=np.uint64),
         bytes=np.array([len(d[2]) for d in docs]),
         words=np.array([len(w) for w in word_lists]),
+        stream=np.zeros(len(docs), bool),
         signatures=signatures(hash_words(word_lists), num_perm, ngram, 0),
     )
 

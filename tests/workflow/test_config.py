@@ -34,7 +34,7 @@ def test_defaults_are_filled_in():
     validate(config, SCHEMA)
     corpus = config["corpora"]["default"]
     assert corpus["dedup"]["threshold"] == 0.8 and corpus["filters"]["repetition"]["min_words"] == 50
-    assert corpus["sources"]["pydocs"]["text_unit"] == "paragraph"
+    assert corpus["sources"]["pydocs"]["text_unit"] == "stream"  # a text file is one stream
     assert config["shard"]["batch_bytes"] == 1_000_000 and config["tokenizers"]["bpe4k"]["max_bytes"] == 10**9
     assert config["sources"]["guppy"]["parts"] is None
 

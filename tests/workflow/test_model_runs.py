@@ -47,7 +47,7 @@ def config(fish_lr: float = 3e-3) -> dict:
     return {
         "experiment": "compare",
         "sources": {"book": {"kind": "local", "paths": ["data/book.txt"]}},
-        "corpora": {"books": {"sources": {"book": {"weight": 1}}, "val_fraction": 0.1}},
+        "corpora": {"books": {"sources": {"book": {"weight": 1, "text_unit": "paragraph"}}, "val_fraction": 0.1}},
         "tokenizers": {"bpe": {"corpus": "books", "vocab_size": 400}},
         "models": {"fish": model(fish_lr), "carp": {**model(3e-3), "d_model": 48, "ffn_dim": 96}},
         "targets": ["fish", "carp"],

@@ -1,8 +1,12 @@
 """stats.json of a corpus: what each filter, dedup and the mix did to each source.
 
 The counts come from the parts' own stats (documents and bytes in, dropped by
-each filter) and from the dedup step's keys (duplicates, the split and the
-mix's copies), so the dedup job writes the whole file without reading a text.
+each filter, and skipped by each filter that leaves streams alone) and from the
+dedup step's keys (duplicates, the split and the mix's copies), so the dedup job
+writes the whole file without reading a text, but for the stream a tail split
+cuts in two (`cut_at_tail` counts it). So per source, train_before_mix plus
+val_before_mix is `in` less every `dropped_*` step, in bytes, and in documents
+once the `cut_at_tail` documents are added (each became two).
 """
 
 from collections import defaultdict
@@ -40,6 +44,10 @@ class CorpusSourceCounts:
             source = sources[keys.source[i]]
             self._add(source, f"dropped_{reason[i]}", 1, keys.bytes[i])
             self.duplicates[source][reason[i]][sources[keys.source[keeper[i]]]] += 1
+
+    def add_cut(self, source: str, size: int) -> None:
+        """Count a stream the tail split cut in two (its head to train, its tail to val)."""
+        self._add(source, "cut_at_tail", 1, size)
 
     def check(self, train_size: dict[str, int]) -> None:
         """Stop with a message if a source read nothing, or has nothing left for train."""

@@ -21,6 +21,7 @@ class Document:
     text: str
     source: str
     messages: list[dict] | None = None
+    stream: bool = False  # a text file kept whole, or a part of one (`readers.reads_streams`)
     id: str = ""
     words: list[str] | None = None  # filled once per document for the filters and MinHash
     word_hashes: object = None  # numpy uint64 array, `word_hashes.hash_words`

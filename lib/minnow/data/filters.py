@@ -9,6 +9,15 @@ word hashes (`repetition`), many times faster than datatrove's strings. Length a
 alphanumeric ratio are a line each, and language id uses py3langid, whose model
 ships in the wheel, so the offline default needs no download. Filters read the
 words and word hashes prepare_part computed once per document (`Document.words`).
+
+Length and repetition judge a web page by its shape: a page of a million
+characters is a dump, one whose lines repeat is boilerplate or spam. A stream (a
+book, a play or a code file read whole, `readers.reads_streams`) has the length of
+its file, or of the part the download cut, and repeats its speaker names, refrains
+and stage directions because that is its form, so these two filters leave stream
+documents alone (`for_streams`; stats.json counts them as `skipped_<filter>`).
+Alphanumeric ratio and language judge what the text is made of, and apply to
+every document.
 """
 
 from dataclasses import dataclass
@@ -36,6 +45,7 @@ class LengthFilter:
     min_chars: int
     max_chars: int
     name: str = "length"
+    for_streams = False  # a stream is as long as its file or part: its length says nothing of its quality
 
     def keep(self, doc: Document) -> bool:
         return self.min_chars <= len(doc.text) <= self.max_chars
@@ -47,6 +57,7 @@ class AlnumRatioFilter:
 
     min_ratio: float
     name: str = "alnum_ratio"
+    for_streams = True
 
     def keep(self, doc: Document) -> bool:
         visible, alnum = visible_and_alnum(doc.text, doc.words if doc.words is not None else words(doc.text))
@@ -90,6 +101,7 @@ class RepetitionFilter:
     """
 
     name = "repetition"
+    for_streams = False  # a play repeats its speakers' names, a poem its refrain: form, not boilerplate
 
     def __init__(self, min_words, dup_line_frac, dup_para_frac, top_n_grams, dup_n_grams):
         self.min_words = min_words
@@ -114,6 +126,7 @@ class LanguageFilter:
     """Keeps documents whose most likely language is allowed with enough confidence."""
 
     name = "language"
+    for_streams = True
 
     def __init__(self, allowed: list[str], min_score: float):
         from py3langid.langid import MODEL_FILE, LanguageIdentifier

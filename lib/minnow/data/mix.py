@@ -13,7 +13,9 @@ Val is mixed by the same factors but never upsampled (a source upsampled in trai
 keeps its val as it is), so validation measures the distribution training sees.
 
 mix_part, the last of the corpus stage's steps, applies the dedup step's drop
-list and plan to one part: its train and val parquet.
+list and plan to one part: its train and val parquet. Where the plan's tail split
+begins inside a stream, it cuts that document as dedup did (`split`): the head,
+with its own content id, to train, the tail to val.
 """
 
 import hashlib
@@ -26,7 +28,8 @@ import pyarrow.parquet as pq
 
 from minnow.atomic import atomic_path
 from minnow.data.prepare import SCHEMA
-from minnow.data.split import in_tail, is_val
+from minnow.data.split import cut, in_tail, is_cut, is_val
+from minnow.digests import content_id
 
 ROWS = 8192
 
@@ -63,23 +66,38 @@ def _dropped_rows(drops: Path, source: str, part: int) -> set[int]:
     return set(table.column("row").to_pylist())
 
 
-def _held_out(plan: dict, source: str, part: int):
-    """Whether the document at (id, row) of this part goes to val, by the plan's split rule."""
-    if plan["val_split"] == "tail":
-        start = (plan["tail_starts"] or {}).get(source)
-        return lambda doc_id, row: in_tail(part, row, start)
-    return lambda doc_id, row: is_val(doc_id, plan["val_fraction"], plan["seed"])
+def _piece(record: dict, text: str) -> dict:
+    """A piece of a cut stream as a document of its own: its text, with that text's content id."""
+    return {**record, "id": content_id(text), "text": text}
 
 
-def _batches(survivors: Path, dropped: set[int], held_out, factor: float, source: str, seed: int):
+def _splitter(plan: dict, source: str, part: int):
+    """The pieces of the document at (record, row) of this part, each with whether it goes to
+    val, by the plan's split rule: the document whole, or the stream the tail begins inside cut
+    in two."""
+    if plan["val_split"] == "hash":
+        return lambda record, row: [(is_val(record["id"], plan["val_fraction"], plan["seed"]), record)]
+    start = (plan["tail_starts"] or {}).get(source)
+
+    def pieces(record: dict, row: int) -> list[tuple[bool, dict]]:
+        if is_cut(part, row, start):
+            head, tail = cut(record["text"], start["byte"])
+            return [(False, _piece(record, head)), (True, _piece(record, tail))]
+        return [(in_tail(part, row, start), record)]
+
+    return pieces
+
+
+def _batches(survivors: Path, dropped: set[int], splitter, factor: float, source: str, seed: int):
     """Per batch of survivors, the copies of its kept documents for train and for val."""
     row = 0
     for batch in pq.ParquetFile(survivors).iter_batches(batch_size=ROWS):
         out = {"train": [], "val": []}
         for record in batch.to_pylist():
             if row not in dropped:
-                split, copies = assign(record["id"], source, held_out(record["id"], row), factor, seed)
-                out[split] += [record] * copies
+                for val, piece in splitter(record, row):
+                    split, copies = assign(piece["id"], source, val, factor, seed)
+                    out[split] += [piece] * copies
             row += 1
         yield out
 
@@ -91,7 +109,7 @@ def mix_part(survivors: Path, drops: Path, plan: Path, source: str, part: int, t
     batches = _batches(
         survivors,
         _dropped_rows(drops, source, part),
-        _held_out(plan, source, part),
+        _splitter(plan, source, part),
         plan["factors"][source],
         source,
         plan["seed"],

@@ -34,6 +34,6 @@ def normalize_text(text: str, lowercase: bool = False) -> str:
 def normalize(doc: Document, lowercase: bool = False) -> Document:
     """The document with its text (and each chat turn) normalised."""
     if doc.messages is None:
-        return Document(normalize_text(doc.text, lowercase), doc.source)
+        return Document(normalize_text(doc.text, lowercase), doc.source, stream=doc.stream)
     turns = [{"role": t["role"], "content": normalize_text(t["content"], lowercase)} for t in doc.messages]
     return Document("\n".join(t["content"] for t in turns), doc.source, turns)

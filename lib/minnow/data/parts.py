@@ -9,10 +9,12 @@ files (or the members of a fetched archive) by bytes, at record boundaries.
 Byte cuts: the files, in path order, form one stream of T bytes; part p of P owns
 the records that *start* in [p*T/P, (p+1)*T/P). A JSON-lines record starts at a
 line, a text document at a paragraph (which is also where a line of a `line`
-document can start); a parquet file, or a text file some corpus reads whole, is
-not cut and belongs to the part its first byte falls in. Each part finds its own
-cut points with the same rule, so the parts tile every file exactly, and the
-records a corpus reads do not depend on the number of parts.
+document can start); a parquet file, or a text file some corpus reads with
+`text_unit: file`, is not cut and belongs to the part its first byte falls in.
+Each part finds its own cut points with the same rule, so the parts tile every
+file exactly, and the records a corpus reads do not depend on the number of
+parts, but for a `stream` text file: each piece of it is one document, so there
+the parts choose where documents end (the text and its order stay the same).
 """
 
 import bisect
@@ -88,8 +90,10 @@ def _line_before_is_blank(f, start: int) -> bool:
     return _blank(collected)
 
 
-def _next_paragraph_start(f, x: int, size: int) -> int:
-    """The first position at or after x where a paragraph (non-blank line after a blank one) starts."""
+def next_paragraph_start(f, x: int, size: int) -> int:
+    """The first position at or after x where a paragraph (non-blank line after a blank one)
+    starts in the binary file `f` of `size` bytes, or `size` if none does (the first non-blank
+    line starts one). A tail split cuts a stream document by the same rule (`split.paragraph_start`)."""
     position = _next_line_start(f, x)
     previous_blank = _line_before_is_blank(f, position)
     f.seek(position)
@@ -108,7 +112,7 @@ def _cut(path: Path, x: int, size: int, unit: str) -> int:
     if x >= size:
         return size
     with open(path, "rb") as f:
-        return _next_line_start(f, x) if unit == "line" else _next_paragraph_start(f, x, size)
+        return _next_line_start(f, x) if unit == "line" else next_paragraph_start(f, x, size)
 
 
 def record_unit(path: Path, whole_text: bool) -> str:

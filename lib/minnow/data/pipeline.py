@@ -28,7 +28,7 @@ def build_corpus(spec: dict, raw_parts: dict[str, list[Path]], out: Path) -> dic
             prepared[source].append(files)
     stats = dedup_corpus(
         spec,
-        {s: [(keys, st) for _, keys, st in files] for s, files in prepared.items()},
+        prepared,
         out / "dedup" / "drops.parquet",
         out / "dedup" / "plan.json",
         out / "stats.json",

@@ -7,8 +7,10 @@ writes, in read order:
 
 - the survivors: `id` (content hash), `text`, `source`, `messages`;
 - their keys, all the global `dedup` step reads (never the text): row, id, bytes,
-  words (the mix's token measure) and the MinHash signature;
-- stats: documents and bytes in, and dropped by each filter.
+  words (the mix's token measure), whether it is a stream (a text file kept whole,
+  which a tail split may cut) and the MinHash signature;
+- stats: documents and bytes in, dropped by each filter, and skipped by each
+  filter that leaves streams alone (`minnow.data.filters`).
 
 Memory holds one batch of documents, whatever the part's size.
 """
@@ -25,7 +27,7 @@ from minnow.data.documents import Document, to_document
 from minnow.data.filters import build_filters, words
 from minnow.data.minhash import signatures
 from minnow.data.normalize import normalize
-from minnow.data.readers import read_records
+from minnow.data.readers import read_records, reads_streams
 from minnow.data.word_hashes import hash_words
 from minnow.digests import content_id
 
@@ -41,14 +43,15 @@ def keys_schema(num_perm: int) -> pa.Schema:
             ("id", pa.string()),
             ("bytes", pa.int64()),
             ("words", pa.int64()),
+            ("stream", pa.bool_()),
             ("signature", pa.binary(4 * num_perm)),
         ]
     )
 
 
 class PartStepCounts:
-    """Documents and bytes of one part per step (in, and dropped by each filter), as the part's
-    stats.json reports them."""
+    """Documents and bytes of one part per step (in, dropped or skipped by each filter), as the
+    part's stats.json reports them."""
 
     def __init__(self):
         self.steps = defaultdict(lambda: {"documents": 0, "bytes": 0})
@@ -65,8 +68,12 @@ def read_source(name: str, raw_dir: Path, options: dict):
     """Documents of one downloaded part, in manifest order."""
     manifest = json.loads((Path(raw_dir) / "manifest.json").read_text())
     for entry in manifest["files"]:
-        for record, where in read_records(Path(raw_dir) / entry["path"], options["text_unit"]):
-            yield to_document(record, name, where, options.get("text_field"))
+        path = Path(raw_dir) / entry["path"]
+        stream = reads_streams(path, options["text_unit"])
+        for record, where in read_records(path, options["text_unit"]):
+            doc = to_document(record, name, where, options.get("text_field"))
+            doc.stream = stream
+            yield doc
 
 
 def _batches(docs, size: int = BATCH):
@@ -90,12 +97,23 @@ def _normalised(raw: list[Document], lowercase: bool) -> list[Document]:
     return docs
 
 
+def _failed(doc: Document, filters, counts: PartStepCounts) -> str | None:
+    """The first filter that drops `doc`, or None. A stream passes the filters not made for
+    streams unjudged, and each counts it as skipped, so stats.json shows what was not applied."""
+    for f in filters:
+        if doc.stream and not f.for_streams:
+            counts.add(f"skipped_{f.name}", doc.text)
+        elif not f.keep(doc):
+            return f.name
+    return None
+
+
 def _kept(docs: list[Document], filters, counts: PartStepCounts) -> list[Document]:
     """The documents that pass every filter (the first that fails is counted)."""
     kept = []
     for doc in docs:
         counts.add("in", doc.text)
-        failed = next((f.name for f in filters if not f.keep(doc)), None)
+        failed = _failed(doc, filters, counts)
         if failed:
             counts.add(f"dropped_{failed}", doc.text)
         else:
@@ -119,6 +137,7 @@ def _write_batch(batch: list[Document], first_row: int, survivors, keys, dedup: 
                 "id": [d.id for d in batch],
                 "bytes": [len(d.text.encode("utf-8")) for d in batch],
                 "words": [len(d.words) for d in batch],
+                "stream": [d.stream for d in batch],
                 "signature": pa.array([s.tobytes() for s in sigs], pa.binary(4 * dedup["num_perm"])),
             },
             schema=keys.schema,

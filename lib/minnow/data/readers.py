@@ -1,5 +1,14 @@
 """Read raw files (JSONL, plain text, parquet) as records, each with its location.
 
+A text file is read by its corpus's `text_unit`. A book, a play or a code file is
+one stream: `stream` (the default) and `file` keep each raw text file whole, byte
+for byte, blank lines and all (normalisation then tidies it as it does every
+document), so the model reads the paragraph before the one it predicts and learns
+where paragraphs break. They differ only in how the download
+cuts a large file into parts (`minnow.data.parts`): a `stream` file may be cut at
+paragraph starts, each piece then a document, a `file` one never is. `paragraph`
+and `line` are for files that really hold a collection of short texts.
+
 Readers never trust their input: a line that is not UTF-8 or not JSON stops the
 step with the file and line in the message, since silently skipping it would
 change the corpus without anyone knowing.
@@ -11,7 +20,8 @@ from pathlib import Path
 
 from minnow.errors import InputError, at
 
-TEXT_UNITS = ("file", "paragraph", "line")
+STREAM_UNITS = ("stream", "file")
+TEXT_UNITS = (*STREAM_UNITS, "paragraph", "line")
 SUFFIXES = (".jsonl", ".txt", ".parquet")
 
 
@@ -50,15 +60,15 @@ def _paragraphs(path: Path) -> Iterator[tuple[dict, str]]:
         yield {"text": "".join(buffer)}, at(path, start)
 
 
-def read_text(path: Path, unit: str = "paragraph") -> Iterator[tuple[dict, str]]:
-    """Split a text file into documents: the whole file, blank-line paragraphs, or lines."""
+def read_text(path: Path, unit: str = "stream") -> Iterator[tuple[dict, str]]:
+    """Split a text file into documents: the whole (raw) file, blank-line paragraphs, or lines."""
     if unit == "paragraph":
         yield from _paragraphs(path)
     elif unit == "line":
         for number, line in _decoded_lines(path):
             if line.strip():
                 yield {"text": line}, at(path, number)
-    elif unit == "file":
+    elif unit in STREAM_UNITS:
         text = "".join(line for _, line in _decoded_lines(path))
         if text.strip():
             yield {"text": text}, at(path, 1)
@@ -88,7 +98,14 @@ def read_parquet(path: Path) -> Iterator[tuple[dict, str]]:
             yield record, f"{path}:row {row}"
 
 
-def read_records(path: str | Path, text_unit: str = "paragraph") -> Iterator[tuple[dict, str]]:
+def reads_streams(path: str | Path, text_unit: str) -> bool:
+    """Whether `read_records` yields this file's documents as streams: text kept whole (or in
+    the pieces its parts cut), which filters made for web pages leave alone and a tail split
+    may cut at a paragraph."""
+    return Path(path).suffix == ".txt" and text_unit in STREAM_UNITS
+
+
+def read_records(path: str | Path, text_unit: str = "stream") -> Iterator[tuple[dict, str]]:
     """Records of one raw file, by its suffix, with `file:line` locations."""
     path = Path(path)
     if path.suffix == ".jsonl":
