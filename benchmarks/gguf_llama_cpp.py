@@ -27,11 +27,13 @@ from minnow.generate import generate
 
 from bench_common import cpu_name
 
+WINDOWS = {"stride_fraction": 1.0}  # ppl.json's default protocol
+
 
 def eval_text(folder: Path) -> Path:
     """The model's val eval set, as the export stage scores it."""
     corpus = json.loads((folder / "config.json").read_text())["minnow_data"]["corpus"]
-    return folder.parent / "eval" / f"val-{corpus}.txt"
+    return folder.parent / "eval" / f"val-{corpus}.jsonl"
 
 
 def best_rate(run, tokens: int, repeats: int) -> float:
@@ -47,7 +49,7 @@ def best_rate(run, tokens: int, repeats: int) -> float:
 def minnow_row(folder: Path, text: Path, tokens: int, repeats: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     model, tok = model_folder.load_model(folder).eval(), tokenizer.load(folder / "tokenizer.json")
-    bpb = score(model, tok, {"val": text}, 0.5)["val"]["bits_per_byte"]
+    bpb = score(model, tok, {"val": text}, WINDOWS)["val"]["bits_per_byte"]
     start = [tokenizer.special_id(tok, "eos")]
     rate = best_rate(lambda: generate(model, start, tokens, temperature=0), tokens, repeats)
     return {"bytes": (folder / "model.safetensors").stat().st_size, "bits_per_byte": bpb, "tokens_per_s": rate}
@@ -57,7 +59,7 @@ def llama_cpp_row(folder: Path, dtype: str, out: Path, text: Path, tokens: int, 
     tok = tokenizer.load(folder / "tokenizer.json")
     context = model_folder.load_model(folder).cfg.context
     info = write_gguf(folder, out / f"{dtype}.gguf", dtype)
-    bpb = llama_cpp_scoring.score_gguf(out / f"{dtype}.gguf", tok, text, context, 0.5, threads)["bits_per_byte"]
+    bpb = llama_cpp_scoring.score_gguf(out / f"{dtype}.gguf", tok, text, context, WINDOWS, threads)["bits_per_byte"]
     llm = llama_cpp_scoring.load(out / f"{dtype}.gguf", context, threads, logits_all=False)
     marker = tokenizer.markers(tok)
     banned = {marker["eos"]: -1e9, marker["end"]: -1e9}

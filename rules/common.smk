@@ -125,12 +125,13 @@ def corpus_part_counts(wildcards):
 
 
 def dedup_input(wildcards):
-    """Every part's keys and stats, in the corpus's source order."""
+    """Every part's survivors, keys and stats, in the corpus's source order."""
     prepared = [
         f"results/corpus/{wildcards.corpus}/prepared/{s}/part-{p}"
         for s, p in corpus_parts(wildcards.corpus)
     ]
     return {
+        "survivors": [f"{path}.parquet" for path in prepared],
         "dedup_keys": [f"{path}.keys.parquet" for path in prepared],
         "stats": [f"{path}.json" for path in prepared],
     }
@@ -255,8 +256,8 @@ def model_eval_gpus(wildcards):
     return min(model_gpus(wildcards), 1)
 
 
-def model_val_text(wildcards):
-    return f"results/eval/{model_eval_sets(wildcards)[0]}.txt"
+def model_val_set(wildcards):
+    return f"results/eval/{model_eval_sets(wildcards)[0]}.jsonl"
 
 
 def perplexity_inputs(wildcards):
@@ -264,7 +265,7 @@ def perplexity_inputs(wildcards):
     return {
         "weights": f"results/{wildcards.model}/model.safetensors",
         "tokenizer": f"results/{wildcards.model}/tokenizer.json",
-        "texts": [f"results/eval/{s}.txt" for s in sets],
+        "documents": [f"results/eval/{s}.jsonl" for s in sets],
         "metas": [f"results/eval/{s}.json" for s in sets],
         "references": [
             f"results/references/{r}/{s}.json"

@@ -2,7 +2,7 @@ rule export:
     input:
         weights="results/{model}/model.safetensors",
         tokenizer="results/{model}/tokenizer.json",
-        text=model_val_text,
+        documents=model_val_set,
     output:
         quant="results/{model}/export/quant.json",
         int8="results/{model}/export/int8.safetensors",
@@ -22,7 +22,7 @@ rule export:
         gpu=model_eval_gpus,
     params:
         gguf_types=config["export"]["gguf_types"],
-        stride_fraction=config["evaluation"]["stride_fraction"],
+        windows=minnow_config.window_protocol(config),
         llama_cpp=packages.version("llama-cpp-python"),
         code=code("export"),
     script:

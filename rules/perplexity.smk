@@ -2,7 +2,7 @@ rule eval_set:
     input:
         unpack(eval_set_input),
     output:
-        text="results/eval/{evalset}.txt",
+        documents="results/eval/{evalset}.jsonl",
         meta="results/eval/{evalset}.json",
     log:
         "results/logs/eval_set/{evalset}.log",
@@ -17,7 +17,7 @@ rule eval_set:
 
 rule reference_perplexity:
     input:
-        text="results/eval/{evalset}.txt",
+        documents="results/eval/{evalset}.jsonl",
     output:
         "results/references/{reference}/{evalset}.json",
     log:
@@ -30,7 +30,7 @@ rule reference_perplexity:
         files=reference_files,
         version=reference_version,
         context=config["evaluation"]["reference_context"],
-        stride_fraction=config["evaluation"]["stride_fraction"],
+        protocol=minnow_config.window_protocol(config),
         code=code("reference_perplexity"),
     script:
         "../workflow_scripts/reference_perplexity.py"

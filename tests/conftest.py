@@ -16,7 +16,11 @@ from workflow_copy import copy_workflow  # noqa: E402  (found through the path s
 
 # Test files whose tests read one session-wide build: pytest-xdist keeps them on one worker,
 # so the build is made once (every other file is a group of its own, as with --dist loadfile).
-SHARED_BUILDS = {"test_pipeline.py": "default_build", "test_downstream.py": "default_build"}
+SHARED_BUILDS = {
+    "test_pipeline.py": "default_build",
+    "test_downstream.py": "default_build",
+    "test_lm_eval_rolling.py": "default_build",
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks

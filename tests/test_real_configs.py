@@ -25,6 +25,8 @@ import yaml
 from snakemake.utils import update_config, validate
 
 from minnow import tokenizer
+from minnow.data.normalize import normalize_text
+from minnow.eval import eval_sets
 from minnow.shards import TokenShards
 from minnow.workflow import config as minnow_config
 
@@ -356,7 +358,7 @@ def test_wikitext103_trains_on_train_and_scores_the_test_split(workflow_copy, tm
         workflow_copy,
         overlay,
         "results/shards/wikitext103/wt32k/meta.json",
-        "results/eval/wikitext103-test.txt",
+        "results/eval/wikitext103-test.jsonl",
         env=offline,
     )
 
@@ -365,8 +367,10 @@ def test_wikitext103_trains_on_train_and_scores_the_test_split(workflow_copy, tm
     blank = sum(1 for r in train if not r["text"].strip())
     assert stats["sources"]["wikitext103"]["dropped_length"]["documents"] >= blank
     assert_shards_hold_the_corpus(workflow_copy, "wikitext103", "wt32k", 32000)
-    scored = (workflow_copy / "results/eval/wikitext103-test.txt").read_bytes().decode()
-    assert scored == "\n\n".join(r["text"] for r in test if r["text"].strip())  # the whole split, fits max_bytes
+    scored = eval_sets.read_documents(workflow_copy / "results/eval/wikitext103-test.jsonl")
+    pages = "".join(r["text"] for r in test).split(" = ")[1::2]  # each article's title
+    assert len(scored) == 4 and [d.split(" = ")[1] for d in scored] == pages  # a document per article
+    assert "".join(scored) == "".join(r["text"] for r in test)  # the whole split, fits max_bytes
     meta = json.loads((workflow_copy / "results/eval/wikitext103-test.json").read_text())
     assert meta["spec"]["name"] == "wikitext-103-raw-v1" and meta["spec"]["split"] == "test" and not meta["capped"]
 
@@ -397,7 +401,10 @@ def test_shakespeare_char_model_runs_to_samples(workflow_copy):
     )
 
     tok = tokenizer.load(workflow_copy / "results/shakespeare-char/tokenizer.json")
-    train = split_texts(workflow_copy, "shakespeare", "train")
+    train, val = (split_texts(workflow_copy, "shakespeare", split) for split in ("train", "val"))
+    assert len(train) == len(val) == 1  # one stream, its tail held out as nanoGPT holds it out
+    assert train[0] + val[0] == normalize_text(text) and train[0].endswith("\n\n")  # cut where a speech starts
+    assert 0.09 < len(val[0].encode()) / len(normalize_text(text).encode()) <= 0.1
     specials = set(tokenizer.SPECIAL_TOKENS.values())
     characters = set(tok.get_vocab()) - specials - set(tokenizer.BYTE_TOKENS)
     assert characters == set("".join(train))  # min_frequency 1: every character of the train split, no other

@@ -1,7 +1,7 @@
-"""eval_set: write the exact text every model is scored on, capped in bytes.
+"""eval_set: write the exact documents every model is scored on, capped in bytes.
 
 input:  val — the corpus's val parts (for val-<corpus> sets only)
-output: text — results/eval/{evalset}.txt; meta — its origin, size, cap, sha256
+output: documents — results/eval/{evalset}.jsonl; meta — its origin, size, cap, sha256
 params: spec — kind (corpus_val, local, hf) and its settings; files — digests of the local
         files it reads (a rerun trigger); max_bytes — the cap
 """
@@ -18,7 +18,7 @@ with tracking.step_run(snakemake, step="eval_set") as run:
         snakemake.wildcards.evalset,
         snakemake.params.spec,
         val_parts,
-        Path(out.text),
+        Path(out.documents),
         Path(out.meta),
         snakemake.params.max_bytes,
     )

@@ -1,9 +1,9 @@
 """export: quantize a model (int8, int4-g128, mixed), write its HF folder and GGUF files.
 
-input:  weights, tokenizer — the model folder's files; text — its val eval set
+input:  weights, tokenizer — the model folder's files; documents — its val eval set
 output: quant — quant.json (sizes, compression, bits-per-byte deltas); the three
         quantized safetensors; hf — a Hugging Face folder; gguf — one file per type
-params: gguf_types; stride_fraction — the perplexity protocol the deltas use; llama_cpp —
+params: gguf_types; windows — the window protocol the deltas use (ppl.json's); llama_cpp —
         the installed llama-cpp-python (installing it reruns export, which then scores each GGUF)
 """
 
@@ -20,10 +20,10 @@ with tracking.step_run(snakemake, step="export") as run:
     out = snakemake.output
     report = export(
         Path(snakemake.input.weights).parent,
-        Path(snakemake.input.text),
+        Path(snakemake.input.documents),
         Path(out.quant).parent,
         snakemake.params.gguf_types,
-        snakemake.params.stride_fraction,
+        snakemake.params.windows,
         snakemake.threads,
     )
     write_json(out.quant, report)

@@ -1,6 +1,6 @@
 """perplexity: score a model on its eval sets and gather the references' scores into ppl.json.
 
-input:  weights, tokenizer — the model folder's files; texts, metas — eval sets (one per
+input:  weights, tokenizer — the model folder's files; documents, metas — eval sets (one per
         params.sets); references — one JSON per (eval set, reference), in params order
 output: results/{model}/ppl.json
 params: protocol — the evaluation config; sets — eval set names; references — reference names
@@ -22,7 +22,7 @@ with tracking.step_run(snakemake, step="perplexity") as run:
     result = build_ppl_json(
         snakemake.wildcards.model,
         Path(inp.weights).parent,
-        dict(zip(p.sets, map(Path, inp.texts), strict=True)),
+        dict(zip(p.sets, map(Path, inp.documents), strict=True)),
         dict(zip(p.sets, map(Path, inp.metas), strict=True)),
         references,
         p.protocol,

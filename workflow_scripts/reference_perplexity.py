@@ -1,22 +1,22 @@
 """reference_perplexity: score one reference model on one eval set (cached per pair).
 
-input:  text — results/eval/{evalset}.txt
+input:  documents — results/eval/{evalset}.jsonl
 output: results/references/{reference}/{evalset}.json — metrics, or why an optional one was skipped
 params: reference — hf id or GGUF; version — the installed package of a packaged GGUF
-        (a new wheel rescores); context — the reference window; stride_fraction
+        (a new wheel rescores); context — the reference window; protocol — the window protocol
 """
 
 import torch
 
 from minnow.atomic import write_json
 from minnow.eval import references
-from minnow.eval.eval_sets import read_text
+from minnow.eval.eval_sets import read_documents
 from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="reference_perplexity") as run:
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params
-    text = read_text(snakemake.input.text)
-    result = references.evaluate(snakemake.wildcards.reference, p.reference, text, p.context, p.stride_fraction)
+    documents = read_documents(snakemake.input.documents)
+    result = references.evaluate(snakemake.wildcards.reference, p.reference, documents, p.context, p.protocol)
     write_json(snakemake.output[0], result)
     run.log_metrics(tracking.numeric_leaves(result))

@@ -3,6 +3,7 @@ tools/install_llama_cpp.sh): every type loads, tokenizes as minnow does, compute
 minnow's logits within each type's tolerance, continues prompts greedily as minnow
 does, and chats through the template in its metadata."""
 
+import json
 import shutil
 
 import pytest
@@ -156,12 +157,14 @@ def test_chat_template_in_the_metadata_renders_minnows_prompt(ggufs, assistant, 
 def test_llama_cpp_bits_per_byte_match_minnows_on_the_same_windows(model_folder, tmp_path):
     from minnow.eval.scoring import score_folder
 
-    text = tmp_path / "val.txt"
-    text.write_text("the little fish swims past the castle.\nblub! i am a small fish and i like flakes.\n" * 20)
-    ours = score_folder(model_folder, {"val": text}, 0.5)["val"]
+    text = tmp_path / "val.jsonl"
+    docs = ["the little fish swims past the castle.\n" * 20, "blub! i am a small fish and i like flakes.", "hi!"]
+    text.write_text("".join(json.dumps({"text": d}) + "\n" for d in docs))
+    windows = {"stride_fraction": 0.5, "batch_tokens": 256}  # several documents and windows per batch
+    ours = score_folder(model_folder, {"val": text}, windows)["val"]
     write_gguf(model_folder, tmp_path / "f32.gguf", "f32")
     tok = tokenizer.load(model_folder / "tokenizer.json")
-    theirs = llama_cpp_scoring.score_gguf(tmp_path / "f32.gguf", tok, text, ours["context"], 0.5, threads=2)
+    theirs = llama_cpp_scoring.score_gguf(tmp_path / "f32.gguf", tok, text, ours["context"], windows, threads=2)
     assert theirs["engine"] == f"llama-cpp-python {llama_cpp_scoring.version()}"
     assert theirs["bits_per_byte"] == pytest.approx(ours["bits_per_byte"], abs=1e-3)
 

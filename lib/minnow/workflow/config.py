@@ -169,6 +169,12 @@ def perplexity_protocol(config: dict) -> dict:
     return {k: v for k, v in config["evaluation"].items() if k != "downstream"}
 
 
+def window_protocol(config: dict) -> dict:
+    """How documents are cut into windows and batched: what every scorer of the same
+    documents shares (the perplexity, reference and export stages)."""
+    return {k: config["evaluation"][k] for k in ("stride_fraction", "batch_tokens")}
+
+
 def downstream(config: dict) -> dict:
     """evaluation.downstream, its defaults filled in."""
     return with_defaults("downstream", config["evaluation"].get("downstream", {}))
