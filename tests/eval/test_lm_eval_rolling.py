@@ -33,14 +33,15 @@ def scored(default_build, tmp_path_factory):
     docs = folder / "docs.jsonl"
     docs.write_text("".join(json.dumps({"text": d}) + "\n" for d in documents()), encoding="utf-8")
     extra = folder / "docs.yaml"
-    settings = {"max_bytes": 10**6, "eval_sets": {"readme": {"kind": "local", "path": str(docs)}}}
+    settings = {"eval_sets": {"readme": {"kind": "local", "path": str(docs)}}}  # under the default cap
     extra.write_text(yaml.safe_dump({"evaluation": settings}))
-    assert planned_rules(folder, "--configfile", str(extra), "results/tiny/ppl.json") == {
+    # the target first: --configfile takes every path after it
+    assert planned_rules(folder, "results/tiny/ppl.json", "--configfile", str(extra)) == {
         "eval_set": 1,
         "reference_perplexity": 1,
         "perplexity": 1,
     }
-    snakemake(folder, "--configfile", str(extra), "results/tiny/ppl.json")
+    snakemake(folder, "results/tiny/ppl.json", "--configfile", str(extra))
     return folder, json.loads((folder / "results/tiny/ppl.json").read_text())["eval_sets"]["readme"]
 
 
