@@ -252,8 +252,14 @@ def model_gpus(wildcards):
 
 
 def model_eval_gpus(wildcards):
-    """Scoring, sampling and export run in one process: at most one GPU."""
-    return min(model_gpus(wildcards), 1)
+    """Scoring, sampling and export run in one process: at most one GPU, none where
+    evaluation.device is cpu."""
+    return min(model_gpus(wildcards), reference_gpus())
+
+
+def reference_gpus(wildcards=None):
+    """A reference is scored where evaluation.device says: on a GPU unless it says cpu."""
+    return 0 if config["evaluation"]["device"] == "cpu" else 1
 
 
 def model_val_set(wildcards):

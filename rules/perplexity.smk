@@ -25,6 +25,8 @@ rule reference_perplexity:
     benchmark:
         "results/benchmarks/reference_perplexity/{reference}/{evalset}.tsv"
     threads: 8
+    resources:
+        gpu=reference_gpus,
     params:
         reference=reference_spec,
         files=reference_files,

@@ -10,6 +10,7 @@ rule samples:
         gpu=model_eval_gpus,
     params:
         samples=config["samples"],
+        device=config["evaluation"]["device"],
         code=code("samples"),
     script:
         "../workflow_scripts/samples.py"

@@ -96,6 +96,7 @@ def test_ppl_json_beats_a_unigram_baseline_and_lists_the_reference(default_build
     text = "".join(docs)
     assert val["documents"] == len(docs) == val["model"]["documents"] > 100
     assert val["bytes"] == len(text.encode()) <= ppl["protocol"]["max_bytes"] == val["max_bytes"]
+    assert ppl["model"]["device"] == val["model"]["device"] == "cpu" and ppl["protocol"]["device"] == "auto"
     train = np.concatenate(
         [np.asarray(a) for a in TokenShards(default_build / "results/shards/default/bpe4k", "train").arrays]
     )

@@ -165,4 +165,5 @@ def test_profile_sends_gpu_rules_to_the_gpu_partition_with_the_presets_gpus(work
     gpus = yaml.safe_load((REPO / "config/config.yaml").read_text())["models"]["large"]["train"]["gpus"]
     assert "slurm_partition=gpu" in plan["train"] and f"gpu={gpus}" in plan["train"]
     assert "slurm_partition=gpu" in plan["perplexity"] and "gpu=1" in plan["perplexity"]
+    assert "slurm_partition=gpu" in plan["reference_perplexity"] and "gpu=1" in plan["reference_perplexity"]
     assert "slurm_partition=cpu" in plan["shard"] and "gpu=" not in plan["shard"]

@@ -28,6 +28,7 @@ with tracking.step_run(snakemake, step="perplexity") as run:
         p.protocol,
     )
     write_json(snakemake.output[0], result)
+    run.log_params({"device_used": result["model"]["device"]})
     scores = {s: {"model": v["model"], "ref": v["references"]} for s, v in result["eval_sets"].items()}
     run.log_metrics(tracking.numeric_leaves(scores))
     run.log_model_metrics(bits_per_byte_columns(result))

@@ -20,3 +20,5 @@ with tracking.step_run(snakemake, step="reference_perplexity") as run:
     result = references.evaluate(snakemake.wildcards.reference, p.reference, documents, p.context, p.protocol)
     write_json(snakemake.output[0], result)
     run.log_metrics(tracking.numeric_leaves(result))
+    if "device" in result:
+        run.log_params({"device_used": result["device"]})

@@ -2,16 +2,18 @@
 
 input:  weights, tokenizer — the model folder's files
 output: results/{model}/samples.md
-params: samples — prompts, chat questions and sampling settings
+params: samples — prompts, chat questions and sampling settings; device — evaluation.device
 """
 
 from pathlib import Path
 
+from minnow import devices
 from minnow.samples import write_samples
 from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="samples") as run:
-    spec = snakemake.params.samples
-    page = write_samples(Path(snakemake.input.weights).parent, spec, Path(snakemake.output[0]))
+    spec, device = snakemake.params.samples, snakemake.params.device
+    page = write_samples(Path(snakemake.input.weights).parent, spec, Path(snakemake.output[0]), device)
+    run.log_params({"device_used": str(devices.eval_device(device))})
     run.log_metrics({"prompts": len(spec["prompts"]), "chat_prompts": len(spec["chat"]), "characters": len(page)})
     run.log_artifact(snakemake.output[0])

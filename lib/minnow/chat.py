@@ -12,8 +12,6 @@ import time
 import uuid
 from pathlib import Path
 
-import torch
-
 from minnow import devices, model_folder, tokenizer
 from minnow.errors import InputError
 from minnow.generate import generate
@@ -29,15 +27,6 @@ def check_folder(folder: Path) -> None:
     missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
     if missing:
         raise InputError(f"{folder}: not a model folder (missing {', '.join(missing)})")
-
-
-def pick_device(name: str) -> torch.device:
-    device = devices.pick_device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device cuda: no CUDA GPU is available here")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise InputError("device mps: no Apple GPU is available here")
-    return device
 
 
 def check_messages(messages: list[dict]) -> None:
@@ -93,7 +82,7 @@ class Assistant:
         folder = Path(folder)
         check_folder(folder)
         lowercase = bool(model_folder.model_info(folder).get("minnow_data", {}).get("lowercase", False))
-        model = model_folder.load_model(folder).to(pick_device(device))
+        model = model_folder.load_model(folder).to(devices.eval_device(device))
         return cls(model, tokenizer.load(folder / "tokenizer.json"), lowercase, folder.resolve().name)
 
     def prompt_budget(self, max_tokens: int) -> int:

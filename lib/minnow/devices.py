@@ -1,9 +1,11 @@
-"""Where training runs: device choice, mixed precision, distributed setup, peak FLOP/s."""
+"""Where training and evaluation run: device choice, mixed precision, distributed setup, peak FLOP/s."""
 
 import os
 
 import torch
 import torch.distributed as dist
+
+from minnow.errors import InputError
 
 # Peak dense bf16 FLOP/s by device name, most specific name first (an "L40S" is not an "L4").
 PEAK_FLOPS = (
@@ -28,6 +30,24 @@ def pick_device(preference: str = "auto") -> torch.device:
     if preference == "auto":
         return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
     return torch.device(preference)
+
+
+def available_device(preference: str = "auto") -> torch.device:
+    """`pick_device`, refusing a device this machine does not have (a config naming cuda
+    run on a laptop) with a message instead of a crash deep inside the first `.to()`."""
+    device = pick_device(preference)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device cuda: no CUDA GPU is available here (set the device to auto or cpu)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError("device mps: no Apple GPU is available here (set the device to auto or cpu)")
+    return device
+
+
+def eval_device(preference: str = "auto") -> torch.device:
+    """Where a stage scores or samples a model (`evaluation.device`), in exact fp32: TF32 off,
+    so that a GPU's bits/byte equal the CPU's to 1e-4 and a figure does not depend on the card."""
+    allow_tf32("fp32")
+    return available_device(preference)
 
 
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:

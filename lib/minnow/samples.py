@@ -41,7 +41,8 @@ def render(assistant: Assistant, spec: dict) -> str:
     return "\n".join(lines)
 
 
-def write_samples(folder: Path, spec: dict, out: Path) -> str:
-    page = render(Assistant.load(folder), spec)
+def write_samples(folder: Path, spec: dict, out: Path, device: str = "auto") -> str:
+    """samples.md of the model in `folder`, generated on `device` (evaluation.device)."""
+    page = render(Assistant.load(folder, device), spec)
     write_text(out, page)
     return page

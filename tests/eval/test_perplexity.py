@@ -108,6 +108,36 @@ def test_batched_windows_equal_one_forward_per_window(model, batch_tokens):
     assert all(rows * width <= max(batch_tokens, width) for rows, width in forwards)
 
 
+def test_batches_go_to_the_device_asked_for_and_only_sums_come_back(model):
+    """The device-agnostic path, proved on the CPU: inputs are sent where `device` says,
+    whatever device the logits come from, the sums are host floats."""
+    seen = []
+
+    def logits(x):
+        seen.append(x.device)
+        return model(x)[0]
+
+    docs = [[1, 2, 3] * 30, [4, 5] * 7]
+    got = perplexity.document_nll(logits, docs, 0, 64, 64, device=torch.device("cpu"))
+    assert seen and all(d == torch.device("cpu") for d in seen)
+    assert got == pytest.approx(perplexity.document_nll(lambda x: model(x)[0], docs, 0, 64, 64), rel=0)
+
+
+def test_our_model_is_scored_on_the_evaluation_device_and_says_which(model_folder, tmp_path):
+    """evaluation.device reaches the model; a device this machine lacks stops with a message."""
+    from minnow.errors import InputError
+    from minnow.eval.scoring import score_folder
+
+    (tmp_path / "set.jsonl").write_text('{"text": "hello little fish"}\n{"text": "what do you eat?"}\n')
+    sets = {"val": tmp_path / "set.jsonl"}
+    [cpu] = score_folder(model_folder, sets, {"stride_fraction": 1.0, "device": "cpu"}).values()
+    [auto] = score_folder(model_folder, sets, {"stride_fraction": 1.0}).values()
+    assert cpu["device"] == auto["device"] == "cpu" and cpu["bits_per_byte"] == auto["bits_per_byte"]
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA GPU is available here"):
+            score_folder(model_folder, sets, {"stride_fraction": 1.0, "device": "cuda"})
+
+
 def test_documents_are_scored_apart_not_as_one_stream(model):
     a, b = [5, 6, 7, 8] * 4, [9, 10, 11] * 5
     apart = perplexity.document_nll(lambda x: model(x)[0], [a, b], 0, 64, 64)

@@ -61,13 +61,14 @@ def test_impossible_model_shapes_and_schedules_are_named():
     validate(config, SCHEMA)
     tiny = config["models"]["tiny"]
     tiny.update(n_heads=3, n_kv_heads=2)
-    tiny["train"].update(min_lr=1.0, warmup_steps=10_000)
+    tiny["train"].update(min_lr=1.0, warmup_steps=10_000, micro_batch=5)
     with pytest.raises(InputError) as err:
         minnow_config.check(config)
     message = str(err.value)
     assert "models.tiny.n_heads: d_model 128 must split into n_heads 3" in message
     assert "models.tiny.n_kv_heads: n_heads 3 must be a multiple of n_kv_heads 2" in message
     assert "models.tiny.train.min_lr" in message and "models.tiny.train.warmup_steps" in message
+    assert "models.tiny.train.micro_batch: 5 does not divide batch_size x grad_accum (16)" in message
 
 
 def test_dangling_references_are_named():

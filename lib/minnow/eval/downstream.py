@@ -15,6 +15,7 @@ import json
 import logging
 from pathlib import Path
 
+from minnow import devices
 from minnow.errors import InputError
 from minnow.eval import references
 
@@ -49,14 +50,6 @@ def reference_args(spec: dict) -> dict:
     return {"pretrained": str(path.parent), "gguf_file": path.name, "dtype": "float32"}
 
 
-def _device(setting: str) -> str:
-    import torch
-
-    if setting != "auto":
-        return setting
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def evaluate(model_args: dict, settings: dict) -> dict:
     """Run lm-eval's Python API on the configured tasks; the summary downstream.json keeps.
     The model loads once and serves every few-shot group."""
@@ -68,7 +61,7 @@ def evaluate(model_args: dict, settings: dict) -> dict:
     if include and not Path(include).is_dir():
         raise InputError(f"evaluation.downstream.include_path: {include} is not a folder of lm-eval task YAMLs")
     manager = TaskManager(include_path=include)
-    lm = HFLM(**model_args, batch_size=settings["batch_size"], device=_device(settings["device"]))
+    lm = HFLM(**model_args, batch_size=settings["batch_size"], device=str(devices.eval_device(settings["device"])))
     merged = {"results": {}, "n-shot": {}, "n-samples": {}}
     for fewshot, tasks in fewshot_groups(settings).items():
         try:

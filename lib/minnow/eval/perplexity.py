@@ -16,7 +16,8 @@ summed bytes and words of the documents; neither depends on the tokenizer.
 
 Windows are scored in batches: sorted by length and packed up to `batch_tokens`
 tokens per forward (right-padded; a causal model's real positions never see the
-padding), so thousands of short documents cost a few dozen forwards.
+padding), so thousands of short documents cost a few dozen forwards. The batches go to
+the model's device; only the per-window sums come back.
 """
 
 import math
@@ -91,8 +92,8 @@ def _batches(spans: list[tuple[int, int, int, int]], batch_tokens: int):
         yield batch
 
 
-def _batch_nll(logits_fn: LogitsFn, sequences: list[torch.Tensor], batch) -> torch.Tensor:
-    """Summed NLL of each span's scored tokens, one forward for the batch."""
+def _batch_nll(logits_fn: LogitsFn, sequences: list[torch.Tensor], batch, device) -> torch.Tensor:
+    """Summed NLL of each span's scored tokens, one forward for the batch on `device`."""
     width = batch[0][2] - batch[0][1]
     x = torch.zeros(len(batch), width, dtype=torch.long)
     rows, cols, targets = [], [], []
@@ -101,11 +102,11 @@ def _batch_nll(logits_fn: LogitsFn, sequences: list[torch.Tensor], batch) -> tor
         rows += [i] * scored
         cols += range(end - begin - scored, end - begin)
         targets.append(sequences[doc][end - scored + 1 : end + 1])
-    logits = logits_fn(x)[rows, cols].float()
-    nll = torch.nn.functional.cross_entropy(logits, torch.cat(targets), reduction="none")
+    logits = logits_fn(x.to(device))[rows, cols].float()
+    nll = torch.nn.functional.cross_entropy(logits, torch.cat(targets).to(logits.device), reduction="none")
     counts = torch.tensor([scored for *_, scored in batch])
     return torch.zeros(len(batch), dtype=torch.float64).index_add_(
-        0, torch.arange(len(batch)).repeat_interleave(counts), nll.double()
+        0, torch.arange(len(batch)).repeat_interleave(counts), nll.double().cpu()
     )
 
 
@@ -117,13 +118,15 @@ def document_nll(
     context: int,
     stride: int,
     batch_tokens: int = BATCH_TOKENS,
+    device: torch.device | str = "cpu",
 ) -> list[float]:
-    """Summed NLL (nats) of each document's tokens, each scored on its own from `start_id`."""
+    """Summed NLL (nats) of each document's tokens, each scored on its own from `start_id`;
+    `device` is where `logits_fn` wants its input."""
     sequences = [torch.tensor([start_id, *ids], dtype=torch.long) for ids in documents]
     spans = [(d, *w) for d, ids in enumerate(documents) for w in windows(len(ids), context, stride)]
     totals = [0.0] * len(documents)
     for batch in _batches(spans, batch_tokens):
-        for (doc, *_), nll in zip(batch, _batch_nll(logits_fn, sequences, batch).tolist(), strict=True):
+        for (doc, *_), nll in zip(batch, _batch_nll(logits_fn, sequences, batch, device).tolist(), strict=True):
             totals[doc] += nll
     return totals
 
@@ -136,7 +139,8 @@ def score_documents(
     context: int,
     stride: int,
     batch_tokens: int = BATCH_TOKENS,
+    device: torch.device | str = "cpu",
 ) -> dict:
     """Metrics of documents (their texts and token ids), each scored on its own."""
-    nll = document_nll(logits_fn, token_ids, start_id, context, stride, batch_tokens)
+    nll = document_nll(logits_fn, token_ids, start_id, context, stride, batch_tokens, device)
     return metrics(math.fsum(nll), sum(map(len, token_ids)), documents)

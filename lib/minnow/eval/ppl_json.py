@@ -41,6 +41,7 @@ def build_ppl_json(
         "parameters": _parameters(folder),
         "vocab_size": info["vocab_size"],
         "context": info["max_position_embeddings"],
+        "device": next(iter(ours.values()))["device"],
         **info.get("minnow_data", {}),
     }
     return {"model": model, "protocol": {**PROTOCOL, **protocol}, "eval_sets": entries}

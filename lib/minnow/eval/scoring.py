@@ -7,7 +7,7 @@ reference scores: the reference stage's code digest does not reach this module.
 
 from pathlib import Path
 
-from minnow import model_folder, tokenizer
+from minnow import devices, model_folder, tokenizer
 from minnow.errors import InputError
 from minnow.eval.eval_sets import read_documents
 from minnow.eval.perplexity import BATCH_TOKENS, score_documents
@@ -19,14 +19,17 @@ def score_folder(folder: Path, sets: dict[str, Path], protocol: dict) -> dict[st
 
 
 def score(model, tok, sets: dict[str, Path], protocol: dict) -> dict[str, dict]:
-    """A minnow model's metrics on each eval set (its tokenizer `tok`), in windows of its context."""
-    return score_logits(lambda x: model(x)[0], model.cfg.context, tok, sets, protocol)
+    """A minnow model's metrics on each eval set (its tokenizer `tok`), in windows of its
+    context, in fp32 on `protocol["device"]` (default auto: the job's GPU where it has one)."""
+    device = devices.eval_device(protocol.get("device", "auto"))
+    model = model.to(device).eval()
+    return score_logits(lambda x: model(x)[0], model.cfg.context, tok, sets, protocol, device)
 
 
-def score_logits(logits_fn, context: int, tok, sets: dict[str, Path], protocol: dict) -> dict[str, dict]:
+def score_logits(logits_fn, context: int, tok, sets: dict[str, Path], protocol: dict, device="cpu") -> dict[str, dict]:
     """Metrics on each eval set of any engine that gives logits over minnow's token ids
-    (minnow's own model, llama.cpp running its GGUF), in windows of `context`; `protocol`
-    holds stride_fraction and optionally batch_tokens."""
+    (minnow's own model, llama.cpp running its GGUF), in windows of `context`, its input
+    on `device`; `protocol` holds stride_fraction and optionally batch_tokens."""
     stride = max(1, int(context * protocol["stride_fraction"]))
     start = tokenizer.special_id(tok, "eos")
     if start is None:
@@ -40,6 +43,7 @@ def score_logits(logits_fn, context: int, tok, sets: dict[str, Path], protocol: 
             "context": context,
             "stride": stride,
             "start_token": tok.id_to_token(start),
-            **score_documents(logits_fn, ids, documents, start, context, stride, batch_tokens),
+            "device": str(device),
+            **score_documents(logits_fn, ids, documents, start, context, stride, batch_tokens, device),
         }
     return results

@@ -81,7 +81,8 @@ def export(
     file is scored on `eval_set` as ppl.json scores it (`windows`: stride_fraction, batch_tokens)."""
     model = model_folder.load_model(folder)
     tok = tokenizer.load(Path(folder) / "tokenizer.json")
-    baseline = _scores(model, tok, eval_set, windows)
+    baseline = _scores(model, tok, eval_set, windows)  # on evaluation.device
+    model = model.cpu()  # quantized and written from host memory
     fp32_bytes = (Path(folder) / "model.safetensors").stat().st_size
     fp16_bytes = 2 * sum(math.prod(t.shape) for t in model_folder.stored_state(model).values())
     schemes = {}
@@ -97,6 +98,7 @@ def export(
         "eval_set": {"documents": str(eval_set), "bytes": baseline["bytes"], **windows},
         "fp32": {
             "file": "model.safetensors",
+            "device": baseline["device"],
             "bytes": fp32_bytes,
             "bits_per_byte": baseline["bits_per_byte"],
             "token_perplexity": baseline["token_perplexity"],

@@ -61,3 +61,11 @@ class Batches:
         rng = np.random.default_rng([self.seed, step, micro])
         rows = slice(self.rank * self.batch_size, (self.rank + 1) * self.batch_size)
         return self._pair(self.train.sample(self.world * self.batch_size, self.context + 1, rng, rows))
+
+    def train_chunks(self, step: int, grad_accum: int, rows: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """This rank's global batch of a step (its grad_accum draws of batch_size rows, the
+        same rows whatever the split), cut into forwards of `rows` sequences each."""
+        if rows == self.batch_size:
+            return [self.train_batch(step, micro) for micro in range(grad_accum)]
+        x, y = (torch.cat(parts) for parts in zip(*(self.train_batch(step, m) for m in range(grad_accum)), strict=True))
+        return list(zip(x.split(rows), y.split(rows), strict=True))

@@ -29,7 +29,7 @@ import torch.distributed as dist
 from minnow import devices, tokenizer
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
-from minnow.train import checkpoint, optim
+from minnow.train import checkpoint, memory, optim
 from minnow.train.batches import Batches
 
 log = logging.getLogger(__name__)
@@ -61,12 +61,16 @@ class TrainConfig:
     seed: int
     loss_on: Literal["all", "answers"]
     gpus: int
+    micro_batch: int | Literal["auto"] | None
+    activation_checkpointing: bool
 
     def identity(self) -> dict:
-        """The settings that decide what a run computes (not how often it reports)."""
-        return {
-            k: v for k, v in asdict(self).items() if k not in ("eval_every", "checkpoint_every", "log_every", "compile")
-        }
+        """The settings that decide what a run computes (not how often it reports, nor how
+        its global batch is split or its memory saved: those change only rounding)."""
+        return {k: v for k, v in asdict(self).items() if k not in HOW_NOT_WHAT}
+
+
+HOW_NOT_WHAT = ("eval_every", "checkpoint_every", "log_every", "compile", "micro_batch", "activation_checkpointing")
 
 
 class Trainer:
@@ -109,12 +113,21 @@ class Trainer:
         )
         torch.manual_seed(cfg.seed)
         self.model = Transformer(model_cfg).to(self.device)
+        self.model.checkpointing = cfg.activation_checkpointing
+        self.rows = memory.micro_batch(cfg.micro_batch, cfg.batch_size, cfg.grad_accum, self._fit)
         self.dtype = devices.autocast_dtype(self.device, cfg.precision)
         self.optimizer = optim.build(self.model, cfg, self.device.type in ("cpu", "cuda"), autocast_dtype=self.dtype)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.step, self.best_val, self.history = 0, math.inf, {"train": [], "val": []}
         self.flops_per_step = self.tokens_per_step * self.model.flops_per_token()  # counted once, off the hot path
         self.forward = self._wrap(self.model)
+
+    def _fit(self, global_rows: int) -> int | None:
+        """micro_batch auto: the largest split of the global batch this device holds."""
+        budget = memory.budget_bytes(self.device)
+        if budget is None:
+            return None
+        return memory.fit_micro_batch(self.model_cfg, global_rows, budget, self.cfg.activation_checkpointing)
 
     @property
     def tokens_per_step(self) -> int:
@@ -182,18 +195,23 @@ class Trainer:
         return float(np.mean(losses))
 
     def train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step over grad_accum micro-batches; returns (loss, grad norm) as
-        tensors on the device, so nothing here waits for it (they are read at reports)."""
+        """One optimizer step over the global batch in forwards of `self.rows` sequences;
+        returns (loss, grad norm) as tensors on the device, so nothing here waits for it
+        (they are read at reports). Each forward's mean loss is weighted by its share of the
+        batch's counted targets, so the step's loss and gradient are the batch's token mean
+        however it is split."""
         optim.set_lr(self.optimizer, self.step, self.cfg)
+        chunks = self.batches.train_chunks(self.step, self.cfg.grad_accum, self.rows)
+        counts = [int((y != -100).sum()) for _, y in chunks]
         total = torch.zeros((), device=self.device)
-        for micro in range(self.cfg.grad_accum):
-            x, y = (t.to(self.device, non_blocking=True) for t in self.batches.train_batch(self.step, micro))
-            last = micro == self.cfg.grad_accum - 1
-            with contextlib.nullcontext() if last or self.world == 1 else self.forward.no_sync():
+        for i, (x, y) in enumerate(chunks):
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            share = counts[i] / max(sum(counts), 1)
+            with contextlib.nullcontext() if i == len(chunks) - 1 or self.world == 1 else self.forward.no_sync():
                 with self._autocast():
                     _, loss = self.forward(x, y)
-                self.scaler.scale(loss / self.cfg.grad_accum).backward()
-            total += loss.detach() / self.cfg.grad_accum
+                self.scaler.scale(loss * share).backward()
+            total += loss.detach() * share
         self.scaler.unscale_(self.optimizer)
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.scaler.step(self.optimizer)
@@ -218,6 +236,7 @@ class Trainer:
         }
         if peak:
             metrics["mfu"] = metrics["flops_per_s"] / (peak * self.world)
+        metrics["peak_memory_mb"] = memory.peak_memory_mb(self.device)[0]
         return metrics
 
     def _validate(self, metrics: dict) -> None:
@@ -270,6 +289,7 @@ class Trainer:
         return self.summary(resumed, self.step - start_step)
 
     def summary(self, resumed: bool, steps_trained: int) -> dict:
+        peak_mb, peak_kind = memory.peak_memory_mb(self.device)
         return {
             "steps": self.step,
             "steps_trained": steps_trained,
@@ -282,6 +302,11 @@ class Trainer:
             "tokens_seen": self.step * self.tokens_per_step,
             "device": str(self.device),
             "autocast": str(self.dtype).removeprefix("torch.") if self.dtype else "fp32",
+            "micro_batch": self.rows,
+            "forwards_per_step": self.cfg.batch_size * self.cfg.grad_accum // self.rows,
+            "activation_checkpointing": self.cfg.activation_checkpointing,
+            "peak_memory_mb": peak_mb,
+            "peak_memory_kind": peak_kind,
             "history": self.history,
         }
 

@@ -19,7 +19,7 @@ from minnow.errors import InputError
 
 SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema" / "config.schema.yaml"
 VAL_PREFIX = "val-"
-DOCUMENTATION_ONLY = ("params",)  # a preset's advertised size: describes the model, shapes nothing
+DOCUMENTATION_ONLY = ("params", "gpu_memory_gb")  # a preset's advertised size and card: describe, shape nothing
 
 REFERENCES = (
     # (section, field holding names, section the names must be in)
@@ -72,6 +72,9 @@ def model_errors(config: dict) -> list[str]:
             errors.append(
                 f"{key}.train.warmup_steps: {t['warmup_steps']} leaves no step of the {t['steps']} after warmup"
             )
+        rows, global_rows = t.get("micro_batch"), t["batch_size"] * t.get("grad_accum", 1)
+        if isinstance(rows, int) and global_rows % rows:
+            errors.append(f"{key}.train.micro_batch: {rows} does not divide batch_size x grad_accum ({global_rows})")
     return errors
 
 
@@ -170,9 +173,9 @@ def perplexity_protocol(config: dict) -> dict:
 
 
 def window_protocol(config: dict) -> dict:
-    """How documents are cut into windows and batched: what every scorer of the same
-    documents shares (the perplexity, reference and export stages)."""
-    return {k: config["evaluation"][k] for k in ("stride_fraction", "batch_tokens")}
+    """How documents are cut into windows and batched, and where: what every scorer of the
+    same documents shares (the perplexity, reference and export stages)."""
+    return {k: config["evaluation"][k] for k in ("stride_fraction", "batch_tokens", "device")}
 
 
 def downstream(config: dict) -> dict:
