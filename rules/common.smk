@@ -186,6 +186,13 @@ def model_tokenizer(wildcards):
     return f"results/tokenizers/{config['models'][wildcards.model]['tokenizer']}/tokenizer.json"
 
 
+def model_init_weights(wildcards):
+    """The finished weights a fine-tune starts from (none for a model trained from scratch):
+    an edge, so retraining the base retrains its fine-tunes."""
+    base = minnow_config.init_model(config, wildcards.model)
+    return [f"results/{base}/model.safetensors"] if base else []
+
+
 def model_data(wildcards):
     return minnow_config.model_data(config, wildcards.model)
 
@@ -273,6 +280,7 @@ def perplexity_inputs(wildcards):
         "tokenizer": f"results/{wildcards.model}/tokenizer.json",
         "documents": [f"results/eval/{s}.jsonl" for s in sets],
         "metas": [f"results/eval/{s}.json" for s in sets],
+        "init": model_init_weights(wildcards),
         "references": [
             f"results/references/{r}/{s}.json"
             for s in sets

@@ -2,6 +2,7 @@ rule samples:
     input:
         weights="results/{model}/model.safetensors",
         tokenizer="results/{model}/tokenizer.json",
+        init=model_init_weights,
     output:
         "results/{model}/samples.md",
     log:

@@ -2,6 +2,7 @@ rule train:
     input:
         shards=model_shards,
         tokenizer=model_tokenizer,
+        init=model_init_weights,
     output:
         weights="results/{model}/model.safetensors",
         config="results/{model}/config.json",

@@ -110,9 +110,12 @@ def test_depth_scaled_init_shrinks_residual_projections():
 
 
 def preset_models():
+    """Presets that state their size (a fine-tune is its init model's size)."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     return [
-        (name, spec, config["tokenizers"][spec["tokenizer"]]["vocab_size"]) for name, spec in config["models"].items()
+        (name, spec, config["tokenizers"][spec["tokenizer"]]["vocab_size"])
+        for name, spec in config["models"].items()
+        if "params" in spec
     ]
 
 

@@ -95,7 +95,7 @@ def assert_samples_are_the_models_own(folder: Path, model: str, overlay: dict) -
     from minnow.samples import render
 
     page = (folder / f"results/{model}/samples.md").read_text(encoding="utf-8")
-    assert render(Assistant.load(folder / f"results/{model}"), merged(overlay)["samples"]) == page
+    assert render([Assistant.load(folder / f"results/{model}")], merged(overlay)["samples"]) == page
     return page
 
 

@@ -1,7 +1,8 @@
 """perplexity: score a model on its eval sets and gather the references' scores into ppl.json.
 
 input:  weights, tokenizer — the model folder's files; documents, metas — eval sets (one per
-        params.sets); references — one JSON per (eval set, reference), in params order
+        params.sets); references — one JSON per (eval set, reference), in params order;
+        init — a fine-tune's init model weights (scored beside it as init-<name>)
 output: results/{model}/ppl.json
 params: protocol — the evaluation config; sets — eval set names; references — reference names
 """
@@ -26,6 +27,7 @@ with tracking.step_run(snakemake, step="perplexity") as run:
         dict(zip(p.sets, map(Path, inp.metas), strict=True)),
         references,
         p.protocol,
+        Path(inp.init[0]).parent if inp.init else None,
     )
     write_json(snakemake.output[0], result)
     run.log_params({"device_used": result["model"]["device"]})

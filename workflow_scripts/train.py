@@ -1,6 +1,7 @@
 """train: train (or resume) one model preset on its corpus's shards.
 
-input:  shards — the shards' meta.json (its folder holds them); tokenizer — tokenizer.json
+input:  shards — the shards' meta.json (its folder holds them); tokenizer — tokenizer.json;
+        init — the weights of the preset's init model (none without `init`)
 output: weights — model.safetensors; config — config.json (HF Llama + minnow);
         tokenizer, tokenizer_config — copies, so the folder loads on its own;
         curve — loss_curve.png; summary — train_summary.json
@@ -31,6 +32,7 @@ with tracking.step_run(snakemake, step="train") as run:
         config=Path(out.config),
         curve=Path(out.curve),
         summary=Path(out.summary),
+        init=Path(snakemake.input.init[0]) if snakemake.input.init else None,
     )
     started = time.time()
     if p.model["train"]["gpus"] > 1:

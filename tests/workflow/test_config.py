@@ -156,3 +156,37 @@ def test_downstream_mistakes_are_named():
     config["evaluation"] = {**config["evaluation"], "downstream": {}, "eval_sets": {"downstream": {"kind": "local"}}}
     with pytest.raises(WorkflowError, match="downstream"):
         validate(config, SCHEMA)
+
+
+def test_a_fine_tune_takes_its_shape_from_its_init_model_and_must_agree_with_it():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(config, SCHEMA)
+    minnow_config.check(config)
+    preset = minnow_config.model_preset(config, "tiny-chat")
+    tiny = config["models"]["tiny"]
+    assert {k: preset[k] for k in ("d_model", "n_layers", "context")} == {
+        k: tiny[k] for k in ("d_model", "n_layers", "context")
+    }
+    assert preset["init"] == {"model": "tiny"} and minnow_config.init_model(config, "tiny-chat") == "tiny"
+    assert minnow_config.init_model(config, "tiny") is None
+
+    config["models"]["tiny-chat"]["d_model"] = 256
+    config["models"]["loop-a"] = {**config["models"]["tiny-chat"], "init": {"model": "loop-b"}}
+    config["models"]["loop-b"] = {**config["models"]["tiny-chat"], "init": {"model": "loop-a"}, "d_model": 128}
+    config["models"]["orphan"] = {**config["models"]["tiny-chat"], "init": {"model": "tinny"}, "d_model": 128}
+    config["models"]["other-tok"] = {**config["models"]["tiny-chat"], "tokenizer": "guppy4k", "d_model": 128}
+    del config["models"]["loop-a"]["d_model"]
+    with pytest.raises(InputError) as err:
+        minnow_config.check(config)
+    message = str(err.value)
+    assert "models.tiny-chat.d_model: 256 disagrees with its init model tiny's 128" in message
+    assert "models.orphan.init.model: 'tinny' is not defined under models" in message
+    assert "models.loop-a.init.model: loop-a -> loop-b -> loop-a is a cycle" in message
+    assert "models.other-tok.tokenizer: 'guppy4k' differs from its init model tiny's 'bpe4k'" in message
+
+
+def test_a_model_without_init_still_needs_its_shape():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    del config["models"]["tiny"]["d_model"]
+    with pytest.raises(WorkflowError, match="'d_model' is a required property"):
+        validate(config, SCHEMA)

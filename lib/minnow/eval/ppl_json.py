@@ -22,14 +22,18 @@ def build_ppl_json(
     metas: dict[str, Path],
     references: dict[str, dict[str, Path]],
     protocol: dict,
+    init: Path | None = None,
 ) -> dict:
     """ppl.json's content: per eval set, what it is, our model's metrics, every reference's
-    (read from their cached JSON) and a ranking by bits-per-byte."""
+    (read from their cached JSON), the init model's (a fine-tune's base, scored here on
+    the same documents as `init-<name>`) and a ranking by bits-per-byte."""
     info = json.loads((Path(folder) / "config.json").read_text())
     ours = score_folder(folder, sets, protocol)
+    base = _init_scores(Path(init), sets, protocol) if init else {}
     entries = {}
     for evalset in sets:
         refs = {ref: json.loads(Path(p).read_text()) for ref, p in references.get(evalset, {}).items()}
+        refs |= {f"init-{Path(init).name}": base[evalset]} if init else {}
         entries[evalset] = {
             **json.loads(Path(metas[evalset]).read_text()),
             "model": ours[evalset],
@@ -45,6 +49,13 @@ def build_ppl_json(
         **info.get("minnow_data", {}),
     }
     return {"model": model, "protocol": {**PROTOCOL, **protocol}, "eval_sets": entries}
+
+
+def _init_scores(folder: Path, sets: dict[str, Path], protocol: dict) -> dict[str, dict]:
+    """The init model's metrics per eval set, shaped as a reference's."""
+    scores = score_folder(folder, sets, protocol)
+    about = {"name": folder.name, "init_model": True, "source": str(folder), "parameters": _parameters(folder)}
+    return {evalset: {**about, **metrics} for evalset, metrics in scores.items()}
 
 
 def _parameters(folder: Path) -> int:

@@ -1,7 +1,7 @@
 """Checkpoints: the resumable state of a training run, in a folder named by the run's fingerprint.
 
 The fingerprint hashes what decides the weights a run computes: architecture,
-training settings, shards, tokenizer, and the code of the training loop with
+training settings, shards, tokenizer, the weights it starts from, and the code of the training loop with
 everything it imports but the modules in NOT_WEIGHTS. A rerun with the same
 fingerprint continues the run's checkpoint (after a kill, or after a change to
 the plots or the model-folder writer, it re-finishes in seconds); a different
@@ -42,14 +42,18 @@ def weights_code() -> str:
     return code_digest.module_digest("minnow.train.loop", exclude=NOT_WEIGHTS)
 
 
-def fingerprint(model_cfg: ModelConfig, train_identity: dict, shards: Path, tokenizer_json: Path) -> str:
-    """What makes two training runs the same run: resume only within one fingerprint."""
+def fingerprint(
+    model_cfg: ModelConfig, train_identity: dict, shards: Path, tokenizer_json: Path, init: Path | None = None
+) -> str:
+    """What makes two training runs the same run: resume only within one fingerprint. A
+    fine-tune's init weights are part of it, so a retrained base starts its fine-tunes over."""
     parts = {
         "model": model_cfg.to_dict(),
         "train": train_identity,
         "shards": hashlib.sha256((Path(shards) / "meta.json").read_bytes()).hexdigest(),
         "tokenizer": sha256_file(tokenizer_json),
         "code": weights_code(),
+        "init": sha256_file(init) if init else None,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 

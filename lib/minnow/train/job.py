@@ -34,20 +34,23 @@ class TrainJob:
     curve: Path
     summary: Path
     data: dict = field(default_factory=dict)  # corpus, tokenizer, lowercase: recorded in config.json
+    init: Path | None = None  # the weights a fine-tune starts from (a finished model folder's)
 
     def to_json(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_json(cls, data: dict) -> "TrainJob":
-        paths = {f.name for f in dataclasses.fields(cls) if f.type is Path}
-        return cls(**{k: Path(v) if k in paths else v for k, v in data.items()})
+        paths = {f.name for f in dataclasses.fields(cls) if f.type in (Path, Path | None)}
+        return cls(**{k: Path(v) if k in paths and v is not None else v for k, v in data.items()})
 
     def run(self, on_metrics=None, threads: int | None = None, progress: bool = True) -> dict:
         """Train (or resume) the job's run and write its model folder; return the summary."""
         devices.init_distributed()
         model_cfg, cfg = loop.configs(self.spec, self.vocab_size)
-        trainer = loop.Trainer(model_cfg, cfg, self.shards, self.tokenizer_json, self.checkpoints, on_metrics, threads)
+        trainer = loop.Trainer(
+            model_cfg, cfg, self.shards, self.tokenizer_json, self.checkpoints, on_metrics, threads, self.init
+        )
         result = trainer.run(progress)
         if devices.rank_and_world()[0] == 0:
             model_folder.save_model(trainer.model, self.weights, self.config, trainer.special_ids, self.data)

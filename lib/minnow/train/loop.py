@@ -63,6 +63,7 @@ class TrainConfig:
     gpus: int
     micro_batch: int | Literal["auto"] | None
     activation_checkpointing: bool
+    freeze_embeddings: bool
 
     def identity(self) -> dict:
         """The settings that decide what a run computes (not how often it reports, nor how
@@ -85,6 +86,7 @@ class Trainer:
         checkpoints: Path,
         on_metrics=None,
         threads: int | None = None,
+        init: Path | None = None,
     ):
         self.model_cfg, self.cfg = model_cfg, cfg
         self.on_metrics = on_metrics or (lambda step, metrics: None)
@@ -99,7 +101,11 @@ class Trainer:
             raise InputError(
                 f"{tokenizer_json}: {tok.get_vocab_size()} tokens, but the model embeds only {model_cfg.vocab_size}"
             )
-        self.run_dir = Path(checkpoints) / checkpoint.fingerprint(model_cfg, cfg.identity(), shards, tokenizer_json)
+        if init and not Path(init).is_file():
+            raise InputError(f"{init}: the init model's weights are missing (train that model first)")
+        self.run_dir = Path(checkpoints) / checkpoint.fingerprint(
+            model_cfg, cfg.identity(), shards, tokenizer_json, init
+        )
         self.batches = Batches(
             Path(shards),
             model_cfg.context,
@@ -112,7 +118,11 @@ class Trainer:
             self.world,
         )
         torch.manual_seed(cfg.seed)
-        self.model = Transformer(model_cfg).to(self.device)
+        self.model = Transformer(model_cfg)
+        if init:
+            start_from(self.model, init)
+        self.model.model.embed_tokens.weight.requires_grad_(not cfg.freeze_embeddings)
+        self.model = self.model.to(self.device)
         self.model.checkpointing = cfg.activation_checkpointing
         self.rows = memory.micro_batch(cfg.micro_batch, cfg.batch_size, cfg.grad_accum, self._fit)
         self.dtype = devices.autocast_dtype(self.device, cfg.precision)
@@ -309,6 +319,32 @@ class Trainer:
             "peak_memory_kind": peak_kind,
             "history": self.history,
         }
+
+
+def start_from(model: Transformer, init: Path) -> None:
+    """Load a finished model's weights (`init`: its model.safetensors, a tied head stored
+    once) into `model`, refusing weights of another shape with what differs. Read here
+    with safetensors rather than through model_folder, whose writer is not weights code."""
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(init))
+    except Exception as e:  # a missing file, or safetensors' own SafetensorError
+        raise InputError(f"{init}: the init model's weights are not readable safetensors ({e})") from None
+    if model.cfg.tie_embeddings and "model.embed_tokens.weight" in state:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    ours = model.state_dict()
+    differ = [
+        f"{k} {tuple(v.shape)} (init) vs {tuple(ours[k].shape)}"
+        for k, v in state.items()
+        if k in ours and v.shape != ours[k].shape
+    ]
+    missing = sorted(set(ours) - set(state))
+    if differ or missing or set(state) - set(ours):
+        detail = "; ".join(differ[:3] + ([f"missing {', '.join(missing[:3])}"] if missing else []))
+        raise InputError(f"{init}: the init model is another architecture ({detail or 'other tensors'})")
+    model.load_state_dict(state)
+    log.info("starting from %s", init)
 
 
 def model_config(spec: dict, vocab_size: int) -> ModelConfig:

@@ -20,6 +20,11 @@ from minnow.errors import InputError
 SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema" / "config.schema.yaml"
 VAL_PREFIX = "val-"
 DOCUMENTATION_ONLY = ("params", "gpu_memory_gb")  # a preset's advertised size and card: describe, shape nothing
+# a preset's architecture keys, the six required ones first (a fine-tune takes them from its init model)
+SHAPE = (
+    *("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "context"),
+    *("rope_theta", "norm_eps", "tie_embeddings"),
+)
 
 REFERENCES = (
     # (section, field holding names, section the names must be in)
@@ -53,11 +58,60 @@ def embedding_rows(requested_vocab: int) -> int:
     return -(-requested_vocab // 64) * 64
 
 
+def init_chain(config: dict, model: str) -> list[str]:
+    """The model and the models it starts from, nearest first, up to one without `init`,
+    an unknown name or a repeat (which init_errors reports)."""
+    chain = [model]
+    while (base := config["models"].get(chain[-1], {}).get("init", {}).get("model")) and base not in chain:
+        chain.append(base)
+        if base not in config["models"]:
+            break
+    return chain
+
+
+def model_shape(config: dict, model: str) -> dict:
+    """A preset's architecture: the shape keys it states, the rest from its init chain."""
+    shape = {}
+    for name in reversed(init_chain(config, model)):
+        shape |= {k: v for k, v in config["models"].get(name, {}).items() if k in SHAPE}
+    return shape
+
+
+def init_errors(config: dict) -> list[str]:
+    """A fine-tune's base must exist, not start from the fine-tune, share its tokenizer and
+    agree with every shape key the fine-tune states."""
+    errors, models = [], config.get("models", {})
+    for name, m in models.items():
+        if "init" not in m:
+            continue
+        base, key = m["init"]["model"], f"models.{name}"
+        chain = init_chain(config, name)
+        if base not in models:
+            errors.append(f"{key}.init.model: '{base}' is not defined under models ({known_models(config)})")
+        elif models.get(chain[-1], {}).get("init", {}).get("model") in chain:
+            errors.append(f"{key}.init.model: {' -> '.join([*chain, models[chain[-1]]['init']['model']])} is a cycle")
+        elif m["tokenizer"] != models[base]["tokenizer"]:
+            errors.append(
+                f"{key}.tokenizer: '{m['tokenizer']}' differs from its init model {base}'s "
+                f"'{models[base]['tokenizer']}' (a model fine-tunes with the tokenizer it was trained with)"
+            )
+        else:
+            shape = model_shape(config, base)
+            errors += [
+                f"{key}.{k}: {m[k]} disagrees with its init model {base}'s {shape[k]}"
+                for k in SHAPE
+                if k in m and k in shape and m[k] != shape[k]
+            ]
+    return errors
+
+
 def model_errors(config: dict) -> list[str]:
     """Shapes and schedules the schema cannot check, caught before any stage runs."""
     errors = []
-    for name, m in config.get("models", {}).items():
-        key, t = f"models.{name}", m["train"]
+    for name in config.get("models", {}):
+        m, key, t = model_shape(config, name), f"models.{name}", config["models"][name]["train"]
+        if not all(k in m for k in SHAPE[:6]):
+            continue  # a broken init chain, reported by init_errors
         if m["d_model"] % m["n_heads"] or (m["d_model"] // m["n_heads"]) % 2:
             errors.append(
                 f"{key}.n_heads: d_model {m['d_model']} must split into n_heads {m['n_heads']} heads of even size"
@@ -103,7 +157,8 @@ def known_models(config: dict) -> str:
 
 def check(config: dict) -> None:
     """Raise InputError listing every dangling reference in `config`."""
-    errors = reference_errors(config) + model_errors(config) + target_errors(config) + downstream_errors(config)
+    errors = reference_errors(config) + init_errors(config) + model_errors(config) + target_errors(config)
+    errors += downstream_errors(config)
     if errors:
         raise InputError("invalid config:\n  " + "\n  ".join(errors))
 
@@ -198,8 +253,15 @@ def downstream_task_files(config: dict) -> list[str]:
 
 
 def model_preset(config: dict, model: str) -> dict:
-    """The preset the train step runs, without the keys that only document it."""
-    return {k: v for k, v in config["models"][model].items() if k not in DOCUMENTATION_ONLY}
+    """The preset the train step runs, its shape filled from its init chain, without the
+    keys that only document it."""
+    preset = {k: v for k, v in config["models"][model].items() if k not in DOCUMENTATION_ONLY}
+    return {**model_shape(config, model), **preset}
+
+
+def init_model(config: dict, model: str) -> str | None:
+    """The preset a model starts from, if any."""
+    return config["models"][model].get("init", {}).get("model")
 
 
 def model_data(config: dict, model: str) -> dict:
