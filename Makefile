@@ -6,7 +6,7 @@ CORES ?= 2
 # pytest-xdist workers for `make test` (files sharing a build stay on one worker: tests/conftest.py)
 TEST_WORKERS ?= 2
 
-.PHONY: setup run report test test-fast llama-cpp
+.PHONY: setup run report test test-fast llama-cpp wheelhouse
 
 setup: $(VENV)/.installed
 
@@ -32,3 +32,14 @@ test: setup llama-cpp
 
 test-fast: setup
 	$(BIN)/python -m pytest -ra -m 'not slow' -n $(TEST_WORKERS) --dist loadgroup
+
+# Wheels for a node that reaches no package index (README: "Installing on a node with no package index"),
+# e.g. make wheelhouse PYTHON_VERSION=3.12 WHEELHOUSE_PROFILE=gpu-check WHEELHOUSE_ARGS="--have $(cat node-packages.txt)"
+# where node-packages.txt is `python3 -m pip list --format=freeze` run on the node
+PYTHON_VERSION ?= 3.12
+WHEELHOUSE ?= wheelhouse
+WHEELHOUSE_PROFILE ?= full
+WHEELHOUSE_ARGS ?=
+wheelhouse: setup
+	$(BIN)/python tools/wheelhouse.py build $(WHEELHOUSE) --python-version $(PYTHON_VERSION) \
+		--profile $(WHEELHOUSE_PROFILE) $(WHEELHOUSE_ARGS)
