@@ -10,6 +10,11 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# Two xdist workers each run torch with 2 threads on the 2 cores: with libgomp's default
+# spin-waiting, two such processes trained tiny at 1,850 tokens/s each (15,050 alone); with
+# waiting threads asleep, 8,100 each (11,330 alone). Set before torch loads, inherited by
+# every Snakemake job the tests start; the suite asserts no speed.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(REPO / "tools"))
 
 from workflow_copy import copy_workflow  # noqa: E402  (found through the path set just above)
