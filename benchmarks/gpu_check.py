@@ -46,10 +46,10 @@ PRESETS = {"tiny": 20, "small": 20, "medium": 8, "large": 5}
 def preset_spec(name: str, steps: int, device: str, precision: str | None = None) -> dict:
     """A shipped preset as this check trains it: its own settings, `steps` steps on one
     device, every step reported, no evaluation or checkpoint on the way."""
-    from minnow.workflow.config import with_defaults
+    from minnow.workflow.config import model_preset, with_defaults
 
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    spec = {k: v for k, v in config["models"][name].items() if k not in ("params", "gpu_memory_gb")}
+    spec = model_preset(config, name)
     overrides = {"steps": steps, "device": device, "gpus": 1, "log_every": 1, "eval_every": 10**9}
     overrides |= {"checkpoint_every": 10**9, "warmup_steps": min(spec["train"].get("warmup_steps", 0), steps - 1)}
     spec["train"] = {**spec["train"], **overrides, **({"precision": precision} if precision else {})}

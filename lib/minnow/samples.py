@@ -23,7 +23,8 @@ def render(assistants: list[Assistant], spec: dict) -> str:
         k: spec[k] for k in ("temperature", "top_k", "top_p", "repetition_penalty", "seed") if spec.get(k) is not None
     }
     names = " and its init model ".join(f"`{a.name}`" for a in assistants)
-    lines = [f"# Samples from {names}", "", f"max_tokens {spec['max_tokens']}, " + _settings(sampling), ""]
+    settings = ", ".join(f"{k} {v}" for k, v in sampling.items())
+    lines = [f"# Samples from {names}", "", f"max_tokens {spec['max_tokens']}, {settings}", ""]
     if spec["prompts"]:
         lines += ["## Continuations", ""]
     for prompt in spec["prompts"]:
@@ -39,10 +40,6 @@ def render(assistants: list[Assistant], spec: dict) -> str:
             reply = a.chat([{"role": "user", "content": question}], max_tokens=spec["max_tokens"], **sampling)
             lines += [f"**{a.name}:** {reply['choices'][0]['message']['content']}", ""]
     return "\n".join(lines)
-
-
-def _settings(sampling: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sampling.items())
 
 
 def write_samples(folder: Path, spec: dict, out: Path, device: str = "auto", init: Path | None = None) -> str:

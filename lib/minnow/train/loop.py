@@ -35,6 +35,11 @@ from minnow.train.batches import Batches
 log = logging.getLogger(__name__)
 
 
+# train settings that change how often a run reports, or how it splits its batch and saves memory,
+# but not the weights it computes (beyond rounding): left out of the run's fingerprint
+HOW_NOT_WHAT = ("eval_every", "checkpoint_every", "log_every", "compile", "micro_batch", "activation_checkpointing")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """A preset's `train:` settings; the defaults are the config schema's."""
@@ -69,9 +74,6 @@ class TrainConfig:
         """The settings that decide what a run computes (not how often it reports, nor how
         its global batch is split or its memory saved: those change only rounding)."""
         return {k: v for k, v in asdict(self).items() if k not in HOW_NOT_WHAT}
-
-
-HOW_NOT_WHAT = ("eval_every", "checkpoint_every", "log_every", "compile", "micro_batch", "activation_checkpointing")
 
 
 class Trainer:
