@@ -155,7 +155,10 @@ def tokenizer_spec(wildcards):
 
 
 def tokenizer_input(wildcards):
-    corpus = config["tokenizers"][wildcards.tokenizer]["corpus"]
+    """A trained tokenizer reads its corpus's train split; a pretrained one, its checkpoint."""
+    corpus = config["tokenizers"][wildcards.tokenizer].get("corpus")
+    if corpus is None:
+        return {}
     return {
         "train": corpus_split(corpus, "train"),
         "stats": f"results/corpus/{corpus}/stats.json",
@@ -186,11 +189,52 @@ def model_tokenizer(wildcards):
     return f"results/tokenizers/{config['models'][wildcards.model]['tokenizer']}/tokenizer.json"
 
 
+def tokenizer_checkpoint_files(wildcards):
+    """A pretrained tokenizer's checkpoint: its local files' digests and its package's version."""
+    return checkpoint_identity(config["tokenizers"][wildcards.tokenizer].get("from"))
+
+
+def checkpoint_identity(spec):
+    """What tells one copy of a checkpoint from another (none for a hub model, pinned by
+    its revision): digests of its local files, the version of the package shipping it.
+    """
+    if not spec:
+        return None
+    package = spec.get("gguf_package")
+    return {
+        "files": local_digests(spec),
+        "version": packages.version(package) if package else None,
+    }
+
+
 def model_init_weights(wildcards):
     """The finished weights a fine-tune starts from (none for a model trained from scratch):
-    an edge, so retraining the base retrains its fine-tunes."""
-    base = minnow_config.init_model(config, wildcards.model)
-    return [f"results/{base}/model.safetensors"] if base else []
+    an edge, so retraining or reimporting the base retrains its fine-tunes."""
+    folder = minnow_config.init_folder(config, wildcards.model)
+    return [f"{folder}/model.safetensors"] if folder else []
+
+
+def model_init_checkpoint(wildcards):
+    """The checkpoint import_init reads; asking for another model's init folder is a mistake."""
+    spec = minnow_config.init_checkpoint(config, wildcards.model)
+    if spec is None:
+        raise WorkflowError(
+            f"results/{wildcards.model}/init: model {wildcards.model} has no init checkpoint (hf or gguf)"
+        )
+    return spec
+
+
+def model_init_identity(wildcards):
+    return checkpoint_identity(model_init_checkpoint(wildcards))
+
+
+def model_stated_shape(wildcards):
+    """The shape keys a preset states, which its imported checkpoint must agree with."""
+    return {
+        k: v
+        for k, v in config["models"][wildcards.model].items()
+        if k in minnow_config.SHAPE
+    }
 
 
 def model_data(wildcards):
@@ -198,10 +242,13 @@ def model_data(wildcards):
 
 
 def model_vocab(wildcards):
-    requested = config["tokenizers"][config["models"][wildcards.model]["tokenizer"]][
-        "vocab_size"
-    ]
-    return minnow_config.embedding_rows(requested)
+    """Embedding rows from the config (None: the init model's, or the pretrained tokenizer's)."""
+    if minnow_config.init_checkpoint(config, wildcards.model):
+        return None
+    requested = config["tokenizers"][
+        config["models"][wildcards.model]["tokenizer"]
+    ].get("vocab_size")
+    return minnow_config.embedding_rows(requested) if requested else None
 
 
 def eval_set_spec(wildcards):
@@ -292,7 +339,7 @@ def perplexity_inputs(wildcards):
 def all_targets():
     """Each model in `targets`, evaluated, exported and with its report pages (and its
     corpus's), and its downstream benchmarks where tasks are configured; with no
-    targets, the shards of every tokenizer's corpus."""
+    targets, the shards of every trained tokenizer's corpus."""
     if config["targets"]:
         outputs = ("ppl.json", "samples.md", "export/quant.json", *REPORT_PAGES)
         if minnow_config.downstream(config)["tasks"]:
@@ -304,4 +351,5 @@ def all_targets():
     return [
         f"results/shards/{t['corpus']}/{name}/meta.json"
         for name, t in config["tokenizers"].items()
+        if "corpus" in t  # a pretrained tokenizer has none
     ]

@@ -30,3 +30,24 @@ rule train:
         code=code("train"),
     script:
         "../workflow_scripts/train.py"
+
+
+rule import_init:
+    input:
+        tokenizer=model_tokenizer,
+    output:
+        weights="results/{model}/init/model.safetensors",
+        config="results/{model}/init/config.json",
+        tokenizer="results/{model}/init/tokenizer.json",
+        tokenizer_config="results/{model}/init/tokenizer_config.json",
+    log:
+        "results/logs/import_init/{model}.log",
+    benchmark:
+        "results/benchmarks/import_init/{model}.tsv"
+    params:
+        checkpoint=model_init_checkpoint,
+        identity=model_init_identity,
+        stated=model_stated_shape,
+        code=code("import_init"),
+    script:
+        "../workflow_scripts/import_init.py"

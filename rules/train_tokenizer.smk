@@ -11,6 +11,7 @@ rule train_tokenizer:
     threads: 8
     params:
         tokenizer=tokenizer_spec,
+        checkpoint=tokenizer_checkpoint_files,
         code=code("train_tokenizer"),
     script:
         "../workflow_scripts/train_tokenizer.py"

@@ -136,7 +136,7 @@ def test_chat_answers_in_the_openai_shape_with_consistent_usage(assistant, model
         assistant.prompt_ids(messages, 10),
         10,
         temperature=0,
-        stop_ids=[assistant.marker["end"], assistant.marker["eos"]],
+        stop_ids=assistant.layout.stops,
     )
     assert usage["prompt_tokens"] == len(assistant.prompt_ids(messages, 10))
     assert usage["completion_tokens"] == len(new) and choice["finish_reason"] == reason

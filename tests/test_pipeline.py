@@ -254,7 +254,7 @@ def test_a_target_of_an_unknown_model_names_the_presets(workflow_copy):
     proc = snakemake(workflow_copy, "-n", "results/nosuch/ppl.json", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "No rule to produce" not in out
-    presets = "guppy, large, medium, small, tiny, tiny-chat"
+    presets = "guppy, large, medium, small, smollm2-guppy, tiny, tiny-chat"
     assert f"results/nosuch/ppl.json: 'nosuch' is not a model of this config (defined: {presets})" in out
     assert planned_rules(workflow_copy, "results/tiny/ppl.json")["train"] == 1  # a known model is unaffected
 

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from minnow import shards, tokenizer
+from minnow import chat_layout, shards, tokenizer
 from minnow.errors import InputError
 
 
@@ -48,7 +48,8 @@ def test_chat_documents_are_laid_out_by_turn(shard_folder):
     tok = tokenizer.load(folder / "tok" / "tokenizer.json")
     ids = np.concatenate([shards.open_shard(folder / "out" / s["file"]) for s in meta["splits"]["train"]["shards"]])
     last = ids[np.flatnonzero(ids == meta["eos_id"])[-2] + 1 : -1].tolist()
-    assert last == tokenizer.encode_chat(
+    layout = chat_layout.read(tok, folder / "tok" / "tokenizer.json")
+    assert last == layout.encode_chat(
         tok, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "blub"}]
     )
 

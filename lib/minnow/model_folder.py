@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from minnow.atomic import atomic_path
-from minnow.errors import InputError
+from minnow.errors import InputError, read_json
 from minnow.model import ModelConfig, Transformer
 
 
@@ -69,11 +69,12 @@ def save_model(
 
 def model_info(folder: str | Path) -> dict:
     """A model folder's config.json."""
-    path = Path(folder) / "config.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: not a readable model config ({e})") from None
+    return read_json(Path(folder) / "config.json", "model config")
+
+
+def display_name(folder: str | Path) -> str:
+    """What reports call a model: an imported checkpoint's own name, else its folder's."""
+    return model_info(folder).get("minnow_data", {}).get("name") or Path(folder).resolve().name
 
 
 def load_model(folder: str | Path) -> Transformer:

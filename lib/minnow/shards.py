@@ -8,9 +8,10 @@ after it is read through `numpy.memmap`, so a batch costs a few page faults, not
 a copy of the corpus into RAM.
 
 Each part of a corpus split is one shard file (`shard_part`, one job per part);
-`meta.json` indexes them (`shard`). Documents are separated by EOS. Chat documents are laid out turn by turn as
-`<|role|> content <|end|>`, so the train stage can find assistant answers from
-the ids alone.
+`meta.json` indexes them (`shard`). Each document is followed by its tokenizer's
+document-end token (minnow's EOS). Chat documents are laid out turn by turn as
+the tokenizer's chat template lays them out (`chat_layout`), so the train stage
+can find assistant answers from the ids alone.
 """
 
 import itertools
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minnow import tokenizer
+from minnow import chat_layout, tokenizer
 from minnow.atomic import atomic_path, write_json
 from minnow.errors import InputError
 
@@ -71,16 +72,16 @@ def write_shard(path: Path, dtype: np.dtype, arrays) -> int:
     return count
 
 
-def _encode_batch(tok, rows: list[dict], marker: dict[str, int]) -> np.ndarray:
-    """One array for a batch of documents, each encoded and followed by EOS; the
-    tokenizer encodes the whole batch at once, in parallel, without offsets."""
-    docs = [tokenizer.segments(r["text"], r["messages"], marker) for r in rows]
+def _encode_batch(tok, rows: list[dict], layout: chat_layout.Layout) -> np.ndarray:
+    """One array for a batch of documents, each encoded and followed by the document end;
+    the tokenizer encodes the whole batch at once, in parallel, without offsets."""
+    docs = [layout.segments(r["text"], r["messages"]) for r in rows]
     encodings = iter(tok.encode_batch_fast([text for doc in docs for _, text, _ in doc], add_special_tokens=False))
     pieces = []
     for doc in docs:
         for before, _, after in doc:
             pieces += [before, next(encodings).ids, after]
-        pieces.append([marker["eos"]])
+        pieces.append([layout.document_end])
     return np.fromiter(itertools.chain.from_iterable(pieces), dtype=np.int64)
 
 
@@ -104,14 +105,14 @@ def _batches(parquet: Path, max_bytes: int):
 def shard_part(tokenizer_json: Path, parquet: Path, out: Path, batch_bytes: int) -> dict:
     """Encode one part's parquet into one shard file; return its documents, text bytes and tokens."""
     tok = tokenizer.load(tokenizer_json)
-    marker, dtype = tokenizer.markers(tok), dtype_for(tok.get_vocab_size())
+    layout, dtype = chat_layout.read(tok, tokenizer_json), dtype_for(tok.get_vocab_size())
     counted = {"documents": 0, "text_bytes": 0}
 
     def arrays():
         for rows in _batches(parquet, batch_bytes):
             counted["documents"] += len(rows)
             counted["text_bytes"] += sum(len(r["text"].encode("utf-8")) for r in rows)
-            yield _encode_batch(tok, rows, marker)
+            yield _encode_batch(tok, rows, layout)
 
     tokens = write_shard(Path(out), dtype, arrays())
     return {**counted, "tokens": tokens}
@@ -125,7 +126,7 @@ def write_meta(folder: Path, tokenizer_json: Path, splits: dict[str, list[tuple[
         "format": {"magic": MAGIC.decode(), "version": VERSION, "header_bytes": HEADER.size},
         "dtype": dtype_for(tok.get_vocab_size()).name,
         "vocab_size": tok.get_vocab_size(),
-        "eos_id": tokenizer.special_id(tok, "eos"),
+        "eos_id": chat_layout.read(tok, tokenizer_json).document_end,
         "tokenizer": str(tokenizer_json),
         "splits": {
             name: {

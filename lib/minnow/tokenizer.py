@@ -19,8 +19,11 @@ Special tokens mark documents (bos/eos/pad) and chat turns
 (system/user/assistant/end); both kinds put them at ids 0-6. Document text is
 encoded with special-token matching switched off, so a document that happens to
 contain "<|end|>" cannot forge a turn boundary; chat turns are built at the id
-level by `encode_chat`, the same layout the stored Jinja template describes for
-Hugging Face users.
+level by `chat_layout`, from the same Jinja template Hugging Face users get.
+
+A third kind, `pretrained`, is not trained: it is a checkpoint's own tokenizer
+(SmolLM2's, for a model that starts from SmolLM2), kept with its special tokens
+and chat template, so a fine-tune reads text exactly as its base did.
 """
 
 import hashlib
@@ -29,8 +32,9 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from minnow import chat_layout
 from minnow.atomic import atomic_path
-from minnow.errors import InputError
+from minnow.errors import InputError, read_json
 
 SPECIAL_TOKENS = {
     "bos": "<|bos|>",
@@ -151,7 +155,7 @@ def kind_of(tokenizer_json: dict) -> str:
 
 
 def hf_config() -> dict:
-    """tokenizer_config.json for transformers' AutoTokenizer, with the chat template."""
+    """tokenizer_config.json of minnow's own kinds, for transformers' AutoTokenizer, with the chat template."""
     return {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "bos_token": SPECIAL_TOKENS["bos"],
@@ -163,14 +167,47 @@ def hf_config() -> dict:
     }
 
 
-def save(tok, folder: str | Path) -> Path:
-    """Write tokenizer.json and tokenizer_config.json into `folder`, each atomically."""
+def save(tok, folder: str | Path, config: dict | None = None) -> Path:
+    """Write tokenizer.json and tokenizer_config.json (`config`, else minnow's own) into
+    `folder`, each atomically."""
     folder = Path(folder)
     with atomic_path(folder / "tokenizer.json") as tmp:
         tok.save(str(tmp))
     with atomic_path(folder / "tokenizer_config.json") as tmp:
-        tmp.write_text(json.dumps(hf_config(), indent=2) + "\n")
+        tmp.write_text(json.dumps(config or hf_config(), indent=2) + "\n")
     return folder / "tokenizer.json"
+
+
+def read_hf_config(folder: str | Path) -> dict:
+    """The tokenizer_config.json in `folder`."""
+    return read_json(Path(folder) / "tokenizer_config.json", "tokenizer config")
+
+
+def pretrained(checkpoint: dict, document_end: str | None = None):
+    """The tokenizer of a checkpoint (hf + revision, gguf_path, or gguf_package + gguf_file)
+    and its tokenizer_config.json: its special tokens and chat template kept,
+    `document_end` (default its EOS) the token minnow separates documents with."""
+    from minnow import checkpoints
+
+    where = checkpoints.source(checkpoint)[0]
+    try:
+        hf = checkpoints.load_tokenizer(checkpoint)
+    except Exception as e:  # hub errors, unreadable files: all mean "cannot load"
+        raise InputError(f"{where}: the checkpoint's tokenizer cannot be loaded ({type(e).__name__}: {e})") from None
+    if not hf.is_fast:
+        raise InputError(f"{where}: the checkpoint has no fast (tokenizer.json) tokenizer")
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        **{f"{name}_token": getattr(hf, f"{name}_token") for name in ("bos", "eos", "pad", "unk")},
+        "chat_template": hf.chat_template,
+        "model_max_length": 1_000_000_000,
+        "clean_up_tokenization_spaces": False,
+    }
+    if document_end:
+        config["minnow_document_end"] = document_end
+    tok = hf.backend_tokenizer
+    chat_layout.of(tok, config, where)  # a template minnow cannot lay out stops here, not in the shards
+    return tok, config
 
 
 def copy_files(tokenizer_json: str | Path, folder: str | Path) -> None:
@@ -201,19 +238,3 @@ def special_id(tok, name: str) -> int:
 def markers(tok) -> dict[str, int]:
     """Ids of every special token, by name (eos, user, end, ...)."""
     return {name: special_id(tok, name) for name in SPECIAL_TOKENS}
-
-
-def segments(text: str, messages: list[dict] | None, marker: dict[str, int]) -> list[tuple[list[int], str, list[int]]]:
-    """A document as (ids before, text to encode, ids after) pieces: the one place
-    that defines the chat layout <|role|> content <|end|>."""
-    if not messages:
-        return [([], text, [])]
-    return [([marker[t["role"]]], t["content"], [marker["end"]]) for t in messages]
-
-
-def encode_chat(tok, messages: list[dict]) -> list[int]:
-    """Token ids of a conversation in the chat layout."""
-    ids = []
-    for before, text, after in segments("", messages, markers(tok)):
-        ids += before + tok.encode(text, add_special_tokens=False).ids + after
-    return ids

@@ -97,7 +97,7 @@ def test_the_reference_equals_lm_eval(scored):
     ref = entry["references"][REFERENCE]
     assert ref["start_token"] == "<|endoftext|>" and ref["context"] == 1024
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())["references"][REFERENCE]
-    from minnow.eval.references import gguf_path
+    from minnow.checkpoints import gguf_path
 
     path = gguf_path(config)
     args = {"pretrained": str(path.parent), "gguf_file": path.name, "max_length": 1024, "prefix_token_id": 0}

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from minnow import model_folder, tokenizer
+from minnow import chat_layout, model_folder, tokenizer
 from minnow.errors import InputError
 from minnow.export.gguf_writer import DTYPES, permute_for_llama_cpp, read_gguf_check, write_gguf
 from minnow.model import ModelConfig, Transformer
@@ -247,7 +247,8 @@ def test_gguf_tokenizer_encodes_like_minnows(tied, tmp_path):
         {"role": "assistant", "content": "blub!"},
     ]
     rendered = theirs.apply_chat_template(messages, tokenize=False)
-    assert theirs.encode(rendered) == tokenizer.encode_chat(ours, messages)
+    layout = chat_layout.read(ours, folder / "tokenizer.json")
+    assert theirs.encode(rendered) == layout.encode_chat(ours, messages)
 
 
 def test_broken_and_foreign_files_are_refused_by_name(tied, tmp_path):
@@ -385,3 +386,19 @@ def test_char_vocabulary_without_a_space_spells_the_space_byte_as_the_space(tmp_
     text = "小鱼 在水里"
     ids = ours.encode(text, add_special_tokens=False).ids
     assert llama_cpp_spm(meta, text) == ids and llama_cpp_pieces(meta, ids) == text
+
+
+def test_a_tokenizer_llama_cpp_would_read_otherwise_is_refused(tied, tmp_path):
+    """A pretrained tokenizer with a normaliser (or another split) is not GGUF's byte-level
+    BPE: exporting it would make llama.cpp tokenize differently, so nothing is written."""
+    import shutil
+
+    folder, _ = tied
+    other = tmp_path / "normalised"
+    shutil.copytree(folder, other)
+    tokenizer_json = json.loads((other / "tokenizer.json").read_text())
+    tokenizer_json["normalizer"] = {"type": "NFC"}
+    (other / "tokenizer.json").write_text(json.dumps(tokenizer_json))
+    with pytest.raises(InputError, match=r"normalised/tokenizer.json: GGUF export writes byte-level BPE"):
+        write_gguf(other, tmp_path / "out.gguf", "f16")
+    assert not (tmp_path / "out.gguf").exists()

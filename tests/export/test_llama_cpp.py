@@ -74,8 +74,7 @@ def greedy(assistant, prompt: str) -> tuple[list[int], list[int]]:
     """minnow's prompt ids (EOS, then the prompt) and its greedy continuation's ids, ended
     where llama.cpp ends text: at any end-of-generation token, <|end|> as well as EOS."""
     ids = assistant.completion_ids(prompt, 40)
-    stops = (assistant.marker["eos"], assistant.marker["end"])
-    new, _ = generate(assistant.model, ids, 40, temperature=0, stop_ids=stops)
+    new, _ = generate(assistant.model, ids, 40, temperature=0, stop_ids=assistant.layout.stops)
     return ids, new
 
 
@@ -164,7 +163,8 @@ def test_llama_cpp_bits_per_byte_match_minnows_on_the_same_windows(model_folder,
     ours = score_folder(model_folder, {"val": text}, windows)["val"]
     write_gguf(model_folder, tmp_path / "f32.gguf", "f32")
     tok = tokenizer.load(model_folder / "tokenizer.json")
-    theirs = llama_cpp_scoring.score_gguf(tmp_path / "f32.gguf", tok, text, ours["context"], windows, threads=2)
+    start = tokenizer.special_id(tok, "eos")
+    theirs = llama_cpp_scoring.score_gguf(tmp_path / "f32.gguf", tok, start, text, ours["context"], windows, threads=2)
     assert theirs["engine"] == f"llama-cpp-python {llama_cpp_scoring.version()}"
     assert theirs["bits_per_byte"] == pytest.approx(ours["bits_per_byte"], abs=1e-3)
 

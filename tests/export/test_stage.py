@@ -52,6 +52,7 @@ def test_without_llama_cpp_quant_json_says_why_each_gguf_is_unscored(model_folde
         tmp_path / "m.gguf",
         "q4_0",
         tok,
+        tokenizer.special_id(tok, "eos"),
         text,
         {"context": 64, "windows": {"stride_fraction": 0.5}, "threads": 1},
         {"bits_per_byte": 1.0},

@@ -2,18 +2,32 @@
 
 import numpy as np
 
-from minnow import tokenizer
-from minnow.train.batches import Batches, answer_mask
+from minnow import chat_layout, tokenizer
+from minnow.chat_layout import Layout
+from minnow.train.batches import Batches
 
 
 def test_answer_mask_keeps_assistant_answers_and_their_end():
-    m = {"system": 1, "user": 2, "assistant": 3, "end": 4, "eos": 5}
+    one_token = Layout(5, {"system": ((1,), (4,)), "user": ((2,), (4,)), "assistant": ((3,), (4,))}, (3,), {})
     #          answer?  -   x   x   x   -  -   -   -   x   x   x   -
     window = np.array([[9, 10, 3, 20, 21, 4, 5, 2, 30, 4, 3, 40, 4, 5]])
     targets = window[0, 1:]
-    mask = answer_mask(window, m)[0]
+    mask = one_token.answer_mask(window)[0]
     assert targets[mask].tolist() == [20, 21, 4, 40, 4]
-    assert answer_mask(np.array([[20, 21, 22]]), m).sum() == 0  # role unknown before the first marker
+    assert one_token.answer_mask(np.array([[20, 21, 22]])).sum() == 0  # role unknown before the first marker
+
+
+def test_answer_mask_follows_multi_token_openings_like_chatml():
+    """<|im_start|>=1 role \n=9 ... <|im_end|>=2 \n=9: the answer starts after the whole opening."""
+    chatml = Layout(
+        0, {"system": ((1, 6, 9), (2, 9)), "user": ((1, 7, 9), (2, 9)), "assistant": ((1, 8, 9), (2, 9))}, (1, 8, 9), {}
+    )
+    #         answer?    -  -  -  -  -  -  -  -  -  x   x   x  -  -
+    window = np.array([[1, 7, 9, 30, 2, 9, 1, 8, 9, 40, 41, 2, 9, 0]])
+    mask = chatml.answer_mask(window)[0]
+    assert window[0, 1:][mask].tolist() == [40, 41, 2]
+    # an answer cut off by the window's start is of unknown role; a lone role token opens nothing
+    assert chatml.answer_mask(np.array([[8, 9, 40, 41, 2]])).sum() == 0
 
 
 def test_answers_only_batches_count_only_the_fish_answers(chat_shards):
@@ -22,7 +36,8 @@ def test_answers_only_batches_count_only_the_fish_answers(chat_shards):
     shards, tok_path = chat_shards
     tok = tokenizer.load(tok_path)
     marker = tokenizer.markers(tok)
-    batches = Batches(shards, 32, 16, seed=0, eval_batches=1, answers_only=True, marker=marker)
+    layout = chat_layout.read(tok, tok_path)
+    batches = Batches(shards, 32, 16, seed=0, eval_batches=1, answers_only=True, layout=layout)
     answers = {r["output"] for r in guppy.generate(2500, seed=1)}
     x, y = batches.train_batch(step=3, micro=0)
     assert 0 < (y != -100).float().mean() < 0.9

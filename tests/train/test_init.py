@@ -54,6 +54,7 @@ def test_the_init_weights_are_part_of_the_run_and_resume_comes_first(tmp_path, c
     from safetensors.torch import save_file
 
     save_file(state, str(other_base / "model.safetensors"))
+    (other_base / "config.json").write_bytes((base / "config.json").read_bytes())
     moved = dataclasses.replace(job, init=other_base / "model.safetensors").run(progress=False, threads=1)
     assert not moved["resumed"] and moved["checkpoints"] != first["checkpoints"]  # another base: another run
 

@@ -43,7 +43,7 @@ def test_defaults_are_filled_in():
     "edit, message",
     [
         (lambda c: c["tokenizers"]["bpe4k"].update(vocab_sise=10), "'vocab_sise' was unexpected"),
-        (lambda c: c["tokenizers"]["bpe4k"].update(kind="word"), "'word' is not one of \\['bpe', 'char'\\]"),
+        (lambda c: c["tokenizers"]["bpe4k"].update(kind="word"), "'word' is not one of \\['bpe', 'char', 'pretr"),
         (lambda c: c["corpora"]["default"]["filters"].update(min_alnum_ratio="high"), "'high' is not of type 'number'"),
         (lambda c: c["sources"]["guppy"].update(kind="ftp"), "'ftp' is not one of"),
         (lambda c: c["sources"].update(web={"kind": "url"}), "'url' is a required property"),
@@ -189,4 +189,49 @@ def test_a_model_without_init_still_needs_its_shape():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     del config["models"]["tiny"]["d_model"]
     with pytest.raises(WorkflowError, match="'d_model' is a required property"):
+        validate(config, SCHEMA)
+
+
+def test_a_model_from_a_checkpoint_reads_text_with_that_checkpoints_tokenizer():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(config, SCHEMA)
+    minnow_config.check(config)
+    smol = config["models"]["smollm2-guppy"]["init"]
+    assert minnow_config.init_checkpoint(config, "smollm2-guppy") == smol
+    assert minnow_config.init_folder(config, "smollm2-guppy") == "results/smollm2-guppy/init"
+    assert minnow_config.init_folder(config, "tiny-chat") == "results/tiny"
+    assert minnow_config.init_folder(config, "tiny") is None
+    assert minnow_config.init_checkpoint(config, "tiny-chat") is None
+
+    config["models"]["wrong-tok"] = {**config["models"]["smollm2-guppy"], "tokenizer": "bpe4k"}
+    other = {"gguf_path": "other.gguf"}
+    config["tokenizers"]["other"] = {"kind": "pretrained", "from": other}
+    config["models"]["other-from"] = {**config["models"]["smollm2-guppy"], "tokenizer": "other"}
+    with pytest.raises(InputError) as err:
+        minnow_config.check(config)
+    message = str(err.value)
+    assert "models.wrong-tok.tokenizer: 'bpe4k' is not its init checkpoint's tokenizer" in message
+    assert "models.other-from.tokenizer: 'other' is not its init checkpoint's tokenizer" in message
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"kind": "pretrained"}, "'from' is a required property"),
+        ({"kind": "pretrained", "from": {"gguf_path": "x.gguf"}, "vocab_size": 4096}, "should not be valid"),
+        ({"corpus": "default", "vocab_size": 4096, "document_end": "<|eos|>"}, "should not be valid"),
+        ({"kind": "pretrained", "from": {"gguf_file": "x.gguf"}}, "is not valid"),
+    ],
+)
+def test_pretrained_tokenizer_mistakes_fail_the_schema(entry, message):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["tokenizers"]["broken"] = entry
+    with pytest.raises(WorkflowError, match=message):
+        validate(config, SCHEMA)
+
+
+def test_an_init_names_one_kind_of_start():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["models"]["tiny-chat"]["init"] = {"model": "tiny", "gguf_path": "x.gguf"}
+    with pytest.raises(WorkflowError, match="is not valid under any of the given schemas"):
         validate(config, SCHEMA)

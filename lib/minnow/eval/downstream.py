@@ -15,9 +15,8 @@ import json
 import logging
 from pathlib import Path
 
-from minnow import devices
+from minnow import checkpoints, devices
 from minnow.errors import InputError
-from minnow.eval import references
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ def reference_args(spec: dict) -> dict:
             "dtype": "float32",
             **({"revision": spec["revision"]} if spec.get("revision") else {}),
         }
-    path = references.gguf_path(spec)
+    path = checkpoints.gguf_path(spec)
     return {"pretrained": str(path.parent), "gguf_file": path.name, "dtype": "float32"}
 
 

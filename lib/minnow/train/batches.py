@@ -12,22 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minnow.chat_layout import Layout
 from minnow.shards import TokenShards
-
-
-def answer_mask(window: np.ndarray, marker: dict[str, int]) -> np.ndarray:
-    """Which targets (window[:, 1:]) are assistant answers, from the ids alone.
-
-    A target is an answer when the last role marker at or before its input is
-    <|assistant|>; its closing <|end|> counts (the model must learn to stop).
-    Targets before the window's first marker are of unknown role and excluded.
-    """
-    roles = [marker[n] for n in ("system", "user", "assistant", "end", "eos")]
-    positions = np.where(np.isin(window, roles), np.arange(window.shape[1]), -1)
-    last = np.maximum.accumulate(positions, axis=1)
-    last_token = np.where(last >= 0, np.take_along_axis(window, np.maximum(last, 0), axis=1), -1)
-    starts_turn = np.isin(window[:, 1:], [marker["system"], marker["user"], marker["assistant"], marker["eos"]])
-    return (last_token[:, :-1] == marker["assistant"]) & ~starts_turn
 
 
 class Batches:
@@ -41,20 +27,20 @@ class Batches:
         seed: int,
         eval_batches: int,
         answers_only: bool,
-        marker: dict[str, int],
+        layout: Layout,
         rank: int = 0,
         world: int = 1,
     ):
         self.train, self.val = TokenShards(shards, "train"), TokenShards(shards, "val")
         self.context, self.batch_size, self.seed = context, batch_size, seed
-        self.answers_only, self.marker, self.rank, self.world = answers_only, marker, rank, world
+        self.answers_only, self.layout, self.rank, self.world = answers_only, layout, rank, world
         rng = np.random.default_rng([seed, 2**31])
         self.val_batches = [self._pair(self.val.sample(batch_size, context + 1, rng)) for _ in range(eval_batches)]
 
     def _pair(self, window: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = window[:, :-1], window[:, 1:].copy()
         if self.answers_only:
-            y[~answer_mask(window, self.marker)] = -100
+            y[~self.layout.answer_mask(window)] = -100
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)
 
     def train_batch(self, step: int, micro: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,15 +17,17 @@ import torch.distributed as dist
 
 from minnow import devices, model_folder, tokenizer
 from minnow.atomic import write_json
+from minnow.errors import InputError
 from minnow.train import loop
 from minnow.train.plots import loss_curve
+from minnow.workflow.config import embedding_rows
 
 
 @dataclass(frozen=True)
 class TrainJob:
     name: str
-    spec: dict  # the model preset: architecture and `train:` settings
-    vocab_size: int  # embedding rows
+    spec: dict  # the model preset: architecture (or what it states of its init's) and `train:` settings
+    vocab_size: int | None  # embedding rows (None: the init model's, else the tokenizer's rounded up to 64)
     shards: Path
     tokenizer_json: Path
     checkpoints: Path  # root; each run gets checkpoints/<fingerprint>/
@@ -44,16 +46,29 @@ class TrainJob:
         paths = {f.name for f in dataclasses.fields(cls) if f.type in (Path, Path | None)}
         return cls(**{k: Path(v) if k in paths and v is not None else v for k, v in data.items()})
 
+    def architecture(self) -> tuple[dict, int]:
+        """The preset and embedding rows to build: a fine-tune's architecture is its init
+        model's, so what the preset leaves out (an imported checkpoint's whole shape) comes
+        from the init folder's config.json; a stated `context` is the training window."""
+        if self.init is None:
+            rows = self.vocab_size or embedding_rows(tokenizer.load(self.tokenizer_json).get_vocab_size())
+            return self.spec, rows
+        loop.require_init(self.init)
+        base = model_folder.model_info(self.init.parent).get("minnow") or {}
+        if "vocab_size" not in base:
+            raise InputError(f"{self.init.parent / 'config.json'}: not a minnow model config (no 'minnow' entry)")
+        return {**base, **self.spec}, base["vocab_size"]
+
     def run(self, on_metrics=None, threads: int | None = None, progress: bool = True) -> dict:
         """Train (or resume) the job's run and write its model folder; return the summary."""
         devices.init_distributed()
-        model_cfg, cfg = loop.configs(self.spec, self.vocab_size)
+        model_cfg, cfg = loop.configs(*self.architecture())
         trainer = loop.Trainer(
             model_cfg, cfg, self.shards, self.tokenizer_json, self.checkpoints, on_metrics, threads, self.init
         )
         result = trainer.run(progress)
         if devices.rank_and_world()[0] == 0:
-            model_folder.save_model(trainer.model, self.weights, self.config, trainer.special_ids, self.data)
+            model_folder.save_model(trainer.model, self.weights, self.config, trainer.layout.special, self.data)
             tokenizer.copy_files(self.tokenizer_json, self.weights.parent)
             loss_curve(result["history"], self.curve, f"{self.name}: {result['params'] / 1e6:.2f}M parameters")
             write_json(self.summary, result)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from minnow import devices, tokenizer
+from minnow import chat_layout, devices, tokenizer
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
 from minnow.train import checkpoint, memory, optim
@@ -98,13 +98,13 @@ class Trainer:
             devices.tune_cpu(threads)
         devices.allow_tf32(cfg.precision)
         tok = tokenizer.load(tokenizer_json)
-        self.special_ids = tokenizer.markers(tok)
+        self.layout = chat_layout.read(tok, tokenizer_json)
         if tok.get_vocab_size() > model_cfg.vocab_size:
             raise InputError(
                 f"{tokenizer_json}: {tok.get_vocab_size()} tokens, but the model embeds only {model_cfg.vocab_size}"
             )
-        if init and not Path(init).is_file():
-            raise InputError(f"{init}: the init model's weights are missing (train that model first)")
+        if init:
+            require_init(init)
         self.run_dir = Path(checkpoints) / checkpoint.fingerprint(
             model_cfg, cfg.identity(), shards, tokenizer_json, init
         )
@@ -115,7 +115,7 @@ class Trainer:
             cfg.seed,
             cfg.eval_batches,
             cfg.loss_on == "answers",
-            self.special_ids,
+            self.layout,
             self.rank,
             self.world,
         )
@@ -321,6 +321,11 @@ class Trainer:
             "peak_memory_kind": peak_kind,
             "history": self.history,
         }
+
+
+def require_init(init: Path) -> None:
+    if not Path(init).is_file():
+        raise InputError(f"{init}: the init model's weights are missing (train or import that model first)")
 
 
 def start_from(model: Transformer, init: Path) -> None:

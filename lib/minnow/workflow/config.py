@@ -43,7 +43,7 @@ def reference_errors(config: dict) -> list[str]:
     errors = []
     for section, field, target in REFERENCES:
         for entry, spec in config.get(section, {}).items():
-            for name in _names(spec[field]):
+            for name in _names(spec[field]) if field in spec else []:  # a pretrained tokenizer reads no corpus
                 if name not in config.get(target, {}):
                     known = ", ".join(sorted(config.get(target, {}))) or "none"
                     errors.append(
@@ -77,12 +77,39 @@ def model_shape(config: dict, model: str) -> dict:
     return shape
 
 
+def init_checkpoint(config: dict, model: str) -> dict | None:
+    """The checkpoint outside minnow a model starts from (hf, or a GGUF file), if any."""
+    init = config["models"][model].get("init", {})
+    return None if not init or "model" in init else init
+
+
+def init_folder(config: dict, model: str) -> str | None:
+    """The model folder a model starts from: its base preset's, or its imported checkpoint's."""
+    if base := init_model(config, model):
+        return f"results/{base}"
+    return f"results/{model}/init" if init_checkpoint(config, model) else None
+
+
+def pretrained_errors(config: dict) -> list[str]:
+    """A model starting from a checkpoint reads text with that checkpoint's tokenizer."""
+    errors = []
+    for name in config.get("models", {}):
+        checkpoint, tokenizer = init_checkpoint(config, name), config["models"][name]["tokenizer"]
+        spec = config.get("tokenizers", {}).get(tokenizer)
+        if checkpoint and spec is not None and (spec.get("kind") != "pretrained" or spec["from"] != checkpoint):
+            errors.append(
+                f"models.{name}.tokenizer: '{tokenizer}' is not its init checkpoint's tokenizer; define one as "
+                f"tokenizers.<name>: {{kind: pretrained, from: {checkpoint}}}"
+            )
+    return errors
+
+
 def init_errors(config: dict) -> list[str]:
     """A fine-tune's base must exist, not start from the fine-tune, share its tokenizer and
     agree with every shape key the fine-tune states."""
-    errors, models = [], config.get("models", {})
+    errors, models = pretrained_errors(config), config.get("models", {})
     for name, m in models.items():
-        if "init" not in m:
+        if init_model(config, name) is None:
             continue
         base, key = m["init"]["model"], f"models.{name}"
         chain = init_chain(config, name)

@@ -57,7 +57,16 @@ def model_identity(config: dict, model: str) -> dict:
     }
 
 
-MODEL_STEPS = ("train", "perplexity", "samples", "export", "downstream", "report_model", "report_downstream")
+MODEL_STEPS = (
+    "import_init",
+    "train",
+    "perplexity",
+    "samples",
+    "export",
+    "downstream",
+    "report_model",
+    "report_downstream",
+)
 CORPUS_WILDCARD_STEPS = ("prepare_part", "dedup", "mix_part", "corpus_index", "report_corpus", "shard_part", "shard")
 
 
@@ -69,7 +78,7 @@ def run_group(config: dict, step: str, wildcards: dict) -> tuple[str, str] | Non
     if step in CORPUS_WILDCARD_STEPS:
         return "corpus", wildcards["corpus"]
     if step == "train_tokenizer" and wildcards["tokenizer"] in config.get("tokenizers", {}):
-        return "corpus", config["tokenizers"][wildcards["tokenizer"]]["corpus"]
+        return _tokenizer_group(config, wildcards["tokenizer"])
     if step in ("download", "fetch"):
         users = [c for c, spec in config.get("corpora", {}).items() if wildcards["source"] in spec["sources"]]
         return ("corpus", users[0]) if users else None
@@ -78,6 +87,14 @@ def run_group(config: dict, step: str, wildcards: dict) -> tuple[str, str] | Non
     if step in ("eval_set", "reference_perplexity", "reference_downstream"):
         return "evaluation", "references"
     return None
+
+
+def _tokenizer_group(config: dict, name: str) -> tuple[str, str] | None:
+    """A trained tokenizer's row is its corpus's; a pretrained one's, the first model reading with it."""
+    if "corpus" in config["tokenizers"][name]:
+        return "corpus", config["tokenizers"][name]["corpus"]
+    users = [m for m, spec in config.get("models", {}).items() if spec["tokenizer"] == name]
+    return ("model", users[0]) if users else None
 
 
 def group_identity(config: dict, kind: str, name: str) -> dict:

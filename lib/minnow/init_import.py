@@ -1,0 +1,107 @@
+"""A model that starts from a checkpoint outside minnow: the checkpoint as a minnow model folder.
+
+`init: {hf: …}` or `init: {gguf_path | gguf_package + gguf_file}` makes the
+import_init stage read the checkpoint through transformers (dequantising a GGUF)
+and write it as a model folder: the weights under the same Hugging Face Llama
+names minnow uses, config.json, and the checkpoint's own tokenizer (its
+`pretrained` tokenizer entry). From there a fine-tune starts exactly as from a
+minnow base, is fingerprinted by the folder's weights digest, and is compared
+with it on the same documents. The architecture comes from the checkpoint; shape
+keys the preset states must agree with it (`context`, the training window, may
+be shorter: no weight depends on it). Anything but a plain Llama (biases, RoPE
+scaling, another model type) stops with what differs, before anything is written.
+"""
+
+from pathlib import Path
+
+import torch
+
+from minnow import chat_layout, checkpoints, model_folder, tokenizer
+from minnow.errors import InputError
+from minnow.model import ModelConfig, Transformer
+
+# a converted model must give the checkpoint's logits within this (fp32, a few tokens)
+LOGIT_TOLERANCE = 1e-3
+
+
+def model_config(hf, where: str) -> ModelConfig:
+    """minnow's config of a transformers Llama config, or why it is not one minnow can run."""
+    if getattr(hf, "model_type", None) != "llama":
+        raise InputError(
+            f"{where}: not a Llama-architecture checkpoint (model_type {getattr(hf, 'model_type', None)!r}); "
+            "minnow starts only from Llama-architecture models"
+        )
+    rope = getattr(hf, "rope_parameters", None) or {"rope_theta": hf.rope_theta, "rope_type": "default"}
+    unsupported = {
+        "RoPE scaling": rope.get("rope_type", "default") != "default",
+        "attention biases": getattr(hf, "attention_bias", False),
+        "MLP biases": getattr(hf, "mlp_bias", False),
+        "a head size other than hidden_size / heads": getattr(hf, "head_dim", None)
+        not in (None, hf.hidden_size // hf.num_attention_heads),
+    }
+    if any(unsupported.values()):
+        raise InputError(f"{where}: minnow's Llama has no {', '.join(k for k, v in unsupported.items() if v)}")
+    return ModelConfig(
+        vocab_size=hf.vocab_size,
+        d_model=hf.hidden_size,
+        n_layers=hf.num_hidden_layers,
+        n_heads=hf.num_attention_heads,
+        n_kv_heads=hf.num_key_value_heads,
+        ffn_dim=hf.intermediate_size,
+        context=hf.max_position_embeddings,
+        rope_theta=float(rope["rope_theta"]),
+        norm_eps=float(hf.rms_norm_eps),
+        tie_embeddings=bool(hf.tie_word_embeddings),
+    )
+
+
+def check_stated(cfg: ModelConfig, stated: dict, model: str, where: str) -> None:
+    """Shape keys a preset states must equal the checkpoint's (context may only shrink)."""
+    have = cfg.to_dict()
+    errors = [
+        f"models.{model}.{k}: {v} disagrees with its init checkpoint's {have[k]} ({where})"
+        for k, v in stated.items()
+        if k != "context" and k in have and v != have[k]
+    ]
+    if stated.get("context", 0) > cfg.context:
+        errors.append(f"models.{model}.context: {stated['context']} is past its init checkpoint's {cfg.context}")
+    if errors:
+        raise InputError("\n".join(errors))
+
+
+def convert(hf_model, cfg: ModelConfig, where: str) -> Transformer:
+    """minnow's model holding the checkpoint's weights, checked to give its logits."""
+    ours = Transformer(cfg).eval()
+    theirs = hf_model.state_dict()
+    missing = [k for k in ours.state_dict() if k not in theirs]
+    if missing:
+        raise InputError(f"{where}: weights missing for minnow's Llama ({', '.join(missing[:3])}, ...)")
+    ours.load_state_dict({k: theirs[k] for k in ours.state_dict()})
+    probe = torch.arange(min(16, cfg.vocab_size)).unsqueeze(0)
+    with torch.no_grad():
+        gap = (ours(probe)[0] - hf_model(probe).logits).abs().max().item()
+    if gap > LOGIT_TOLERANCE:
+        raise InputError(f"{where}: the converted model's logits differ from the checkpoint's by {gap:.3g}")
+    return ours
+
+
+def import_checkpoint(spec: dict, tokenizer_json: Path, out: Path, stated: dict, model: str) -> dict:
+    """Write the checkpoint `spec` as a model folder `out` (weights, config.json, the
+    tokenizer from `tokenizer_json`); return what was imported."""
+    where = checkpoints.source(spec)[0]  # a GGUF file that is not there stops here
+    try:
+        hf_model = checkpoints.load_model(spec)
+    except Exception as e:  # hub errors, unreadable files, unknown architectures: all mean "cannot load"
+        raise InputError(f"{where}: the init checkpoint cannot be loaded ({type(e).__name__}: {e})") from None
+    cfg = model_config(hf_model.config, where)
+    check_stated(cfg, stated, model, where)
+    tok = tokenizer.load(tokenizer_json)
+    if tok.get_vocab_size() > cfg.vocab_size:
+        raise InputError(f"{tokenizer_json}: {tok.get_vocab_size()} tokens, the checkpoint embeds {cfg.vocab_size}")
+    layout = chat_layout.read(tok, tokenizer_json)
+    ours = convert(hf_model, cfg, where)
+    out.mkdir(parents=True, exist_ok=True)
+    data = {"name": checkpoints.name(spec), "source": where}
+    model_folder.save_model(ours, out / "model.safetensors", out / "config.json", layout.special, data)
+    tokenizer.copy_files(tokenizer_json, out)
+    return {"source": where, "parameters": sum(p.numel() for p in ours.parameters()), **cfg.to_dict()}

