@@ -104,3 +104,18 @@ def test_a_model_starts_from_a_hugging_face_checkpoint_and_beats_it(chain, hf_fo
     llama_folder(hf_folder, seed=1)  # the hub folder's weights change
     assert {"import_init", "train", "perplexity"} <= set(planned_rules(chain, "results/from-hf/ppl.json"))
     llama_folder(hf_folder, seed=0)
+
+
+@pytest.mark.slow
+def test_a_checkpoint_that_is_not_there_stops_the_run_naming_it(chain, hf_folder, tmp_path):
+    config = chain_config(hf_folder)
+    gone = {"hf": str(tmp_path / "nowhere"), "revision": None}
+    config["tokenizers"]["gone-char"] = {"kind": "pretrained", "from": gone}
+    config["models"]["from-gone"] = {**config["models"]["from-hf"], "init": gone, "tokenizer": "gone-char"}
+    write_config(chain, config)
+    proc = snakemake(chain, "results/from-gone/ppl.json", check=False)
+    write_config(chain, chain_config(hf_folder))
+    assert proc.returncode != 0
+    assert f"{tmp_path / 'nowhere'}: the checkpoint's tokenizer cannot be loaded" in proc.stdout + proc.stderr
+    written = [*(chain / "results/tokenizers").glob("gone-char/*"), *(chain / "results").glob("from-gone/**/*.*")]
+    assert written == []  # nothing half-made is left to look finished
