@@ -21,9 +21,9 @@ def score_folder(folder: Path, sets: dict[str, Path], protocol: dict, context: i
 
 
 def score(model, tok, start: int, sets: dict[str, Path], protocol: dict, context: int | None = None) -> dict[str, dict]:
-    """A minnow model's metrics on each eval set (its tokenizer `tok`, documents starting
-    after the token `start`), in windows of its
-    context, in fp32 on `protocol["device"]` (default auto: the job's GPU where it has one)."""
+    """A minnow model's metrics on each eval set (its tokenizer `tok`, each document read
+    after the token `start`), in windows of its context (or of `context`, where shorter),
+    in fp32 on `protocol["device"]` (default auto: the job's GPU where it has one)."""
     device = devices.eval_device(protocol.get("device", "auto"))
     model = model.to(device).eval()
     window = min(model.cfg.context, context or model.cfg.context)
