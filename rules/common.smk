@@ -299,10 +299,15 @@ def model_eval_sets(wildcards):
 
 
 def model_gpus(wildcards):
-    """GPUs the train job asks a cluster for: none for a CPU preset, else `train.gpus`
-    (one job; torchrun starts one process per GPU inside it)."""
+    """GPUs the train job asks a cluster for: none for a CPU preset, else `train.gpus` on
+    each of its `train.nodes` (one job; torchrun starts one process per GPU inside it)."""
     train = config["models"][wildcards.model]["train"]
-    return 0 if train["device"] == "cpu" else train["gpus"]
+    return 0 if train["device"] == "cpu" else train["gpus"] * train["nodes"]
+
+
+def model_nodes(wildcards):
+    """Nodes the train job asks a cluster for: srun starts a torchrun agent on each."""
+    return config["models"][wildcards.model]["train"]["nodes"]
 
 
 def model_eval_gpus(wildcards):

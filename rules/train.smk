@@ -22,6 +22,7 @@ rule train:
     threads: 8
     resources:
         gpu=model_gpus,
+        nodes=model_nodes,
     params:
         model=model_preset,
         vocab_size=model_vocab,

@@ -35,8 +35,9 @@ with tracking.step_run(snakemake, step="train") as run:
         init=Path(snakemake.input.init[0]) if snakemake.input.init else None,
     )
     started = time.time()
-    if p.model["train"]["gpus"] > 1:
-        result = launch.torchrun(job, p.model["train"]["gpus"], run.run_id)
+    gpus, nodes = p.model["train"]["gpus"], p.model["train"]["nodes"]
+    if gpus > 1 or nodes > 1:
+        result = launch.torchrun(job, gpus, run.run_id, nodes)
     else:
         result = job.run(on_metrics=run.log_step_metrics, threads=snakemake.threads)
     run.log_metrics(tracking.numeric_leaves({k: v for k, v in result.items() if k != "history"}))

@@ -1,5 +1,6 @@
 """Where training and evaluation run: device choice, mixed precision, distributed setup, peak FLOP/s."""
 
+import datetime
 import os
 
 import torch
@@ -102,6 +103,11 @@ def peak_flops(device: torch.device) -> float | None:
     return next((peak for key, peak in PEAK_FLOPS if key in name), None)
 
 
+# A rank waits this long in a collective for the others before the job fails (not hangs):
+# longer than any step, checkpoint or evaluation between two collectives.
+COLLECTIVE_TIMEOUT = datetime.timedelta(minutes=15)
+
+
 def rank_and_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
@@ -109,6 +115,6 @@ def rank_and_world() -> tuple[int, int]:
 def init_distributed() -> None:
     """Join the process group torchrun set up (nccl on CUDA, gloo on CPU); no-op alone."""
     if rank_and_world()[1] > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", timeout=COLLECTIVE_TIMEOUT)
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))

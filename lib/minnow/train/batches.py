@@ -3,8 +3,10 @@
 The batch for (step, micro-step) comes from a generator seeded by
 (seed, step, micro): the data position is the step itself, so a resumed run sees
 exactly the batches it would have seen, and every DDP rank draws the same global
-batch and reads only its own rows. Validation batches are drawn once from the
-seed, so curves of different runs are measured on the same windows.
+batch and reads only its own rows, so any number of ranks that keeps the global
+batch's rows sees the same data. Validation batches are drawn once from the seed,
+global batches too, so curves of different runs, on any number of ranks, are
+measured on the same windows.
 """
 
 from pathlib import Path
@@ -35,7 +37,10 @@ class Batches:
         self.context, self.batch_size, self.seed = context, batch_size, seed
         self.answers_only, self.layout, self.rank, self.world = answers_only, layout, rank, world
         rng = np.random.default_rng([seed, 2**31])
-        self.val_batches = [self._pair(self.val.sample(batch_size, context + 1, rng)) for _ in range(eval_batches)]
+        rows = slice(rank * batch_size, (rank + 1) * batch_size)  # this rank's part of each global val batch
+        self.val_batches = [
+            self._pair(self.val.sample(world * batch_size, context + 1, rng, rows)) for _ in range(eval_batches)
+        ]
 
     def _pair(self, window: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = window[:, :-1], window[:, 1:].copy()

@@ -67,8 +67,9 @@ class TrainJob:
             model_cfg, cfg, self.shards, self.tokenizer_json, self.checkpoints, on_metrics, threads, self.init
         )
         result = trainer.run(progress)
+        final = trainer.final_model()  # gathered from every rank's shard under FSDP
         if devices.rank_and_world()[0] == 0:
-            model_folder.save_model(trainer.model, self.weights, self.config, trainer.layout.special, self.data)
+            model_folder.save_model(final, self.weights, self.config, trainer.layout.special, self.data)
             tokenizer.copy_files(self.tokenizer_json, self.weights.parent)
             loss_curve(result["history"], self.curve, f"{self.name}: {result['params'] / 1e6:.2f}M parameters")
             write_json(self.summary, result)

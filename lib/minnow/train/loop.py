@@ -3,7 +3,8 @@
 AdamW (fused, on CPU too) or Muon and the schedule (`optim`), gradient accumulation
 and clipping; bf16 autocast on CUDA (fp16 with a GradScaler where bf16 is missing) and
 on CPUs that multiply bf16 in hardware, fp32 elsewhere unless configured
-(`devices.autocast_dtype`); optional `torch.compile`; DDP when launched by torchrun.
+(`devices.autocast_dtype`); optional `torch.compile`; DDP or FSDP2 when launched by
+torchrun (`parallel`).
 
 Checkpoints live in a folder named by the run's fingerprint (`checkpoint`): a
 rerun after a kill, or after a change to code that cannot alter the weights,
@@ -29,7 +30,7 @@ import torch.distributed as dist
 from minnow import chat_layout, devices, tokenizer
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
-from minnow.train import checkpoint, memory, optim
+from minnow.train import checkpoint, memory, optim, parallel
 from minnow.train.batches import Batches
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 # train settings that change how often a run reports, or how it splits its batch and saves memory,
 # but not the weights it computes (beyond rounding): left out of the run's fingerprint
 HOW_NOT_WHAT = ("eval_every", "checkpoint_every", "log_every", "compile", "micro_batch", "activation_checkpointing")
+# How the global batch is spread over ranks: only their product, the global batch's rows, decides
+# the run, so a run resumes on another number of GPUs or nodes that draws the same rows.
+SPREAD = ("batch_size", "gpus", "nodes")
 
 
 @dataclass(frozen=True)
@@ -66,14 +70,18 @@ class TrainConfig:
     seed: int
     loss_on: Literal["all", "answers"]
     gpus: int
+    nodes: int
+    parallel: Literal["ddp", "fsdp"]
     micro_batch: int | Literal["auto"] | None
     activation_checkpointing: bool
     freeze_embeddings: bool
 
     def identity(self) -> dict:
         """The settings that decide what a run computes (not how often it reports, nor how
-        its global batch is split or its memory saved: those change only rounding)."""
-        return {k: v for k, v in asdict(self).items() if k not in HOW_NOT_WHAT}
+        its global batch is split over ranks and forwards or its memory saved: those change
+        only rounding)."""
+        kept = {k: v for k, v in asdict(self).items() if k not in HOW_NOT_WHAT + SPREAD}
+        return kept | {"global_rows": self.batch_size * self.gpus * self.nodes}
 
 
 class Trainer:
@@ -128,11 +136,11 @@ class Trainer:
         self.model.checkpointing = cfg.activation_checkpointing
         self.rows = memory.micro_batch(cfg.micro_batch, cfg.batch_size, cfg.grad_accum, self._fit)
         self.dtype = devices.autocast_dtype(self.device, cfg.precision)
+        self.flops_per_step = self.tokens_per_step * self.model.flops_per_token()  # counted once, off the hot path
+        self.forward = self._wrap(self.model)  # before the optimizer: FSDP replaces the parameters with shards
         self.optimizer = optim.build(self.model, cfg, self.device.type in ("cpu", "cuda"), autocast_dtype=self.dtype)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.step, self.best_val, self.history = 0, math.inf, {"train": [], "val": []}
-        self.flops_per_step = self.tokens_per_step * self.model.flops_per_token()  # counted once, off the hot path
-        self.forward = self._wrap(self.model)
 
     def _fit(self, global_rows: int) -> int | None:
         """micro_batch auto: the largest split of the global batch this device holds."""
@@ -146,9 +154,7 @@ class Trainer:
         return self.world * self.cfg.batch_size * self.cfg.grad_accum * self.model_cfg.context
 
     def _wrap(self, model):
-        if self.world > 1:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        model = parallel.wrap(model, self.cfg.parallel, self.world, self.device, self.dtype)
         return torch.compile(model) if self.cfg.compile else model
 
     def _autocast(self):
@@ -158,10 +164,17 @@ class Trainer:
 
     # --- checkpoints ----------------------------------------------------------------------
 
-    def _state(self) -> dict:
+    def _weights(self) -> tuple[dict, dict]:
+        """Model and optimizer state as a checkpoint holds them: whole, by parameter name
+        under FSDP (gathered from every rank's shard), as the modules give them otherwise."""
+        if self.cfg.parallel == "fsdp":
+            return parallel.full_state(self.model, self.optimizer)
+        return self.model.state_dict(), self.optimizer.state_dict()
+
+    def _state(self, model_state: dict, optimizer_state: dict) -> dict:
         return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "model": model_state,
+            "optimizer": optimizer_state,
             "scaler": self.scaler.state_dict(),
             "step": self.step,  # batches are drawn per step, so the step is also the data position
             "best_val": self.best_val,
@@ -174,8 +187,10 @@ class Trainer:
         }
 
     def save(self, name: str) -> None:
+        """Write a checkpoint from rank 0 (every rank calls this: FSDP gathers the state from all)."""
+        weights = self._weights()
         if self.rank == 0:
-            checkpoint.save_checkpoint(self.run_dir / name, self._state())
+            checkpoint.save_checkpoint(self.run_dir / name, self._state(*weights))
 
     def resume(self) -> bool:
         """Continue from this run's last.pt if one exists; refuse one of another model."""
@@ -183,8 +198,11 @@ class Trainer:
         if not path.exists():
             return False
         state = checkpoint.load_checkpoint(path, self.model_cfg)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        if self.cfg.parallel == "fsdp":
+            parallel.load_full_state(self.model, self.optimizer, state["model"], state["optimizer"])
+        else:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         self.step, self.best_val, self.history = state["step"], state["best_val"], state["history"]
         torch.set_rng_state(state["rng"]["torch"])
@@ -197,14 +215,18 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> float:
+        """The mean loss over the validation batches' counted targets, on every rank's part."""
         self.model.eval()
-        losses = []
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # summed loss, counted targets
         for x, y in self.batches.val_batches:
             with self._autocast():
                 _, loss = self.model(x.to(self.device), y.to(self.device))
-            losses.append(loss.item())
+            counted = (y != -100).sum()
+            sums += torch.stack([loss.double() * counted, counted.double().to(self.device)])
+        if self.world > 1:
+            dist.all_reduce(sums)
         self.model.train()
-        return float(np.mean(losses))
+        return float(sums[0] / sums[1].clamp(min=1))
 
     def train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step over the global batch in forwards of `self.rows` sequences;
@@ -215,17 +237,18 @@ class Trainer:
         optim.set_lr(self.optimizer, self.step, self.cfg)
         chunks = self.batches.train_chunks(self.step, self.cfg.grad_accum, self.rows)
         counts = [int((y != -100).sum()) for _, y in chunks]
+        counted = max(parallel.global_count(sum(counts), self.device, self.world), 1)
         total = torch.zeros((), device=self.device)
         for i, (x, y) in enumerate(chunks):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            share = counts[i] / max(sum(counts), 1)
-            with contextlib.nullcontext() if i == len(chunks) - 1 or self.world == 1 else self.forward.no_sync():
+            share = counts[i] * self.world / counted  # the ranks' gradients are averaged
+            with parallel.gradient_sync(self.forward, i == len(chunks) - 1):
                 with self._autocast():
                     _, loss = self.forward(x, y)
                 self.scaler.scale(loss * share).backward()
             total += loss.detach() * share
         self.scaler.unscale_(self.optimizer)
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        norm = parallel.local(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip))
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
@@ -300,6 +323,18 @@ class Trainer:
         bar.close()
         return self.summary(resumed, self.step - start_step)
 
+    def final_model(self) -> Transformer | None:
+        """The trained model whole, on rank 0 (None elsewhere); under FSDP gathered from the
+        ranks' shards, so every rank calls this."""
+        if self.cfg.parallel == "fsdp" and self.world > 1:
+            state, _ = parallel.full_state(self.model, self.optimizer)
+            if self.rank != 0:
+                return None
+            whole = Transformer(self.model_cfg)
+            whole.load_state_dict(state)
+            return whole
+        return self.model if self.rank == 0 else None
+
     def summary(self, resumed: bool, steps_trained: int) -> dict:
         peak_mb, peak_kind = memory.peak_memory_mb(self.device)
         return {
@@ -318,7 +353,10 @@ class Trainer:
             "forwards_per_step": self.cfg.batch_size * self.cfg.grad_accum // self.rows,
             "activation_checkpointing": self.cfg.activation_checkpointing,
             "peak_memory_mb": peak_mb,
+            "peak_memory_mb_per_rank": parallel.peak_memory_per_rank(peak_mb, self.world),
             "peak_memory_kind": peak_kind,
+            "parallel": self.cfg.parallel if self.world > 1 else None,
+            "ranks": self.world,
             "history": self.history,
         }
 

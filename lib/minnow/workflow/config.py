@@ -153,6 +153,8 @@ def model_errors(config: dict) -> list[str]:
             errors.append(
                 f"{key}.train.warmup_steps: {t['warmup_steps']} leaves no step of the {t['steps']} after warmup"
             )
+        if t.get("parallel") == "fsdp" and t.get("optimizer") == "muon":
+            errors.append(f"{key}.train.optimizer: muon does not run on FSDP shards; use adamw with parallel fsdp")
         rows, global_rows = t.get("micro_batch"), t["batch_size"] * t.get("grad_accum", 1)
         if isinstance(rows, int) and global_rows % rows:
             errors.append(f"{key}.train.micro_batch: {rows} does not divide batch_size x grad_accum ({global_rows})")
