@@ -6,6 +6,7 @@ installed beside SLURM's client tools it slows every other test's snakemake call
 Skipped, with the reason, where there is no root or the packages cannot be had.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 import slurm_cluster
-from conftest import BIN, REPO, small_config, write_config
+from conftest import BIN, REPO, copy_workflow, small_config, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +73,9 @@ def cluster_config() -> dict:
             "train": train,
         }
     }
+    # the same model on two "nodes": two SLURM tasks stand in for them on this one-node cluster
+    two_nodes = {"nodes": 2, "parallel": "fsdp", "precision": "fp32", "batch_size": 2}
+    config["models"]["nano2"] = {**config["models"]["nano"], "train": train | two_nodes}
     config["references"] = {}
     return config
 
@@ -88,11 +92,15 @@ def tres_mem_mb(tres: str) -> float:
     return float(value) * (1024 if unit == "G" else 1)
 
 
-def test_profile_runs_the_pipeline_through_slurm(cluster, workflow_copy, tmp_path):
-    write_config(workflow_copy, cluster_config())
+@pytest.fixture(scope="module")
+def pipeline(cluster, tmp_path_factory) -> tuple[Path, str]:
+    """The profile's run of the tiny pipeline to nano's ppl.json, every job an sbatch job, then
+    of nano2's model; the workflow folder and the first run's Snakemake output."""
+    workflow = copy_workflow(tmp_path_factory.mktemp("slurm-run") / "minnow")
+    write_config(workflow, cluster_config())
     env = {
         **os.environ,
-        "PYTHONPATH": str(plugin_folder(tmp_path / "plugin")),
+        "PYTHONPATH": str(plugin_folder(tmp_path_factory.mktemp("plugin"))),
         "MINNOW_CPU_PARTITION": slurm_cluster.PARTITION,
         "MINNOW_GPU_PARTITION": slurm_cluster.PARTITION,
     }
@@ -109,21 +117,27 @@ def test_profile_runs_the_pipeline_through_slurm(cluster, workflow_copy, tmp_pat
         "--seconds-between-status-checks",  # a loopback cluster answers at once: poll every 2 s, not 10
         "2",
         "--slurm-no-account",
-        "results/nano/ppl.json",
     ]
     # The plugin ignores SIGTERM while it polls: `timeout -k` makes a hang fail instead of wedging CI.
-    proc = subprocess.run(
-        ["timeout", "-k", "10", "600", *cmd], cwd=workflow_copy, env=env, capture_output=True, text=True
-    )
+    run = ["timeout", "-k", "10", "600", *cmd]
+    proc = subprocess.run([*run, "results/nano/ppl.json"], cwd=workflow, env=env, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-5000:]
+    # One node here: nano2's two agents run as two tasks on it. (A --set-resources on the command
+    # line replaces the profile's, so this second run's train asks for the default resources.)
+    two = [*run, "results/nano2/model.safetensors", "--set-resources", "train:nodes=1"]
+    proc = subprocess.run(two, cwd=workflow, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    return workflow, output
 
+
+def test_profile_runs_the_pipeline_through_slurm(cluster, pipeline):
+    workflow_copy, output = pipeline
     jobs = submitted_jobs(output)
     rules = sorted(jobs.values())
     per_part = ["download", "prepare_part", "mix_part", "shard_part", "shard_part"]  # shards: train and val
-    assert rules == sorted(per_part * 3 + ["dedup", "train_tokenizer", "shard", "eval_set", "train", "perplexity"]), (
-        output[-3000:]
-    )
+    once = ["dedup", "train_tokenizer", "shard", "eval_set", "train", "perplexity"]
+    assert rules == sorted(per_part * 3 + once), output[-3000:]
     completed = cluster.completed_jobs()
     assert set(jobs) <= set(completed), f"SLURM has no record of jobs {set(jobs) - set(completed)}"
     assert all(completed[j]["JobState"] == "COMPLETED" for j in jobs)
@@ -167,3 +181,26 @@ def test_profile_sends_gpu_rules_to_the_gpu_partition_with_the_presets_gpus(work
     assert "slurm_partition=gpu" in plan["perplexity"] and "gpu=1" in plan["perplexity"]
     assert "slurm_partition=gpu" in plan["reference_perplexity"] and "gpu=1" in plan["reference_perplexity"]
     assert "slurm_partition=cpu" in plan["shard"] and "gpu=" not in plan["shard"]
+
+
+def test_a_two_node_fsdp_preset_trains_as_two_torchrun_agents_like_one_process(pipeline, tmp_path):
+    """`train.nodes: 2` through the profile: the train job's srun starts two torchrun agents that
+    rendezvous (c10d) and train FSDP over gloo, to the curve of one process on the same global batch."""
+    import numpy as np
+
+    from conftest import train_job
+
+    workflow, _ = pipeline
+    summary = json.loads((workflow / "results/nano2/train_summary.json").read_text())
+    assert (summary["ranks"], summary["parallel"], len(summary["peak_memory_mb_per_rank"])) == (2, "fsdp", 2)
+    log = (workflow / "results/logs/train/nano2.log").read_text()
+    assert "srun --overlap --ntasks=2" in log and "--rdzv_backend=c10d" in log
+    nano2 = cluster_config()["models"]["nano2"]
+    one_process = {**nano2, "train": nano2["train"] | {"nodes": 1, "batch_size": 4}}  # the same global batch
+    results = workflow / "results"
+    single = train_job(
+        tmp_path / "one", results / "shards/default/bpe512", results / "tokenizers/bpe512/tokenizer.json", one_process
+    ).run(progress=False, threads=1)
+    assert np.allclose(
+        [loss for _, loss in summary["history"]["train"]], [loss for _, loss in single["history"]["train"]], atol=1e-5
+    )

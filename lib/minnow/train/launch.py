@@ -17,6 +17,7 @@ up after `devices.COLLECTIVE_TIMEOUT` instead of hanging the job.
 """
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from minnow.atomic import write_json
 from minnow.errors import InputError
 from minnow.train.job import TrainJob
 
+log = logging.getLogger(__name__)
 RDZV_PORT = 29500
 
 
@@ -36,6 +38,7 @@ def torchrun(job: TrainJob, nproc: int, run_id: str | None, nodes: int = 1) -> d
     write_json(job_file, job.to_json())
     worker = ["-m", "minnow.train.launch", str(job_file), run_id or ""]
     cmd = command(nproc, nodes, dict(os.environ)) + worker
+    log.info("launching %s", " ".join(cmd))
     proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     if proc.returncode != 0:
         raise InputError(
