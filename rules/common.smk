@@ -299,8 +299,8 @@ def model_eval_sets(wildcards):
 
 
 def model_gpus(wildcards):
-    """GPUs the train job asks a cluster for: none for a CPU preset, else `train.gpus` on
-    each of its `train.nodes` (one job; torchrun starts one process per GPU inside it)."""
+    """GPUs the train job asks a cluster for: none for a CPU preset, else `train.gpus`
+    on each of its `train.nodes` (one job; torchrun starts a process per GPU in it)."""
     train = config["models"][wildcards.model]["train"]
     return 0 if train["device"] == "cpu" else train["gpus"] * train["nodes"]
 

@@ -102,3 +102,32 @@ def test_across_nodes_srun_starts_one_agent_per_node_meeting_on_the_first(monkey
         "--rdzv_endpoint=gpu-017:29500",
     ]
     assert "--ntasks-per-node=1" not in launch.command(1, 2, env | {"SLURM_JOB_NUM_NODES": "1"})
+
+
+@pytest.mark.slow
+def test_a_rank_that_dies_ends_the_run_naming_it_instead_of_hanging(tmp_path, chat_shards):
+    """SIGKILL one of two ranks mid-run: torchrun stops the other and exits non-zero at once,
+    its report naming the dead rank, where the survivor would otherwise wait in a collective."""
+    import signal
+    import subprocess
+    import time
+
+    job = train_job(tmp_path / "run", *chat_shards, fp32(steps=400, batch_size=4, gpus=2, parallel="fsdp"), VOCAB)
+    job.checkpoints.mkdir(parents=True)
+    (job.checkpoints / "job.json").write_text(json.dumps(job.to_json()))
+    cmd = [*launch.command(2, 1, {}), "-m", "minnow.train.launch", str(job.checkpoints / "job.json"), ""]
+    proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not list(job.checkpoints.glob("*/last.pt")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(workers) == 2, workers
+    killed_at = time.time()
+    os.kill(int(workers[1]), signal.SIGKILL)
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # a hang: do not leave it running
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0 and time.time() - killed_at < 60
+    assert "rank: " in err and "exitcode: -9" in err and not job.summary.exists()
