@@ -237,7 +237,7 @@ class Trainer:
         optim.set_lr(self.optimizer, self.step, self.cfg)
         chunks = self.batches.train_chunks(self.step, self.cfg.grad_accum, self.rows)
         counts = [int((y != -100).sum()) for _, y in chunks]
-        counted = max(parallel.global_count(sum(counts), self.device, self.world), 1)
+        counted = parallel.global_count(sum(counts), self.device, self.world)
         total = torch.zeros((), device=self.device)
         for i, (x, y) in enumerate(chunks):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)

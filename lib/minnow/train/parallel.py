@@ -46,13 +46,14 @@ def gradient_sync(forward, sync: bool):
     return forward.no_sync()
 
 
-def global_count(count: int, device: torch.device, world: int) -> int:
-    """The global batch's counted targets, summed over ranks."""
+def global_count(count: int, device: torch.device, world: int) -> int | torch.Tensor:
+    """The global batch's counted targets (at least 1), summed over ranks: across ranks a tensor
+    left on the device, so the step never waits for the collective (nor the work queued before it)."""
     if world == 1:
-        return count
-    total = torch.tensor(count, device=device, dtype=torch.int64)
+        return max(count, 1)
+    total = torch.tensor(float(count), device=device)
     dist.all_reduce(total)
-    return int(total)
+    return total.clamp(min=1)
 
 
 def local(tensor: torch.Tensor) -> torch.Tensor:
