@@ -1,7 +1,9 @@
 """torchrun: DDP ranks together compute the one-process run."""
 
+import contextlib
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,10 +55,34 @@ def test_fsdp_shards_over_two_gloo_processes_and_matches_one_process(tmp_path, c
     assert all(np.allclose(ours[k].numpy(), theirs[k].numpy(), atol=1e-5) for k in ours)
 
 
+def kill_all(proc) -> None:
+    """SIGKILL torchrun and its workers, which torchrun starts in sessions of their own (killing
+    its group alone leaves them training, and writing checkpoints beside the resumed run)."""
+    import signal
+    import subprocess
+    import time
+
+    found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    workers = [int(pid) for pid in found]
+    for pid in [proc.pid, *workers]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait()
+    while any(running(pid) for pid in workers):
+        time.sleep(0.01)
+
+
+def running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 @pytest.mark.slow
 def test_a_killed_fsdp_run_resumes_on_another_number_of_ranks_to_the_same_curve(tmp_path, chat_shards):
     """Killed after a checkpoint on two ranks, resumed in one process drawing the same global batch."""
-    import signal
     import subprocess
     import sys
     import time
@@ -71,8 +97,7 @@ def test_a_killed_fsdp_run_resumes_on_another_number_of_ranks_to_the_same_curve(
     deadline = time.time() + 300
     while not list(job.checkpoints.glob("*/last.pt")) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_all(proc)
     assert not job.summary.exists()  # killed before the end
     one = train_job(tmp_path / "run", *chat_shards, fp32(steps=40, batch_size=8, parallel="fsdp"), VOCAB)
     resumed = one.run(progress=False, threads=1)
