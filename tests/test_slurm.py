@@ -93,9 +93,9 @@ def tres_mem_mb(tres: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def pipeline(cluster, tmp_path_factory) -> tuple[Path, str]:
+def pipeline(cluster, tmp_path_factory) -> tuple[Path, str, str]:
     """The profile's run of the tiny pipeline to nano's ppl.json, every job an sbatch job, then
-    of nano2's model; the workflow folder and the first run's Snakemake output."""
+    of nano2's model; the workflow folder and each run's Snakemake output."""
     workflow = copy_workflow(tmp_path_factory.mktemp("slurm-run") / "minnow")
     write_config(workflow, cluster_config())
     env = {
@@ -105,13 +105,11 @@ def pipeline(cluster, tmp_path_factory) -> tuple[Path, str]:
         "MINNOW_GPU_PARTITION": slurm_cluster.PARTITION,
     }
     env.pop("MLFLOW_TRACKING_URI", None)
-    # Accounting is off on this cluster: status comes from squeue, and there is no account to charge.
+    # The plugin polls sacct, as on a real cluster; there is no account to charge.
     cmd = [
         str(BIN / "snakemake"),
         "--profile",
         "profiles/slurm",
-        "--slurm-status-command",
-        "squeue",
         "--slurm-init-seconds-before-status-checks",
         "2",
         "--seconds-between-status-checks",  # a loopback cluster answers at once: poll every 2 s, not 10
@@ -128,27 +126,27 @@ def pipeline(cluster, tmp_path_factory) -> tuple[Path, str]:
     two = [*run, "results/nano2/model.safetensors", "--set-resources", "train:nodes=1"]
     proc = subprocess.run(two, cwd=workflow, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    return workflow, output
+    return workflow, output, proc.stdout + proc.stderr
 
 
 def test_profile_runs_the_pipeline_through_slurm(cluster, pipeline):
-    workflow_copy, output = pipeline
+    workflow_copy, output, _ = pipeline
     jobs = submitted_jobs(output)
     rules = sorted(jobs.values())
     per_part = ["download", "prepare_part", "mix_part", "shard_part", "shard_part"]  # shards: train and val
     once = ["dedup", "train_tokenizer", "shard", "eval_set", "train", "perplexity"]
     assert rules == sorted(per_part * 3 + once), output[-3000:]
-    completed = cluster.completed_jobs()
-    assert set(jobs) <= set(completed), f"SLURM has no record of jobs {set(jobs) - set(completed)}"
-    assert all(completed[j]["JobState"] == "COMPLETED" for j in jobs)
+    accounted = cluster.steps(jobs)
+    assert {str(j) for j in jobs} <= set(accounted), f"sacct has no record of jobs {set(jobs) - set(accounted)}"
+    assert all(accounted[str(j)]["State"] == "COMPLETED" for j in jobs)
     # The profile's per-rule resources reached SLURM as written.
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
-    by_rule = {rule: completed[j] for j, rule in jobs.items()}
+    by_rule = {rule: accounted[str(j)] for j, rule in jobs.items()}
     for rule in ("train", "download"):
         wanted = {**profile["default-resources"], **profile["set-resources"].get(rule, {})}
-        assert by_rule[rule]["TimeLimit"] == str(wanted["runtime"])
-        assert tres_mem_mb(by_rule[rule]["Tres"]) == eval(str(wanted["mem_mb"]), {"attempt": 1})
-    assert "cpu=8," in by_rule["train"]["Tres"], "train's 8 threads should be 8 SLURM CPUs"
+        assert by_rule[rule]["TimelimitRaw"] == str(wanted["runtime"])  # minutes
+        assert tres_mem_mb(by_rule[rule]["ReqTRES"]) == eval(str(wanted["mem_mb"]), {"attempt": 1})
+    assert "cpu=8," in by_rule["train"]["ReqTRES"], "train's 8 threads should be 8 SLURM CPUs"
     assert (workflow_copy / "results/nano/ppl.json").exists()
 
 
@@ -183,18 +181,23 @@ def test_profile_sends_gpu_rules_to_the_gpu_partition_with_the_presets_gpus(work
     assert "slurm_partition=cpu" in plan["shard"] and "gpu=" not in plan["shard"]
 
 
-def test_a_two_node_fsdp_preset_trains_as_two_torchrun_agents_like_one_process(pipeline, tmp_path):
+def test_a_two_node_fsdp_preset_trains_as_two_torchrun_agents_like_one_process(cluster, pipeline, tmp_path):
     """`train.nodes: 2` through the profile: the train job's srun starts two torchrun agents that
     rendezvous (c10d) and train FSDP over gloo, to the curve of one process on the same global batch."""
     import numpy as np
 
     from conftest import train_job
 
-    workflow, _ = pipeline
+    workflow, _, output = pipeline
     summary = json.loads((workflow / "results/nano2/train_summary.json").read_text())
     assert (summary["ranks"], summary["parallel"], len(summary["peak_memory_mb_per_rank"])) == (2, "fsdp", 2)
     log = (workflow / "results/logs/train/nano2.log").read_text()
     assert "srun --overlap --ntasks=2" in log and "--rdzv_backend=c10d" in log
+    # sacct's record of the train job: its launch is a step of two tasks, one torchrun agent each.
+    (job,) = [j for j, rule in submitted_jobs(output).items() if rule == "train"]
+    steps = cluster.steps([job])
+    launch = [step for step in steps.values() if step["NTasks"] == "2"]
+    assert len(launch) == 1 and launch[0]["State"] == "COMPLETED", steps
     nano2 = cluster_config()["models"]["nano2"]
     one_process = {**nano2, "train": nano2["train"] | {"nodes": 1, "batch_size": 4}}  # the same global batch
     results = workflow / "results"
