@@ -2,7 +2,8 @@
 import re
 from pathlib import Path
 
-from minnow import code_digest, digests, packages
+from minnow import checkpoints, code_digest, digests, packages
+from minnow.eval import job_memory
 from minnow.workflow import config as minnow_config
 from minnow.errors import InputError
 
@@ -13,6 +14,7 @@ except InputError as e:
 
 # Digests of local data files, reused while a file's size and mtime are unchanged.
 DIGEST_CACHE = ".snakemake/minnow/file-digests.json"
+SIZE_CACHE = ".snakemake/minnow/checkpoint-sizes.json"
 # Folders under results/ that are not models (a target below any other is a model's).
 RESULT_FOLDERS = (
     "raw",
@@ -308,6 +310,36 @@ def model_gpus(wildcards):
 def model_nodes(wildcards):
     """Nodes the train job asks a cluster for: srun starts a torchrun agent on each."""
     return config["models"][wildcards.model]["train"]["nodes"]
+
+
+def model_mem_mb(wildcards, attempt):
+    """Memory for scoring a model (and its init base, of the same shape) in ppl.json's batches."""
+    size = minnow_config.model_size(config, wildcards.model, SIZE_CACHE)
+    return job_memory.mem_mb([size], config["evaluation"]["batch_tokens"], attempt)
+
+
+def reference_mem_mb(wildcards, attempt):
+    """Memory for scoring a reference in ppl.json's batches (16 GB where its size is unknown)."""
+    size = checkpoints.size(reference_spec(wildcards), SIZE_CACHE)
+    return job_memory.mem_mb([size], config["evaluation"]["batch_tokens"], attempt)
+
+
+def downstream_mem_mb(wildcards, attempt):
+    """Memory for lm-eval on a model or a reference, in its batches of full windows."""
+    window = config["evaluation"]["reference_context"]
+    if "model" in wildcards.keys():
+        size = minnow_config.model_size(config, wildcards.model, SIZE_CACHE)
+        window = minnow_config.model_shape(config, wildcards.model).get(
+            "context", window
+        )
+    else:
+        size = checkpoints.size(reference_spec(wildcards), SIZE_CACHE)
+    batch, tokens = (
+        downstream_settings()["batch_size"],
+        config["evaluation"]["batch_tokens"],
+    )
+    forward = job_memory.downstream_tokens(batch, window, tokens)
+    return job_memory.mem_mb([size], forward, attempt)
 
 
 def model_eval_gpus(wildcards):

@@ -10,11 +10,15 @@ rule reference_downstream:
     benchmark:
         "results/benchmarks/reference_downstream/{reference}.tsv"
     threads: 8
+    resources:
+        mem_mb=downstream_mem_mb,
     params:
         reference=reference_spec,
         files=reference_files,
         version=reference_version,
         settings=downstream_settings(),
+        context=config["evaluation"]["reference_context"],
+        batch_tokens=config["evaluation"]["batch_tokens"],
         task_files=downstream_task_files(),
         lm_eval=packages.version("lm_eval"),
         code=code("reference_downstream"),
@@ -38,8 +42,10 @@ rule downstream:
     threads: 8
     resources:
         gpu=model_eval_gpus,
+        mem_mb=downstream_mem_mb,
     params:
         settings=downstream_settings(),
+        batch_tokens=config["evaluation"]["batch_tokens"],
         task_files=downstream_task_files(),
         references=minnow_config.downstream_references(config),
         lm_eval=packages.version("lm_eval"),

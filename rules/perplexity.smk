@@ -27,6 +27,7 @@ rule reference_perplexity:
     threads: 8
     resources:
         gpu=reference_gpus,
+        mem_mb=reference_mem_mb,
     params:
         reference=reference_spec,
         files=reference_files,
@@ -50,6 +51,7 @@ rule perplexity:
     threads: 8
     resources:
         gpu=model_eval_gpus,
+        mem_mb=model_mem_mb,
     params:
         protocol=minnow_config.perplexity_protocol(config),
         sets=model_eval_sets,

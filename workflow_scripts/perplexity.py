@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from minnow import isolated
 from minnow.atomic import write_json
 from minnow.eval.ppl_json import bits_per_byte_columns, build_ppl_json
 from minnow.workflow import tracking
@@ -20,7 +21,8 @@ with tracking.step_run(snakemake, step="perplexity") as run:
     inp, p = snakemake.input, snakemake.params
     refs = iter(inp.references)
     references = {s: {r: Path(next(refs)) for r in p.references} for s in p.sets}
-    result = build_ppl_json(
+    result = isolated.call(
+        build_ppl_json,
         snakemake.wildcards.model,
         Path(inp.weights).parent,
         dict(zip(p.sets, map(Path, inp.documents), strict=True)),
@@ -28,6 +30,8 @@ with tracking.step_run(snakemake, step="perplexity") as run:
         references,
         p.protocol,
         Path(inp.init[0]).parent if inp.init else None,
+        what=f"scoring {snakemake.wildcards.model}",
+        mem_mb=snakemake.resources.get("mem_mb"),
     )
     write_json(snakemake.output[0], result)
     run.log_params({"device_used": result["model"]["device"]})

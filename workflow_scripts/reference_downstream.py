@@ -3,11 +3,13 @@
 output: results/references/{reference}/downstream.json — per-task metrics, or why an optional
         reference was skipped
 params: reference — hf id or GGUF; files, version — what pins it; settings — evaluation.downstream;
+        context — the reference window ppl.json uses; batch_tokens — tokens per forward on a CPU;
         task_files — digests of the custom task folder; lm_eval — its version
 """
 
 import torch
 
+from minnow import isolated
 from minnow.atomic import write_json
 from minnow.eval import downstream
 from minnow.workflow import tracking
@@ -15,6 +17,11 @@ from minnow.workflow import tracking
 with tracking.step_run(snakemake, step="reference_downstream") as run:
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params
-    result = downstream.evaluate_reference(snakemake.wildcards.reference, p.reference, p.settings)
+    result = isolated.call(
+        downstream.evaluate_reference,
+        *(snakemake.wildcards.reference, p.reference, p.settings, p.context, p.batch_tokens),
+        what=f"lm-eval on reference {snakemake.wildcards.reference}",
+        mem_mb=snakemake.resources.get("mem_mb"),
+    )
     write_json(snakemake.output[0], result)
     run.log_metrics(tracking.numeric_leaves({task: r["metrics"] for task, r in result.get("tasks", {}).items()}))

@@ -8,6 +8,7 @@ params: reference — hf id or GGUF; version — the installed package of a pack
 
 import torch
 
+from minnow import isolated
 from minnow.atomic import write_json
 from minnow.eval import references
 from minnow.eval.eval_sets import read_documents
@@ -17,7 +18,12 @@ with tracking.step_run(snakemake, step="reference_perplexity") as run:
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params
     documents = read_documents(snakemake.input.documents)
-    result = references.evaluate(snakemake.wildcards.reference, p.reference, documents, p.context, p.protocol)
+    result = isolated.call(
+        references.evaluate,
+        *(snakemake.wildcards.reference, p.reference, documents, p.context, p.protocol),
+        what=f"scoring reference {snakemake.wildcards.reference}",
+        mem_mb=snakemake.resources.get("mem_mb"),
+    )
     write_json(snakemake.output[0], result)
     run.log_metrics(tracking.numeric_leaves(result))
     if "device" in result:

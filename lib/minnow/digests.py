@@ -33,27 +33,33 @@ def file_digests(paths: list[str], cache: str | Path) -> dict[str, str]:
     Rules call this on every Snakemake invocation to put local data files in their
     params, so a digest is reused from `cache` while the file's size and mtime are
     those it was computed for: a multi-GB corpus is hashed once, then only stat()ed.
-    The cache is rewritten atomically; concurrent writers at worst recompute.
     """
+    return per_file(paths, cache, sha256_file)
+
+
+def per_file(paths: list[str], cache: str | Path, compute) -> dict[str, object]:
+    """`compute(path)` of each file (or "missing"), by path, reused from the JSON file
+    `cache` while the file's size and mtime are those it was computed for. The cache is
+    rewritten atomically; concurrent writers at worst recompute."""
     cache = Path(cache)
     try:
         known = json.loads(cache.read_text())
     except (OSError, ValueError):
         known = {}
-    digests, changed = {}, False
+    values, changed = {}, False
     for path in paths:
         try:
             st = os.stat(path)
         except OSError:
-            digests[path] = MISSING
+            values[path] = MISSING
             continue
         key, stamp = str(Path(path).resolve()), [st.st_size, st.st_mtime_ns]
         if known.get(key, [None])[:2] != stamp:
-            known[key] = [*stamp, sha256_file(path)]
+            known[key] = [*stamp, compute(path)]
             changed = True
-        digests[path] = known[key][2]
+        values[path] = known[key][2]
     if changed:
         from minnow.atomic import write_json
 
         write_json(cache, known)
-    return digests
+    return values

@@ -1,6 +1,12 @@
 """What downstream.json keeps of lm-eval's results, and how few-shot counts group tasks."""
 
+import pytest
+
+from minnow import tokenizer
+from minnow.errors import InputError
 from minnow.eval import downstream
+
+from hf_checkpoints import llama_folder
 
 
 def test_few_shot_counts_group_tasks_into_one_lm_eval_run_each():
@@ -45,15 +51,31 @@ def test_summary_keeps_metrics_by_filter_their_stderr_and_counts():
     assert tasks["piqa"]["metrics"] == {"acc": 0.6} and tasks["piqa"]["samples"] == 1838
 
 
-def test_references_become_lm_eval_model_arguments(tmp_path):
-    assert downstream.reference_args({"hf": "gpt2", "revision": "abc"}) == {
-        "pretrained": "gpt2",
+def test_references_become_lm_eval_model_arguments_read_as_ppl_json_reads_them(tmp_path):
+    """The window is ppl.json's (reference_context, capped at the checkpoint's own 128) and
+    the start token the spec's, else the tokenizer's BOS; a missing GGUF is named."""
+    folder = llama_folder(tmp_path / "ref")
+    tok = tokenizer.load(folder / "tokenizer.json")
+    args = downstream.reference_args({"hf": str(folder), "revision": "abc"}, context=1024)
+    assert args == {
+        "pretrained": str(folder),
         "dtype": "float32",
         "revision": "abc",
+        "max_length": 128,
+        "prefix_token_id": tok.token_to_id("<|bos|>"),
     }
+    args = downstream.reference_args({"hf": str(folder), "start_token": "<|eos|>"}, context=64)
+    assert (args["max_length"], args["prefix_token_id"]) == (64, tok.token_to_id("<|eos|>"))
     gguf = tmp_path / "m.gguf"
-    assert downstream.reference_args({"gguf_path": str(gguf)}) == {
-        "pretrained": str(tmp_path),
-        "gguf_file": "m.gguf",
-        "dtype": "float32",
-    }
+    with pytest.raises(InputError, match="no such GGUF file"):
+        downstream.reference_args({"gguf_path": str(gguf)}, context=1024)
+
+
+def test_auto_batch_on_a_cpu_is_batch_tokens_of_full_windows():
+    import torch
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert downstream.batch_size("auto", cpu, 1024, 4096) == 4
+    assert downstream.batch_size("auto:3", cpu, 8192, 4096) == 1  # never below one window
+    assert downstream.batch_size("auto", cuda, 1024, 4096) == "auto"  # lm-eval probes, catching CUDA OOM
+    assert downstream.batch_size(2, cpu, 1024, 4096) == 2

@@ -2,8 +2,10 @@
 `loglikelihood_rolling` (a local task over the eval set's JSON lines), give the same
 bits per byte and word perplexity for a minnow model (through its HF export) and for
 the reference, to 1e-4 relative in fp32. Documents longer than either model's
-context make both take several rolling windows."""
+context make both take several rolling windows. The same task turned on in the
+downstream stage gives the same figures again, in bounded memory."""
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -45,18 +47,15 @@ def scored(default_build, tmp_path_factory):
     return folder, json.loads((folder / "results/tiny/ppl.json").read_text())["eval_sets"]["readme"]
 
 
-def lm_eval_rolling(folder: Path, model_args: dict, start_token: str) -> dict:
-    """lm-eval's own figures for the eval set, from a task a user would write for it."""
-    from lm_eval import simple_evaluate
-    from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
-
+def rolling_task(folder: Path, documents: Path) -> Path:
+    """A task a user would write for the eval set: a folder with its YAML and its JSON lines."""
     tasks = folder / "tasks-rolling"
     tasks.mkdir(exist_ok=True)
+    shutil.copy(documents, tasks / "readme.jsonl")
     task = {
         "task": "readme_rolling",
         "dataset_path": "json",
-        "dataset_kwargs": {"data_files": {"test": str(folder / "results/eval/readme.jsonl")}},
+        "dataset_kwargs": {"data_files": {"test": str(tasks / "readme.jsonl")}},
         "test_split": "test",
         "output_type": "loglikelihood_rolling",
         "doc_to_text": "",
@@ -64,10 +63,55 @@ def lm_eval_rolling(folder: Path, model_args: dict, start_token: str) -> dict:
         "metric_list": [{"metric": m} for m in ("word_perplexity", "byte_perplexity", "bits_per_byte")],
     }
     (tasks / "readme_rolling.yaml").write_text(yaml.safe_dump(task))
+    return tasks
+
+
+def lm_eval_rolling(folder: Path, model_args: dict, start_token: str) -> dict:
+    """lm-eval's own figures for the eval set, run by hand: batch 1, the window and start token given."""
+    from lm_eval import simple_evaluate
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    tasks = rolling_task(folder, folder / "results/eval/readme.jsonl")
     lm = HFLM(**model_args, dtype="float32", batch_size=1, device="cpu")
     assert lm.tokenizer.convert_ids_to_tokens(lm.prefix_token_id) == start_token
     results = simple_evaluate(model=lm, tasks=["readme_rolling"], task_manager=TaskManager(include_path=str(tasks)))
     return results["results"]["readme_rolling"]
+
+
+@pytest.fixture(scope="module")
+def by_hand(scored) -> dict[str, dict]:
+    """lm-eval by hand on the tiny model's HF export and on the reference, each with the
+    window and start token ppl.json used for it."""
+    folder, entry = scored
+    ours, ref = entry["model"], entry["references"][REFERENCE]
+    eos = json.loads((folder / "results/tiny/export/hf/config.json").read_text())["eos_token_id"]
+    tiny = {"pretrained": str(folder / "results/tiny/export/hf"), "max_length": ours["context"], "prefix_token_id": eos}
+    from minnow.checkpoints import gguf_path
+
+    path = gguf_path(yaml.safe_load((REPO / "config/config.yaml").read_text())["references"][REFERENCE])
+    reference = {"pretrained": str(path.parent), "gguf_file": path.name, "max_length": 1024, "prefix_token_id": 0}
+    return {
+        "tiny": lm_eval_rolling(folder, tiny, ours["start_token"]),
+        REFERENCE: lm_eval_rolling(folder, reference, ref["start_token"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def downstream(scored, by_hand) -> tuple[Path, dict]:
+    """The same task turned on in the downstream stage, through Snakemake: its folder, downstream.json."""
+    folder, _ = scored
+    tasks = rolling_task(folder, folder / "results/eval/readme.jsonl")
+    extra = folder / "downstream.yaml"
+    evaluation = yaml.safe_load((folder / "docs.yaml").read_text())["evaluation"]
+    evaluation["downstream"] = {"tasks": ["readme_rolling"], "include_path": str(tasks)}
+    extra.write_text(yaml.safe_dump({"evaluation": evaluation}))
+    assert planned_rules(folder, "results/tiny/downstream.json", "--configfile", str(extra)) == {
+        "reference_downstream": 1,
+        "downstream": 1,
+    }
+    snakemake(folder, "results/tiny/downstream.json", "--configfile", str(extra))
+    return folder, json.loads((folder / "results/tiny/downstream.json").read_text())
 
 
 def assert_same(ours: dict, theirs: dict, documents: int):
@@ -83,23 +127,88 @@ def test_the_eval_set_holds_the_documents_as_written(scored):
     assert entry["model"]["bytes"] == entry["bytes"] == entry["references"][REFERENCE]["bytes"]
 
 
-def test_a_minnow_model_through_its_hf_export_equals_lm_eval(scored):
-    folder, entry = scored
+def test_a_minnow_model_through_its_hf_export_equals_lm_eval(scored, by_hand):
+    _, entry = scored
     ours = entry["model"]
     assert ours["tokens"] > 3 * ours["context"]  # rolling windows, not one pass per document
-    eos = json.loads((folder / "results/tiny/export/hf/config.json").read_text())["eos_token_id"]
-    args = {"pretrained": str(folder / "results/tiny/export/hf"), "max_length": ours["context"], "prefix_token_id": eos}
-    assert_same(ours, lm_eval_rolling(folder, args, ours["start_token"]), len(documents()))
+    assert_same(ours, by_hand["tiny"], len(documents()))
 
 
-def test_the_reference_equals_lm_eval(scored):
-    folder, entry = scored
+def test_the_reference_equals_lm_eval(scored, by_hand):
+    _, entry = scored
     ref = entry["references"][REFERENCE]
     assert ref["start_token"] == "<|endoftext|>" and ref["context"] == 1024
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())["references"][REFERENCE]
-    from minnow.checkpoints import gguf_path
-
-    path = gguf_path(config)
-    args = {"pretrained": str(path.parent), "gguf_file": path.name, "max_length": 1024, "prefix_token_id": 0}
     assert ref["tokens"] > 1024  # at least one document takes two windows
-    assert_same(ref, lm_eval_rolling(folder, args, ref["start_token"]), len(documents()))
+    assert_same(ref, by_hand[REFERENCE], len(documents()))
+
+
+def test_the_downstream_stage_reads_both_models_as_ppl_json_and_lm_eval_by_hand_do(scored, by_hand, downstream):
+    _, entry = scored
+    _, result = downstream
+    for name, ours, ppl in (
+        ("tiny", result, entry["model"]),
+        (REFERENCE, result["references"][REFERENCE], entry["references"][REFERENCE]),
+    ):
+        metrics = ours["tasks"]["readme_rolling"]["metrics"]
+        assert (ours["read"]["max_length"], ours["read"]["prefix_token"]) == (ppl["context"], ppl["start_token"])
+        assert metrics["bits_per_byte"] == pytest.approx(by_hand[name]["bits_per_byte,none"], rel=1e-4), name
+        assert metrics["bits_per_byte"] == pytest.approx(ppl["bits_per_byte"], rel=1e-4), name
+        assert metrics["word_perplexity"] == pytest.approx(ppl["word_perplexity"], rel=1e-4), name
+
+
+def test_the_references_downstream_job_stays_in_a_bounded_memory(downstream):
+    """On a CPU `batch_size: auto` is evaluation.batch_tokens (4096) tokens of full windows,
+    not lm-eval's probe: SmolLM2 peaks under 4 GB, and under the memory its job asks for."""
+    from minnow import checkpoints
+    from minnow.eval import job_memory
+
+    folder, result = downstream
+    assert result["references"][REFERENCE]["read"]["batch_size"] == 4
+    with open(folder / f"results/benchmarks/reference_downstream/{REFERENCE}.tsv") as f:
+        (row,) = csv.DictReader(f, delimiter="\t")
+    spec = yaml.safe_load((REPO / "config/config.yaml").read_text())["references"][REFERENCE]
+    asked = job_memory.mem_mb([checkpoints.size(spec, folder / "sizes.json")], 4096)
+    assert float(row["max_rss"]) < min(4000, asked), row
+
+
+def killed_child_of(step: str, timeout: float = 120) -> int:
+    """SIGKILL the forked child doing a step's work (a process whose parent has its own
+    command line), as the kernel's OOM killer would; its pid."""
+    import signal
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in psutil.process_iter(["cmdline"]):
+            line = " ".join(proc.info["cmdline"] or [])
+            try:
+                if f"{step}.py" in line and " ".join(proc.parent().cmdline()) == line:
+                    proc.send_signal(signal.SIGKILL)
+                    return proc.pid
+            except (psutil.NoSuchProcess, psutil.AccessDenied, AttributeError):
+                continue
+        time.sleep(0.2)
+    raise AssertionError(f"no {step} work process appeared in {timeout:.0f} s")
+
+
+def test_a_scoring_step_killed_like_the_oom_killer_would_says_why(downstream):
+    import os
+    import subprocess
+
+    from conftest import BIN
+
+    folder, _ = downstream
+    target = folder / f"results/references/{REFERENCE}/downstream.json"
+    cmd = [str(BIN / "snakemake"), "--cores", "2", str(target.relative_to(folder))]
+    cmd += ["--configfile", str(folder / "downstream.yaml"), "--forcerun", "reference_downstream"]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    with subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
+        killed_child_of("reference_downstream")
+        output, _ = run.communicate(timeout=300)
+    assert run.returncode != 0
+    said = f"lm-eval on reference {REFERENCE} was killed by SIGKILL (signal 9). The usual cause is memory"
+    assert said in (folder / f"results/logs/reference_downstream/{REFERENCE}.log").read_text()
+    assert said in output and "mem_mb=" in output
+    assert not target.exists()

@@ -107,3 +107,18 @@ def test_activation_checkpointing_leaves_the_curve_equal(tmp_path, chat_shards):
     assert recomputed["activation_checkpointing"] and not plain["activation_checkpointing"]
     np.testing.assert_allclose(curve(recomputed), curve(plain), rtol=0, atol=1e-5)
     assert recomputed["peak_memory_mb"] > 0 and recomputed["peak_memory_kind"] == "process_max_rss"
+
+
+def test_fsdp_shards_the_state_so_large_fits_a_24_gb_card_on_eight_ranks():
+    """1.5B: 16 bytes of state per weight is 24 GB, over a 24 GB card before any activation;
+    sharded over 8 ranks it is 3 GB a rank, and micro_batch auto finds a split that fits."""
+    cfg, preset = preset_shape("large")
+    t = preset["train"]
+    budget, global_rows = int(24 * GIB * memory.USABLE_FRACTION), t["batch_size"] * t["grad_accum"]
+    checkpointing = t["activation_checkpointing"]
+    with pytest.raises(InputError, match="train.parallel: fsdp"):
+        memory.fit_micro_batch(cfg, global_rows, budget, checkpointing)
+    rows = memory.fit_micro_batch(cfg, global_rows, budget, checkpointing, shards=8)
+    assert memory.step_bytes(cfg, rows, checkpointing, shards=8) <= budget
+    state_per_rank = memory.step_bytes(cfg, 0, shards=8) / GIB
+    assert 2.8 < state_per_rank < 3.3  # 1.5B x 16 bytes / 8, plus two gathered blocks

@@ -8,15 +8,24 @@ are compared by. minnow does not reimplement them: lm-evaluation-harness
 reference model once, so a model's row and its references' rows come from the
 same code. Tasks come from the config (`evaluation.downstream`), with a few-shot
 count each; custom tasks are lm-eval task YAMLs in `include_path`.
+
+Each model is read as ppl.json reads it: in windows of the context ppl.json uses
+(`max_length`: a minnow model's own, a reference's `evaluation.reference_context`
+capped at its own maximum) after the same start token (`prefix_token_id`), so a
+rolling-likelihood task over ppl.json's documents gives ppl.json's bits/byte. On a
+CPU, `batch_size: auto` is a fixed batch of `evaluation.batch_tokens` tokens, as
+ppl.json batches: lm-eval's own probe would try ever larger batches of full windows
+until one fails, and on a CPU failing means the kernel's OOM killer, not an
+exception it could catch.
 """
 
 import importlib.metadata
-import json
 import logging
 from pathlib import Path
 
 from minnow import checkpoints, devices
 from minnow.errors import InputError
+from minnow.eval import references
 
 log = logging.getLogger(__name__)
 
@@ -31,27 +40,33 @@ def fewshot_groups(settings: dict) -> dict[int | None, list[str]]:
     return groups
 
 
-def folder_args(folder: Path) -> dict:
-    """lm-eval's `hf` model arguments for an exported Hugging Face folder."""
-    return {"pretrained": str(folder), "dtype": "float32"}
-
-
-def reference_args(spec: dict) -> dict:
+def reference_args(spec: dict, context: int) -> dict:
     """lm-eval's `hf` model arguments for a reference: a hub id, or a GGUF file that
-    transformers dequantizes (lm-eval passes gguf_file through)."""
+    transformers dequantizes (lm-eval passes gguf_file through), read in ppl.json's
+    window (`context`, capped at the reference's own) after its start token."""
+    own = getattr(checkpoints.load_config(spec), "max_position_embeddings", context)
+    window = {
+        "max_length": min(context, own),
+        "prefix_token_id": references.start_id(checkpoints.load_tokenizer(spec), spec),
+    }
     if "hf" in spec:
-        return {
-            "pretrained": spec["hf"],
-            "dtype": "float32",
-            **({"revision": spec["revision"]} if spec.get("revision") else {}),
-        }
+        revision = {"revision": spec["revision"]} if spec.get("revision") else {}
+        return {"pretrained": spec["hf"], "dtype": "float32", **revision, **window}
     path = checkpoints.gguf_path(spec)
-    return {"pretrained": str(path.parent), "gguf_file": path.name, "dtype": "float32"}
+    return {"pretrained": str(path.parent), "gguf_file": path.name, "dtype": "float32", **window}
 
 
-def evaluate(model_args: dict, settings: dict) -> dict:
-    """Run lm-eval's Python API on the configured tasks; the summary downstream.json keeps.
-    The model loads once and serves every few-shot group."""
+def batch_size(setting: int | str, device, max_length: int, batch_tokens: int) -> int | str:
+    """lm-eval's batch size: as configured, except `auto` on a CPU, which is as many full
+    windows as fit `batch_tokens` (at least one) instead of lm-eval's probe."""
+    if isinstance(setting, str) and device.type == "cpu":
+        return max(1, batch_tokens // max_length)
+    return setting
+
+
+def evaluate(model_args: dict, settings: dict, batch_tokens: int) -> dict:
+    """Run lm-eval's Python API on the configured tasks; the summary downstream.json keeps,
+    with how the model was read. The model loads once and serves every few-shot group."""
     import lm_eval
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
@@ -60,7 +75,9 @@ def evaluate(model_args: dict, settings: dict) -> dict:
     if include and not Path(include).is_dir():
         raise InputError(f"evaluation.downstream.include_path: {include} is not a folder of lm-eval task YAMLs")
     manager = TaskManager(include_path=include)
-    lm = HFLM(**model_args, batch_size=settings["batch_size"], device=str(devices.eval_device(settings["device"])))
+    device = devices.eval_device(settings["device"])
+    batch = batch_size(settings["batch_size"], device, model_args["max_length"], batch_tokens)
+    lm = HFLM(**model_args, batch_size=batch, device=str(device))
     merged = {"results": {}, "n-shot": {}, "n-samples": {}}
     for fewshot, tasks in fewshot_groups(settings).items():
         try:
@@ -78,7 +95,11 @@ def evaluate(model_args: dict, settings: dict) -> dict:
             ) from None
         for key, value in merged.items():
             value.update(results.get(key, {}))
-    return summarize(merged)
+    window = {
+        "max_length": model_args["max_length"],
+        "prefix_token": lm.tokenizer.convert_ids_to_tokens(lm.prefix_token_id),
+    }
+    return {**summarize(merged), "read": {**window, "batch_size": batch, "device": str(device)}}
 
 
 def summarize(results: dict) -> dict:
@@ -102,10 +123,11 @@ def summarize(results: dict) -> dict:
     return {"lm_eval": importlib.metadata.version("lm_eval"), "tasks": tasks}
 
 
-def evaluate_reference(name: str, spec: dict, settings: dict) -> dict:
-    """A reference's summary, or a skip record if it is optional and cannot be loaded."""
+def evaluate_reference(name: str, spec: dict, settings: dict, context: int, batch_tokens: int) -> dict:
+    """A reference's summary, read in ppl.json's window of at most `context` tokens, or a
+    skip record if it is optional and cannot be loaded."""
     try:
-        return {"name": name, **evaluate(reference_args(spec), settings)}
+        return {"name": name, **evaluate(reference_args(spec, context), settings, batch_tokens)}
     except InputError:
         raise
     except Exception as e:  # hub errors, missing packages: "cannot load", as for perplexity
@@ -116,13 +138,3 @@ def evaluate_reference(name: str, spec: dict, settings: dict) -> dict:
             f"reference '{name}' cannot be scored by lm-eval ({type(e).__name__}: {e}); fix "
             f"references.{name}, mark it `optional: true`, or remove it"
         ) from None
-
-
-def model_result(name: str, folder: Path, settings: dict, reference_files: dict[str, Path]) -> dict:
-    """downstream.json: the model's scores and each reference's (read from its cached file)."""
-    ours = evaluate(folder_args(folder), settings)
-    refs = {}
-    for ref, path in reference_files.items():
-        result = json.loads(Path(path).read_text())
-        refs[ref] = {"skipped": result["skipped"]} if "skipped" in result else {"tasks": result["tasks"]}
-    return {"model": name, "lm_eval": ours["lm_eval"], "settings": settings, "tasks": ours["tasks"], "references": refs}

@@ -147,7 +147,8 @@ class Trainer:
         budget = memory.budget_bytes(self.device)
         if budget is None:
             return None
-        return memory.fit_micro_batch(self.model_cfg, global_rows, budget, self.cfg.activation_checkpointing)
+        shards = self.world if self.cfg.parallel == "fsdp" else 1
+        return memory.fit_micro_batch(self.model_cfg, global_rows, budget, self.cfg.activation_checkpointing, shards)
 
     @property
     def tokens_per_step(self) -> int:

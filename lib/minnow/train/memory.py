@@ -20,6 +20,7 @@ at 16 x 1024) it reads 5-25% high: high on purpose, as eager mode keeps more.
 
 import torch
 
+from minnow import param_count
 from minnow.errors import InputError
 from minnow.model import ModelConfig
 
@@ -31,30 +32,35 @@ USABLE_FRACTION = 0.9  # of a card's memory: the CUDA context, allocator fragmen
 
 def parameters(cfg: ModelConfig) -> int:
     """Weights of a model of this shape (a tied head counted once), as `Transformer.num_params`."""
-    kv = cfg.n_kv_heads * cfg.head_dim
-    attention = 2 * cfg.d_model * cfg.d_model + 2 * cfg.d_model * kv
-    block = attention + 3 * cfg.d_model * cfg.ffn_dim + 2 * cfg.d_model
-    head = 0 if cfg.tie_embeddings else cfg.vocab_size * cfg.d_model
-    return cfg.vocab_size * cfg.d_model + cfg.n_layers * block + cfg.d_model + head
+    shape = ("vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "tie_embeddings")
+    return param_count.parameters(**{key: getattr(cfg, key) for key in shape})
 
 
-def step_bytes(cfg: ModelConfig, rows: int, checkpointing: bool = False) -> int:
-    """Estimated peak bytes of one training step on `rows` sequences of the full context."""
+def step_bytes(cfg: ModelConfig, rows: int, checkpointing: bool = False, shards: int = 1) -> int:
+    """Estimated peak bytes of one training step on `rows` sequences of the full context, on
+    one of `shards` ranks that shard weights, gradients and optimizer state (FSDP); a sharded
+    rank also holds two blocks gathered whole in fp32 (the one computing, the one prefetched)."""
     layer = LAYER_BYTES_PER_WIDTH * cfg.d_model + LAYER_BYTES_PER_FFN * cfg.ffn_dim
     saved = CHECKPOINTED_BYTES_PER_WIDTH * cfg.d_model if checkpointing else layer
     kept = cfg.n_layers * saved + (layer if checkpointing else 0)  # + the one block recomputed at a time
     tokens = rows * cfg.context
-    return STATE_BYTES_PER_PARAM * parameters(cfg) + tokens * (kept + LOGIT_BYTES * cfg.vocab_size)
+    weights = parameters(cfg)
+    state = STATE_BYTES_PER_PARAM * weights // shards
+    gathered = 0 if shards == 1 else 2 * 4 * (weights - cfg.vocab_size * cfg.d_model) // cfg.n_layers
+    return state + gathered + tokens * (kept + LOGIT_BYTES * cfg.vocab_size)
 
 
-def fit_micro_batch(cfg: ModelConfig, global_rows: int, budget: int, checkpointing: bool = False) -> int:
-    """The largest divisor of `global_rows` whose step fits `budget` bytes; stops with what
-    to change where even one sequence does not fit."""
+def fit_micro_batch(
+    cfg: ModelConfig, global_rows: int, budget: int, checkpointing: bool = False, shards: int = 1
+) -> int:
+    """The largest divisor of `global_rows` whose step fits `budget` bytes on a rank of
+    `shards` (FSDP); stops with what to change where even one sequence does not fit."""
     for rows in sorted((d for d in range(1, global_rows + 1) if global_rows % d == 0), reverse=True):
-        if step_bytes(cfg, rows, checkpointing) <= budget:
+        if step_bytes(cfg, rows, checkpointing, shards) <= budget:
             return rows
-    need = step_bytes(cfg, 1, checkpointing) / 2**30
+    need = step_bytes(cfg, 1, checkpointing, shards) / 2**30
     hint = "" if checkpointing else "turn on train.activation_checkpointing, or "
+    hint += "shard it over more GPUs (train.parallel: fsdp), or " if shards == 1 else ""
     raise InputError(
         f"train.micro_batch auto: one sequence of {cfg.context} tokens needs about {need:.1f} GiB, more than "
         f"the {budget / 2**30:.1f} GiB usable here; {hint}use a smaller model or context"

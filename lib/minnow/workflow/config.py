@@ -77,6 +77,27 @@ def model_shape(config: dict, model: str) -> dict:
     return shape
 
 
+def model_size(config: dict, model: str, cache: str | Path) -> tuple[int, int] | None:
+    """(parameters, vocabulary) of a preset while Snakemake plans: the checkpoint's its
+    init chain starts from, else from its shape and its tokenizer's vocab_size (None
+    where a checkpoint's files are not here to read). `cache` keeps GGUF sizes."""
+    from minnow import checkpoints, param_count
+
+    if checkpoint := init_checkpoint(config, init_chain(config, model)[-1]):
+        return checkpoints.size(checkpoint, cache)
+    tokenizer = config["tokenizers"][config["models"][model]["tokenizer"]]
+    if tokenizer.get("kind") == "pretrained":
+        found = checkpoints.size(tokenizer["from"], cache)
+        vocab = found and found[1]
+    else:
+        vocab = embedding_rows(tokenizer["vocab_size"])
+    if not vocab:
+        return None
+    shape = {"tie_embeddings": True, **model_shape(config, model)}
+    keys = ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "tie_embeddings")
+    return param_count.parameters(vocab, **{k: shape[k] for k in keys}), vocab
+
+
 def init_checkpoint(config: dict, model: str) -> dict | None:
     """The checkpoint outside minnow a model starts from (hf, or a GGUF file), if any."""
     init = config["models"][model].get("init", {})

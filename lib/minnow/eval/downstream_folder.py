@@ -1,0 +1,37 @@
+"""A minnow model's exported Hugging Face folder through lm-evaluation-harness.
+
+Apart from `downstream` (lm-eval itself, and the references) because reading the
+folder's document separator takes minnow's tokenizer code: editing that code then
+rescores the models, not the cached references.
+"""
+
+import json
+from pathlib import Path
+
+from minnow import chat_layout, tokenizer
+from minnow.errors import read_json
+from minnow.eval.downstream import evaluate
+
+
+def folder_args(folder: Path) -> dict:
+    """lm-eval's `hf` model arguments for an exported Hugging Face folder: its own context,
+    documents read after its document separator, as ppl.json scores it."""
+    tok = tokenizer.load(folder / "tokenizer.json")
+    start = chat_layout.read(tok, folder / "tokenizer.json").document_end
+    context = read_json(folder / "config.json", "model config")["max_position_embeddings"]
+    return {"pretrained": str(folder), "dtype": "float32", "max_length": context, "prefix_token_id": start}
+
+
+def model_result(name: str, folder: Path, settings: dict, batch_tokens: int, reference_files: dict[str, Path]) -> dict:
+    """downstream.json: the model's scores and each reference's (read from its cached file)."""
+    ours = evaluate(folder_args(folder), settings, batch_tokens)
+    refs = {}
+    for ref, path in reference_files.items():
+        result = json.loads(Path(path).read_text())
+        refs[ref] = {"skipped": result["skipped"]} if "skipped" in result else {k: result[k] for k in ("tasks", "read")}
+    return {
+        "model": name,
+        **{k: ours[k] for k in ("lm_eval", "read", "tasks")},
+        "settings": settings,
+        "references": refs,
+    }

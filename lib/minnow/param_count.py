@@ -1,0 +1,16 @@
+"""How many weights a Llama-shaped model has, from its shape alone.
+
+Torch-free, so that the workflow can size a job's memory request from the config
+while Snakemake plans, without importing torch into every `snakemake` call.
+"""
+
+
+def parameters(
+    vocab_size: int, d_model: int, n_layers: int, n_heads: int, n_kv_heads: int, ffn_dim: int, tie_embeddings: bool
+) -> int:
+    """Weights of a model of this shape (a tied head counted once), as `Transformer.num_params`."""
+    kv = n_kv_heads * (d_model // n_heads)
+    attention = 2 * d_model * d_model + 2 * d_model * kv
+    block = attention + 3 * d_model * ffn_dim + 2 * d_model
+    head = 0 if tie_embeddings else vocab_size * d_model
+    return vocab_size * d_model + n_layers * block + d_model + head
