@@ -334,11 +334,7 @@ def downstream_mem_mb(wildcards, attempt):
         )
     else:
         size = checkpoints.size(reference_spec(wildcards), SIZE_CACHE)
-    batch, tokens = (
-        downstream_settings()["batch_size"],
-        config["evaluation"]["batch_tokens"],
-    )
-    forward = job_memory.downstream_tokens(batch, window, tokens)
+    forward = job_memory.downstream_tokens(downstream_settings()["batch_size"], window)
     return job_memory.mem_mb([size], forward, attempt)
 
 

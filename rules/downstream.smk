@@ -18,7 +18,6 @@ rule reference_downstream:
         version=reference_version,
         settings=downstream_settings(),
         context=config["evaluation"]["reference_context"],
-        batch_tokens=config["evaluation"]["batch_tokens"],
         task_files=downstream_task_files(),
         lm_eval=packages.version("lm_eval"),
         code=code("reference_downstream"),
@@ -45,7 +44,6 @@ rule downstream:
         mem_mb=downstream_mem_mb,
     params:
         settings=downstream_settings(),
-        batch_tokens=config["evaluation"]["batch_tokens"],
         task_files=downstream_task_files(),
         references=minnow_config.downstream_references(config),
         lm_eval=packages.version("lm_eval"),

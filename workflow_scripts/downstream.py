@@ -3,9 +3,8 @@
 input:  hf — results/{model}/export/hf; references — one downstream.json per reference, in
         params.references order
 output: results/{model}/downstream.json
-params: settings — evaluation.downstream; batch_tokens — tokens per forward on a CPU;
-        task_files — digests of the custom task folder; references — reference names;
-        lm_eval — its version (a new one rescores)
+params: settings — evaluation.downstream; task_files — digests of the custom task folder;
+        references — reference names; lm_eval — its version (a new one rescores)
 """
 
 from pathlib import Path
@@ -25,7 +24,6 @@ with tracking.step_run(snakemake, step="downstream") as run:
         snakemake.wildcards.model,
         Path(snakemake.input.hf),
         p.settings,
-        p.batch_tokens,
         dict(zip(p.references, map(Path, snakemake.input.references), strict=True)),
         what=f"lm-eval on {snakemake.wildcards.model}",
         mem_mb=snakemake.resources.get("mem_mb"),

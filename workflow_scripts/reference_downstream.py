@@ -3,8 +3,8 @@
 output: results/references/{reference}/downstream.json — per-task metrics, or why an optional
         reference was skipped
 params: reference — hf id or GGUF; files, version — what pins it; settings — evaluation.downstream;
-        context — the reference window ppl.json uses; batch_tokens — tokens per forward on a CPU;
-        task_files — digests of the custom task folder; lm_eval — its version
+        context — the reference window ppl.json uses; task_files — digests of the custom task
+        folder; lm_eval — its version
 """
 
 import torch
@@ -19,7 +19,7 @@ with tracking.step_run(snakemake, step="reference_downstream") as run:
     p = snakemake.params
     result = isolated.call(
         downstream.evaluate_reference,
-        *(snakemake.wildcards.reference, p.reference, p.settings, p.context, p.batch_tokens),
+        *(snakemake.wildcards.reference, p.reference, p.settings, p.context),
         what=f"lm-eval on reference {snakemake.wildcards.reference}",
         mem_mb=snakemake.resources.get("mem_mb"),
     )

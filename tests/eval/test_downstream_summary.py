@@ -52,30 +52,27 @@ def test_summary_keeps_metrics_by_filter_their_stderr_and_counts():
 
 
 def test_references_become_lm_eval_model_arguments_read_as_ppl_json_reads_them(tmp_path):
-    """The window is ppl.json's (reference_context, capped at the checkpoint's own 128) and
-    the start token the spec's, else the tokenizer's BOS; a missing GGUF is named."""
+    """Loaded once, in fp32; the window is ppl.json's (reference_context, capped at the
+    checkpoint's own 128) and the start token the spec's, else the tokenizer's BOS; a
+    missing GGUF is named."""
+    import torch
+
     folder = llama_folder(tmp_path / "ref")
     tok = tokenizer.load(folder / "tokenizer.json")
-    args = downstream.reference_args({"hf": str(folder), "revision": "abc"}, context=1024)
-    assert args == {
-        "pretrained": str(folder),
-        "dtype": "float32",
-        "revision": "abc",
-        "max_length": 128,
-        "prefix_token_id": tok.token_to_id("<|bos|>"),
-    }
-    args = downstream.reference_args({"hf": str(folder), "start_token": "<|eos|>"}, context=64)
+    args = downstream.reference_args({"hf": str(folder)}, 1024, torch.device("cpu"))
+    assert (args["max_length"], args["prefix_token_id"]) == (128, tok.token_to_id("<|bos|>"))
+    assert args["pretrained"].dtype == torch.float32
+    assert args["tokenizer"].convert_ids_to_tokens(3) == tok.id_to_token(3)
+    args = downstream.reference_args({"hf": str(folder), "start_token": "<|eos|>"}, 64, torch.device("cpu"))
     assert (args["max_length"], args["prefix_token_id"]) == (64, tok.token_to_id("<|eos|>"))
-    gguf = tmp_path / "m.gguf"
     with pytest.raises(InputError, match="no such GGUF file"):
-        downstream.reference_args({"gguf_path": str(gguf)}, context=1024)
+        downstream.reference_args({"gguf_path": str(tmp_path / "m.gguf")}, 1024, torch.device("cpu"))
 
 
-def test_auto_batch_on_a_cpu_is_batch_tokens_of_full_windows():
+def test_auto_batch_on_a_cpu_is_one_window_not_lm_evals_probe():
     import torch
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert downstream.batch_size("auto", cpu, 1024, 4096) == 4
-    assert downstream.batch_size("auto:3", cpu, 8192, 4096) == 1  # never below one window
-    assert downstream.batch_size("auto", cuda, 1024, 4096) == "auto"  # lm-eval probes, catching CUDA OOM
-    assert downstream.batch_size(2, cpu, 1024, 4096) == 2
+    assert downstream.batch_size("auto", cpu) == downstream.batch_size("auto:3", cpu) == 1
+    assert downstream.batch_size("auto", cuda) == "auto"  # lm-eval probes, catching CUDA OOM
+    assert downstream.batch_size(2, cpu) == 2

@@ -53,5 +53,5 @@ def test_the_request_grows_with_the_model_the_batch_and_the_attempt():
     assert job_memory.mem_mb([small, big], 4096) == job_memory.mem_mb([big], 4096)  # scored one after another
     assert job_memory.mem_mb([big], 4096, attempt=2) == 2 * job_memory.mem_mb([big], 4096)
     assert job_memory.mem_mb([None], 4096) == job_memory.UNKNOWN_MB
-    assert job_memory.downstream_tokens("auto", 1024, 4096) == 4096
-    assert job_memory.downstream_tokens(8, 1024, 4096) == 8192
+    assert job_memory.downstream_tokens("auto", 1024) == 1024
+    assert job_memory.downstream_tokens(8, 1024) == 8192

@@ -157,17 +157,17 @@ def test_the_downstream_stage_reads_both_models_as_ppl_json_and_lm_eval_by_hand_
 
 
 def test_the_references_downstream_job_stays_in_a_bounded_memory(downstream):
-    """On a CPU `batch_size: auto` is evaluation.batch_tokens (4096) tokens of full windows,
-    not lm-eval's probe: SmolLM2 peaks under 4 GB, and under the memory its job asks for."""
+    """On a CPU `batch_size: auto` is one window, not lm-eval's probe: SmolLM2 peaks under
+    4 GB, and under the memory its job asks for."""
     from minnow import checkpoints
     from minnow.eval import job_memory
 
     folder, result = downstream
-    assert result["references"][REFERENCE]["read"]["batch_size"] == 4
+    assert result["references"][REFERENCE]["read"]["batch_size"] == 1
     with open(folder / f"results/benchmarks/reference_downstream/{REFERENCE}.tsv") as f:
         (row,) = csv.DictReader(f, delimiter="\t")
     spec = yaml.safe_load((REPO / "config/config.yaml").read_text())["references"][REFERENCE]
-    asked = job_memory.mem_mb([checkpoints.size(spec, folder / "sizes.json")], 4096)
+    asked = job_memory.mem_mb([checkpoints.size(spec, folder / "sizes.json")], 1024)
     assert float(row["max_rss"]) < min(4000, asked), row
 
 

@@ -13,10 +13,11 @@ Each model is read as ppl.json reads it: in windows of the context ppl.json uses
 (`max_length`: a minnow model's own, a reference's `evaluation.reference_context`
 capped at its own maximum) after the same start token (`prefix_token_id`), so a
 rolling-likelihood task over ppl.json's documents gives ppl.json's bits/byte. On a
-CPU, `batch_size: auto` is a fixed batch of `evaluation.batch_tokens` tokens, as
-ppl.json batches: lm-eval's own probe would try ever larger batches of full windows
-until one fails, and on a CPU failing means the kernel's OOM killer, not an
-exception it could catch.
+CPU, `batch_size: auto` is one window a forward: lm-eval's own probe would try ever
+larger batches of full windows until one fails, and on a CPU failing means the
+kernel's OOM killer, not an exception it could catch. One window is also the fastest
+there: SmolLM2 on five WikiText articles took 69 s at batch 1 and 89 s at batch 4,
+peaking at 1.7 and 3.2 GB (docs/BENCHMARKS.md).
 """
 
 import importlib.metadata
@@ -40,33 +41,31 @@ def fewshot_groups(settings: dict) -> dict[int | None, list[str]]:
     return groups
 
 
-def reference_args(spec: dict, context: int) -> dict:
-    """lm-eval's `hf` model arguments for a reference: a hub id, or a GGUF file that
-    transformers dequantizes (lm-eval passes gguf_file through), read in ppl.json's
-    window (`context`, capped at the reference's own) after its start token."""
-    own = getattr(checkpoints.load_config(spec), "max_position_embeddings", context)
-    window = {
-        "max_length": min(context, own),
-        "prefix_token_id": references.start_id(checkpoints.load_tokenizer(spec), spec),
+def reference_args(spec: dict, context: int, device) -> dict:
+    """lm-eval's `hf` model arguments for a reference, loaded once as the perplexity stage
+    loads it (a hub id, or a GGUF file dequantized by transformers, in fp32) and handed to
+    lm-eval on `device`; read in ppl.json's window (`context`, capped at the reference's
+    own) after its start token. Loading once spares parsing a GGUF three times (config,
+    tokenizer, weights), about 10 s of SmolLM2's job on two cores."""
+    model, tok = checkpoints.load_model(spec).to(device), checkpoints.load_tokenizer(spec)
+    return {
+        "pretrained": model,
+        "tokenizer": tok,
+        "max_length": min(context, getattr(model.config, "max_position_embeddings", context)),
+        "prefix_token_id": references.start_id(tok, spec),
     }
-    if "hf" in spec:
-        revision = {"revision": spec["revision"]} if spec.get("revision") else {}
-        return {"pretrained": spec["hf"], "dtype": "float32", **revision, **window}
-    path = checkpoints.gguf_path(spec)
-    return {"pretrained": str(path.parent), "gguf_file": path.name, "dtype": "float32", **window}
 
 
-def batch_size(setting: int | str, device, max_length: int, batch_tokens: int) -> int | str:
-    """lm-eval's batch size: as configured, except `auto` on a CPU, which is as many full
-    windows as fit `batch_tokens` (at least one) instead of lm-eval's probe."""
-    if isinstance(setting, str) and device.type == "cpu":
-        return max(1, batch_tokens // max_length)
-    return setting
+def batch_size(setting: int | str, device) -> int | str:
+    """lm-eval's batch size: as configured, except `auto` on a CPU, which is one window
+    instead of lm-eval's probe."""
+    return 1 if isinstance(setting, str) and device.type == "cpu" else setting
 
 
-def evaluate(model_args: dict, settings: dict, batch_tokens: int) -> dict:
+def evaluate(model_args, settings: dict) -> dict:
     """Run lm-eval's Python API on the configured tasks; the summary downstream.json keeps,
-    with how the model was read. The model loads once and serves every few-shot group."""
+    with how the model was read. `model_args(device)` gives lm-eval's model arguments;
+    the model loads once and serves every few-shot group."""
     import lm_eval
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
@@ -76,8 +75,8 @@ def evaluate(model_args: dict, settings: dict, batch_tokens: int) -> dict:
         raise InputError(f"evaluation.downstream.include_path: {include} is not a folder of lm-eval task YAMLs")
     manager = TaskManager(include_path=include)
     device = devices.eval_device(settings["device"])
-    batch = batch_size(settings["batch_size"], device, model_args["max_length"], batch_tokens)
-    lm = HFLM(**model_args, batch_size=batch, device=str(device))
+    batch = batch_size(settings["batch_size"], device)
+    lm = HFLM(**model_args(device), batch_size=batch, device=str(device))
     merged = {"results": {}, "n-shot": {}, "n-samples": {}}
     for fewshot, tasks in fewshot_groups(settings).items():
         try:
@@ -95,11 +94,9 @@ def evaluate(model_args: dict, settings: dict, batch_tokens: int) -> dict:
             ) from None
         for key, value in merged.items():
             value.update(results.get(key, {}))
-    window = {
-        "max_length": model_args["max_length"],
-        "prefix_token": lm.tokenizer.convert_ids_to_tokens(lm.prefix_token_id),
-    }
-    return {**summarize(merged), "read": {**window, "batch_size": batch, "device": str(device)}}
+    prefix = lm.tokenizer.convert_ids_to_tokens(lm.prefix_token_id)
+    read = {"max_length": lm.max_length, "prefix_token": prefix, "batch_size": batch, "device": str(device)}
+    return {**summarize(merged), "read": read}
 
 
 def summarize(results: dict) -> dict:
@@ -123,11 +120,11 @@ def summarize(results: dict) -> dict:
     return {"lm_eval": importlib.metadata.version("lm_eval"), "tasks": tasks}
 
 
-def evaluate_reference(name: str, spec: dict, settings: dict, context: int, batch_tokens: int) -> dict:
+def evaluate_reference(name: str, spec: dict, settings: dict, context: int) -> dict:
     """A reference's summary, read in ppl.json's window of at most `context` tokens, or a
     skip record if it is optional and cannot be loaded."""
     try:
-        return {"name": name, **evaluate(reference_args(spec, context), settings, batch_tokens)}
+        return {"name": name, **evaluate(lambda device: reference_args(spec, context, device), settings)}
     except InputError:
         raise
     except Exception as e:  # hub errors, missing packages: "cannot load", as for perplexity

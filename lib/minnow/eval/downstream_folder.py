@@ -22,9 +22,9 @@ def folder_args(folder: Path) -> dict:
     return {"pretrained": str(folder), "dtype": "float32", "max_length": context, "prefix_token_id": start}
 
 
-def model_result(name: str, folder: Path, settings: dict, batch_tokens: int, reference_files: dict[str, Path]) -> dict:
+def model_result(name: str, folder: Path, settings: dict, reference_files: dict[str, Path]) -> dict:
     """downstream.json: the model's scores and each reference's (read from its cached file)."""
-    ours = evaluate(folder_args(folder), settings, batch_tokens)
+    ours = evaluate(lambda device: folder_args(folder), settings)
     refs = {}
     for ref, path in reference_files.items():
         result = json.loads(Path(path).read_text())
