@@ -103,14 +103,6 @@ def load_tokenizer(spec: dict):
     return AutoTokenizer.from_pretrained(where, **kwargs)
 
 
-def load_config(spec: dict):
-    """The checkpoint's transformers config (read without its weights)."""
-    from transformers import AutoConfig
-
-    _, where, kwargs = source(spec)
-    return AutoConfig.from_pretrained(where, **kwargs)
-
-
 def load_model(spec: dict):
     """The checkpoint's model, in fp32 eval mode."""
     import torch
