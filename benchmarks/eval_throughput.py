@@ -29,8 +29,8 @@ def minnow_scorer(preset: str, config: dict, documents: list[str]):
     """(logits_fn, token ids, start id, context, label) of a preset with seeded random weights;
     its ids are the documents' UTF-8 bytes (speed depends on how many tokens, not which)."""
     from minnow.model import Transformer
+    from minnow.param_count import embedding_rows
     from minnow.train.loop import model_config
-    from minnow.workflow.config import embedding_rows
 
     spec = config["models"][preset]
     cfg = model_config(spec, embedding_rows(config["tokenizers"][spec["tokenizer"]]["vocab_size"]))

@@ -124,6 +124,30 @@ CHANGES = [
     ("a comment and a docstring in every lib module", every_module_commented),
     ("an error message reworded (shards.py)", edit("lib/minnow/shards.py", "truncated shard:", "shard cut short:")),
     ("`params:` of tiny (documentation only)", overlay({"models": {"tiny": {"params": 2.0e6}}})),
+    (
+        "a plan-time module refactored (workflow/sizes.py)",
+        edit(
+            "lib/minnow/workflow/sizes.py",
+            "    return Path(found).parent if isinstance(found, str) else None",
+            "    if not isinstance(found, str):\n        return None\n    return Path(found).parent",
+        ),
+    ),
+    (
+        "the checkpoint loaders refactored (checkpoints.py)",
+        edit(
+            "lib/minnow/checkpoints.py",
+            "    _, where, kwargs = source(spec)\n    return AutoModelForCausalLM",
+            "    where, kwargs = source(spec)[1:]\n    return AutoModelForCausalLM",
+        ),
+    ),
+    (
+        "the memory estimate refactored (train/memory.py)",
+        edit(
+            "lib/minnow/train/memory.py",
+            "    if setting is None:\n        return batch_size",
+            "    if not setting:\n        return batch_size",
+        ),
+    ),
     ("the loss plot's size (plots.py)", edit("lib/minnow/train/plots.py", "figsize=(7, 4)", "figsize=(8, 4)")),
     (
         "one more sample prompt",

@@ -309,8 +309,9 @@ def work_minnow(corpus: str, data: str, spec_json: str, steps: str) -> dict:
 
     from minnow import tokenizer
     from minnow.model_folder import load_model
+    from minnow.param_count import embedding_rows
     from minnow.train.job import TrainJob
-    from minnow.workflow.config import embedding_rows, with_defaults
+    from minnow.workflow.config import with_defaults
 
     data = Path(data)
     folder = Path(tempfile.mkdtemp(prefix="run-", dir=data))

@@ -34,8 +34,9 @@ import torch.nn.functional as F
 
 from minnow import model
 from minnow.devices import cpu_has_bf16
+from minnow.param_count import embedding_rows
 from minnow.train import loop, optim
-from minnow.workflow.config import embedding_rows, with_defaults
+from minnow.workflow.config import with_defaults
 from shakespeare_race import BASELINE, EQUAL_SHAPE, nanogpt
 
 from bench_common import REPO, cpu_name

@@ -28,9 +28,10 @@ import yaml
 
 from minnow.devices import autocast_dtype, peak_flops
 from minnow.model import Attention, Transformer, apply_rope
+from minnow.param_count import embedding_rows
 from minnow.train.loop import configs
 from minnow.train.optim import param_groups
-from minnow.workflow.config import embedding_rows, with_defaults
+from minnow.workflow.config import with_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_BATCH = {"tiny": 16, "guppy": 16, "small": 4}  # sequences per step on a 2-core CPU

@@ -2,9 +2,9 @@
 import re
 from pathlib import Path
 
-from minnow import checkpoints, code_digest, digests, packages
-from minnow.eval import job_memory
+from minnow import code_digest, digests, packages, param_count
 from minnow.workflow import config as minnow_config
+from minnow.workflow import job_memory
 from minnow.errors import InputError
 
 try:
@@ -14,7 +14,8 @@ except InputError as e:
 
 # Digests of local data files, reused while a file's size and mtime are unchanged.
 DIGEST_CACHE = ".snakemake/minnow/file-digests.json"
-SIZE_CACHE = ".snakemake/minnow/checkpoint-sizes.json"
+# Checkpoints' (parameters, vocab, context), read from their files while Snakemake plans.
+SIZE_CACHE = ".snakemake/minnow/checkpoint-shapes.json"
 # Folders under results/ that are not models (a target below any other is a model's).
 RESULT_FOLDERS = (
     "raw",
@@ -50,11 +51,19 @@ REPORT_PAGES = [
 ]
 
 
-def code(step):
+def code(step, exclude=frozenset()):
     """Digest of the lib modules a step's script imports: params rerun the step when they change."""
     return code_digest.digest(
-        Path(workflow.basedir) / "workflow_scripts" / f"{step}.py"
+        Path(workflow.basedir) / "workflow_scripts" / f"{step}.py", exclude
     )
+
+
+def tokenizer_code(wildcards):
+    """A trained tokenizer's digest leaves out the checkpoint loaders only a pretrained one
+    uses, so that editing them does not retrain the tokenizer and everything after it.
+    """
+    kind = config["tokenizers"][wildcards.tokenizer]["kind"]
+    return code("train_tokenizer", minnow_config.tokenizer_step_excludes(kind))
 
 
 def create_tracking_store():
@@ -250,7 +259,7 @@ def model_vocab(wildcards):
     requested = config["tokenizers"][
         config["models"][wildcards.model]["tokenizer"]
     ].get("vocab_size")
-    return minnow_config.embedding_rows(requested) if requested else None
+    return param_count.embedding_rows(requested) if requested else None
 
 
 def eval_set_spec(wildcards):
@@ -314,28 +323,21 @@ def model_nodes(wildcards):
 
 def model_mem_mb(wildcards, attempt):
     """Memory for scoring a model (and its init base, of the same shape) in ppl.json's batches."""
-    size = minnow_config.model_size(config, wildcards.model, SIZE_CACHE)
-    return job_memory.mem_mb([size], config["evaluation"]["batch_tokens"], attempt)
+    return job_memory.perplexity_mb(config, SIZE_CACHE, attempt, model=wildcards.model)
 
 
 def reference_mem_mb(wildcards, attempt):
     """Memory for scoring a reference in ppl.json's batches (16 GB where its size is unknown)."""
-    size = checkpoints.size(reference_spec(wildcards), SIZE_CACHE)
-    return job_memory.mem_mb([size], config["evaluation"]["batch_tokens"], attempt)
+    return job_memory.perplexity_mb(
+        config, SIZE_CACHE, attempt, reference=wildcards.reference
+    )
 
 
 def downstream_mem_mb(wildcards, attempt):
     """Memory for lm-eval on a model or a reference, in its batches of full windows."""
-    window = config["evaluation"]["reference_context"]
-    if "model" in wildcards.keys():
-        size = minnow_config.model_size(config, wildcards.model, SIZE_CACHE)
-        window = minnow_config.model_shape(config, wildcards.model).get(
-            "context", window
-        )
-    else:
-        size = checkpoints.size(reference_spec(wildcards), SIZE_CACHE)
-    forward = job_memory.downstream_tokens(downstream_settings()["batch_size"], window)
-    return job_memory.mem_mb([size], forward, attempt)
+    return job_memory.downstream_mb(
+        config, SIZE_CACHE, attempt, **dict(wildcards.items())
+    )
 
 
 def model_eval_gpus(wildcards):

@@ -12,6 +12,6 @@ rule train_tokenizer:
     params:
         tokenizer=tokenizer_spec,
         checkpoint=tokenizer_checkpoint_files,
-        code=code("train_tokenizer"),
+        code=tokenizer_code,
     script:
         "../workflow_scripts/train_tokenizer.py"

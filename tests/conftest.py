@@ -1,6 +1,7 @@
 """Shared fixtures: a copy of the workflow to run Snakemake in, and small configs."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,29 @@ def snakemake(folder: Path, *args: str, check: bool = True, env: dict | None = N
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
+
+
+def job_requests(folder: Path) -> dict[tuple[str, str], int]:
+    """The mem_mb each job asked for, by (rule, wildcards), as Snakemake's own logs of `folder` say."""
+    requests, rule, wildcards = {}, None, ""
+    for log in sorted((folder / ".snakemake" / "log").glob("*.snakemake.log")):
+        for line in log.read_text().splitlines():
+            if found := re.fullmatch(r"(?:local)?rule (\w+):", line):
+                rule, wildcards = found[1], ""
+            elif line.strip().startswith("wildcards:"):
+                wildcards = line.split(":", 1)[1].strip()
+            elif line.strip().startswith("resources:") and (asked := re.search(r"\bmem_mb=(\d+)", line)):
+                requests[(rule, wildcards)] = int(asked[1])
+    return requests
+
+
+def peak_rss_mb(folder: Path, benchmark: str) -> float:
+    """The peak resident memory Snakemake's benchmark of a job measured (its whole process tree)."""
+    import csv
+
+    with open(folder / "results" / "benchmarks" / benchmark) as f:
+        (row,) = csv.DictReader(f, delimiter="\t")
+    return float(row["max_rss"])
 
 
 def planned_rules(folder: Path, *args: str) -> dict[str, int]:

@@ -42,12 +42,6 @@ def test_digest_changes_with_an_indirectly_imported_module(tmp_path, monkeypatch
     assert code_digest.digest(script) != before
 
 
-def test_reference_scores_do_not_depend_on_minnow_model_code():
-    files = {p.name for p in code_digest.module_files(REPO / "workflow_scripts/reference_perplexity.py")}
-    assert "references.py" in files and "perplexity.py" in files
-    assert not files & {"model.py", "checkpoint.py", "tokenizer.py", "loop.py"}
-
-
 BEFORE = '''"""A module."""
 import logging
 
@@ -90,21 +84,3 @@ def test_normal_form_ignores_what_cannot_change_an_output(edit):
 )
 def test_normal_form_sees_every_change_of_behaviour(edit):
     assert code_digest.normal_form(edit(BEFORE)) != code_digest.normal_form(BEFORE)
-
-
-def test_weights_code_covers_the_loop_and_model_but_not_plots_or_the_model_folder():
-    from minnow.train import checkpoint
-
-    files = {
-        str(p.relative_to(code_digest.PACKAGE_ROOT))
-        for p in code_digest.module_closure("minnow.train.loop", checkpoint.NOT_WEIGHTS)
-    }
-    assert {"model.py", "train/batches.py", "train/optim.py", "shards.py", "train/checkpoint.py", "devices.py"} <= files
-    assert not files & {
-        "train/plots.py",
-        "model_folder.py",
-        "train/job.py",
-        "errors.py",
-        "atomic.py",
-        "workflow/tracking.py",
-    }

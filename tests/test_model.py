@@ -121,8 +121,8 @@ def preset_models():
 
 @pytest.mark.parametrize("name, spec, vocab", preset_models(), ids=lambda v: v if isinstance(v, str) else "")
 def test_each_preset_has_its_stated_size(name, spec, vocab):
+    from minnow.param_count import embedding_rows
     from minnow.train.loop import model_config
-    from minnow.workflow.config import embedding_rows
 
     model_cfg = model_config(spec, embedding_rows(vocab))
     with torch.device("meta"):

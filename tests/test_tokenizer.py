@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from minnow import chat_layout, tokenizer
+from minnow import chat_layout, pretrained_tokenizer, tokenizer
 from minnow.errors import InputError
 
 TEXTS = [
@@ -154,7 +154,7 @@ def test_a_pretrained_tokenizer_keeps_its_specials_and_chatml_template(tmp_path)
     as transformers renders it, and documents end with the chosen separator."""
     from transformers import AutoTokenizer
 
-    tok, config = tokenizer.pretrained(SMOLLM2, document_end="<|endoftext|>")
+    tok, config = pretrained_tokenizer.load(SMOLLM2, document_end="<|endoftext|>")
     tokenizer.save(tok, tmp_path, config)
     ours = tokenizer.load(tmp_path / "tokenizer.json")
     layout = chat_layout.read(ours, tmp_path / "tokenizer.json")
@@ -177,12 +177,3 @@ def test_a_pretrained_tokenizer_keeps_its_specials_and_chatml_template(tmp_path)
     assert theirs.encode(prompt, add_special_tokens=False) == layout.encode_chat(ours, messages[:2]) + list(
         layout.answer_prompt
     )
-
-
-def test_a_template_minnow_cannot_lay_out_is_refused_naming_the_file(tmp_path):
-    t = tokenizer.char_tokenizer(list("abc"))
-    config = tokenizer.hf_config() | {"chat_template": "{{ messages | length }}"}  # never renders a turn's content
-    with pytest.raises(InputError, match=r"x/tokenizer_config.json: the chat template does not render a system turn"):
-        chat_layout.of(t, config, "x/tokenizer_config.json")
-    with pytest.raises(InputError, match="no chat_template"):
-        chat_layout.of(t, tokenizer.hf_config() | {"chat_template": None}, "x")

@@ -11,14 +11,14 @@ params: tokenizer — the tokenizer's config entry (kind, vocab_size, min_freque
 import json
 from pathlib import Path
 
-from minnow import tokenizer
+from minnow import pretrained_tokenizer, tokenizer
 from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="train_tokenizer") as run:
     tokenizer.use_threads(snakemake.threads)
     spec, config = snakemake.params.tokenizer, None
     if spec["kind"] == "pretrained":
-        tok, config = tokenizer.pretrained(spec["from"], spec.get("document_end"))
+        tok, config = pretrained_tokenizer.load(spec["from"], spec.get("document_end"))
         metrics = {"vocab_size": tok.get_vocab_size()}
     else:
         train_bytes = json.loads(Path(snakemake.input.stats).read_text())["totals"]["train"]["bytes"]

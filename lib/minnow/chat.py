@@ -113,13 +113,13 @@ class Assistant:
 
     def _turn_ids(self, messages: list[dict]) -> list[list[int]]:
         check_messages(messages)
-        return [self.layout.encode_chat(self.tok, [{"role": m["role"], "content": self._content(m)}]) for m in messages]
+        return [self.layout.encode_turn(self.tok, {"role": m["role"], "content": self._content(m)}) for m in messages]
 
     def _content(self, message: dict) -> str:
         return message["content"] if message["role"] == "assistant" else self._as_trained(message["content"])
 
     def _kept(self, turn_ids: list[list[int]], messages: list[dict], max_tokens: int) -> list[int]:
-        budget = self.prompt_budget(max_tokens) - len(self.layout.answer_prompt)
+        budget = self.prompt_budget(max_tokens) - len(self.layout.answer_prompt) - len(self.layout.opening_of(messages))
         return kept_turns([len(ids) for ids in turn_ids], [m["role"] for m in messages], budget)
 
     def fit(self, messages: list[dict], max_tokens: int = DEFAULT_MAX_TOKENS) -> list[dict]:
@@ -130,7 +130,8 @@ class Assistant:
         """What the model reads before answering: the fitted conversation in the chat
         layout, then what opens the answer (cut to its end if one turn alone is too long)."""
         turn_ids = self._turn_ids(messages)
-        ids = [t for i in self._kept(turn_ids, messages, max_tokens) for t in turn_ids[i]]
+        ids = [*self.layout.opening_of(messages)]
+        ids += [t for i in self._kept(turn_ids, messages, max_tokens) for t in turn_ids[i]]
         return (ids + list(self.layout.answer_prompt))[-self.prompt_budget(max_tokens) :]
 
     def chat(self, messages: list[dict], max_tokens: int = DEFAULT_MAX_TOKENS, **sampling) -> dict:

@@ -85,9 +85,10 @@ def _closure(start: list[tuple[Path, str | None]], exclude: frozenset[str]) -> l
     return sorted(set(seen.values()))
 
 
-def module_files(script: str | Path) -> list[Path]:
-    """Every minnow source file the script depends on, transitively, sorted."""
-    return _closure([(Path(script), None)], NOT_OUTPUT_AFFECTING)
+def module_files(script: str | Path, exclude: frozenset[str] = frozenset()) -> list[Path]:
+    """Every minnow source file the script depends on, transitively, sorted, leaving out
+    the modules in `exclude` (and what only they import)."""
+    return _closure([(Path(script), None)], NOT_OUTPUT_AFFECTING | exclude)
 
 
 def _is_log_call(node: ast.AST) -> bool:
@@ -143,9 +144,10 @@ def _hash(files: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
-def digest(script: str | Path) -> str:
-    """Short sha256 over the normal form of every minnow module the script uses."""
-    return _hash(module_files(script))
+def digest(script: str | Path, exclude: frozenset[str] = frozenset()) -> str:
+    """Short sha256 over the normal form of every minnow module the script uses (but
+    `exclude`: modules a branch of the script that this job does not take imports)."""
+    return _hash(module_files(script, exclude))
 
 
 def module_closure(module: str, exclude: frozenset[str] = frozenset()) -> list[Path]:

@@ -9,7 +9,9 @@ minnow base, is fingerprinted by the folder's weights digest, and is compared
 with it on the same documents. The architecture comes from the checkpoint; shape
 keys the preset states must agree with it (`context`, the training window, may
 be shorter: no weight depends on it). Anything but a plain Llama (biases, RoPE
-scaling, another model type) stops with what differs, before anything is written.
+scaling, another model type) stops with what differs, before anything is written;
+what the config does not say is caught by comparing the converted model's logits
+and its RoPE angles over the whole context with the checkpoint's.
 """
 
 from pathlib import Path
@@ -31,9 +33,9 @@ def model_config(hf, where: str) -> ModelConfig:
             f"{where}: not a Llama-architecture checkpoint (model_type {getattr(hf, 'model_type', None)!r}); "
             "minnow starts only from Llama-architecture models"
         )
-    rope = getattr(hf, "rope_parameters", None) or {"rope_theta": hf.rope_theta, "rope_type": "default"}
+    theta, rope_type = rope(hf)
     unsupported = {
-        "RoPE scaling": rope.get("rope_type", "default") != "default",
+        f"RoPE scaling ({rope_type})": rope_type != "default",
         "attention biases": getattr(hf, "attention_bias", False),
         "MLP biases": getattr(hf, "mlp_bias", False),
         "a head size other than hidden_size / heads": getattr(hf, "head_dim", None)
@@ -49,10 +51,19 @@ def model_config(hf, where: str) -> ModelConfig:
         n_kv_heads=hf.num_key_value_heads,
         ffn_dim=hf.intermediate_size,
         context=hf.max_position_embeddings,
-        rope_theta=float(rope["rope_theta"]),
+        rope_theta=theta,
         norm_eps=float(hf.rms_norm_eps),
         tie_embeddings=bool(hf.tie_word_embeddings),
     )
+
+
+def rope(hf) -> tuple[float, str]:
+    """A Llama config's RoPE base and scaling kind, as transformers 5 states them
+    (`rope_parameters`) or 4 does (`rope_theta`, `rope_scaling`: {"type" or "rope_type": ...})."""
+    parameters = getattr(hf, "rope_parameters", None) or {}
+    scaling = getattr(hf, "rope_scaling", None) or {}
+    kind = parameters.get("rope_type") or scaling.get("rope_type") or scaling.get("type") or "default"
+    return float(parameters.get("rope_theta", getattr(hf, "rope_theta", 10000.0))), kind
 
 
 def check_stated(cfg: ModelConfig, stated: dict, model: str, where: str) -> None:
@@ -82,7 +93,20 @@ def convert(hf_model, cfg: ModelConfig, where: str) -> Transformer:
         gap = (ours(probe)[0] - hf_model(probe).logits).abs().max().item()
     if gap > LOGIT_TOLERANCE:
         raise InputError(f"{where}: the converted model's logits differ from the checkpoint's by {gap:.3g}")
+    check_rope(hf_model, ours, where)
     return ours
+
+
+def check_rope(hf_model, ours: Transformer, where: str) -> None:
+    """minnow's RoPE angles must be the checkpoint's across its whole context: a scaling the
+    config hides shows past its knee (Llama 3's stretches the long wavelengths), where a probe
+    of a few tokens cannot see it."""
+    positions = torch.linspace(0, ours.cfg.context - 1, 9).long()
+    with torch.no_grad():
+        cos, sin = hf_model.model.rotary_emb(torch.zeros(1, dtype=torch.float32), positions.unsqueeze(0))
+    gap = max((cos[0] - ours.rope_cos[positions]).abs().max(), (sin[0] - ours.rope_sin[positions]).abs().max())
+    if gap > LOGIT_TOLERANCE:
+        raise InputError(f"{where}: the checkpoint's rotary angles differ from minnow's RoPE by {gap:.3g}")
 
 
 def import_checkpoint(spec: dict, tokenizer_json: Path, out: Path, stated: dict, model: str) -> dict:

@@ -1,4 +1,4 @@
-"""How many weights a Llama-shaped model has, from its shape alone.
+"""How many weights a Llama-shaped model has, and how many embedding rows, from the config alone.
 
 Torch-free, so that the workflow can size a job's memory request from the config
 while Snakemake plans, without importing torch into every `snakemake` call.
@@ -14,3 +14,9 @@ def parameters(
     block = attention + 3 * d_model * ffn_dim + 2 * d_model
     head = 0 if tie_embeddings else vocab_size * d_model
     return vocab_size * d_model + n_layers * block + d_model + head
+
+
+def embedding_rows(requested_vocab: int) -> int:
+    """A model's embedding rows: its tokenizer's requested size rounded up to a multiple
+    of 64, fixed by the config alone so the architecture never depends on how far BPE got."""
+    return -(-requested_vocab // 64) * 64

@@ -22,8 +22,7 @@ contain "<|end|>" cannot forge a turn boundary; chat turns are built at the id
 level by `chat_layout`, from the same Jinja template Hugging Face users get.
 
 A third kind, `pretrained`, is not trained: it is a checkpoint's own tokenizer
-(SmolLM2's, for a model that starts from SmolLM2), kept with its special tokens
-and chat template, so a fine-tune reads text exactly as its base did.
+(`pretrained_tokenizer`), saved and loaded here like the other two.
 """
 
 import hashlib
@@ -32,9 +31,8 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from minnow import chat_layout
 from minnow.atomic import atomic_path
-from minnow.errors import InputError, read_json
+from minnow.errors import InputError
 
 SPECIAL_TOKENS = {
     "bos": "<|bos|>",
@@ -154,14 +152,14 @@ def kind_of(tokenizer_json: dict) -> str:
     return "char" if model.get("byte_fallback") and not model.get("merges") else "bpe"
 
 
-def hf_config() -> dict:
-    """tokenizer_config.json of minnow's own kinds, for transformers' AutoTokenizer, with the chat template."""
+def hf_config(special: dict | None = None, chat_template: str = CHAT_TEMPLATE) -> dict:
+    """tokenizer_config.json for transformers' AutoTokenizer: the `special` tokens by name
+    (bos, eos, pad, ...; default minnow's own) and the chat template."""
+    special = special or {name: SPECIAL_TOKENS[name] for name in ("bos", "eos", "pad")}
     return {
         "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": SPECIAL_TOKENS["bos"],
-        "eos_token": SPECIAL_TOKENS["eos"],
-        "pad_token": SPECIAL_TOKENS["pad"],
-        "chat_template": CHAT_TEMPLATE,
+        **{f"{name}_token": token for name, token in special.items()},
+        "chat_template": chat_template,
         "model_max_length": 1_000_000_000,
         "clean_up_tokenization_spaces": False,
     }
@@ -176,38 +174,6 @@ def save(tok, folder: str | Path, config: dict | None = None) -> Path:
     with atomic_path(folder / "tokenizer_config.json") as tmp:
         tmp.write_text(json.dumps(config or hf_config(), indent=2) + "\n")
     return folder / "tokenizer.json"
-
-
-def read_hf_config(folder: str | Path) -> dict:
-    """The tokenizer_config.json in `folder`."""
-    return read_json(Path(folder) / "tokenizer_config.json", "tokenizer config")
-
-
-def pretrained(checkpoint: dict, document_end: str | None = None):
-    """The tokenizer of a checkpoint (hf + revision, gguf_path, or gguf_package + gguf_file)
-    and its tokenizer_config.json: its special tokens and chat template kept,
-    `document_end` (default its EOS) the token minnow separates documents with."""
-    from minnow import checkpoints
-
-    where = checkpoints.source(checkpoint)[0]
-    try:
-        hf = checkpoints.load_tokenizer(checkpoint)
-    except Exception as e:  # hub errors, unreadable files: all mean "cannot load"
-        raise InputError(f"{where}: the checkpoint's tokenizer cannot be loaded ({type(e).__name__}: {e})") from None
-    if not hf.is_fast:
-        raise InputError(f"{where}: the checkpoint has no fast (tokenizer.json) tokenizer")
-    config = {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        **{f"{name}_token": getattr(hf, f"{name}_token") for name in ("bos", "eos", "pad", "unk")},
-        "chat_template": hf.chat_template,
-        "model_max_length": 1_000_000_000,
-        "clean_up_tokenization_spaces": False,
-    }
-    if document_end:
-        config["minnow_document_end"] = document_end
-    tok = hf.backend_tokenizer
-    chat_layout.of(tok, config, where)  # a template minnow cannot lay out stops here, not in the shards
-    return tok, config
 
 
 def copy_files(tokenizer_json: str | Path, folder: str | Path) -> None:

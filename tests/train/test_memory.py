@@ -10,8 +10,9 @@ import yaml
 
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
+from minnow.param_count import embedding_rows
 from minnow.train import memory
-from minnow.workflow.config import embedding_rows, with_defaults
+from minnow.workflow.config import with_defaults
 
 from training_runs import spec, train_in_process
 
@@ -43,16 +44,19 @@ def test_the_estimate_is_at_or_above_the_peaks_measured_on_an_h200():
 
 
 @pytest.mark.parametrize("name", [n for n, m in CONFIG["models"].items() if m.get("gpu_memory_gb")])
-def test_each_preset_fits_the_card_it_names(name):
+def test_each_preset_is_sized_for_the_card_it_names(name):
+    """A preset with a fixed micro-batch fits its card as configured; one with micro_batch auto
+    (which always finds a split that fits, if any does) needs at most two forwards per rank's
+    batch_size there: a preset outgrowing its card fails here, not by a slower split."""
     cfg, preset = preset_shape(name)
     t = preset["train"]
     budget = int(preset["gpu_memory_gb"] * GIB * memory.USABLE_FRACTION)
-    global_rows = t["batch_size"] * t["grad_accum"]
     checkpointing = t["activation_checkpointing"]
-    fit = lambda rows: memory.fit_micro_batch(cfg, rows, budget, checkpointing)  # noqa: E731
-    rows = memory.micro_batch(t["micro_batch"], t["batch_size"], t["grad_accum"], fit)
-    assert global_rows % rows == 0
-    assert memory.step_bytes(cfg, rows, checkpointing) <= budget
+    if t["micro_batch"] == "auto":
+        rows = memory.fit_micro_batch(cfg, t["batch_size"] * t["grad_accum"], budget, checkpointing)
+        assert rows >= t["batch_size"] // 2, rows
+    else:
+        assert memory.step_bytes(cfg, t["micro_batch"] or t["batch_size"], checkpointing) <= budget
 
 
 def test_medium_splits_its_batch_on_a_24_gb_card_and_not_on_an_80_gb_one():
@@ -107,6 +111,39 @@ def test_activation_checkpointing_leaves_the_curve_equal(tmp_path, chat_shards):
     assert recomputed["activation_checkpointing"] and not plain["activation_checkpointing"]
     np.testing.assert_allclose(curve(recomputed), curve(plain), rtol=0, atol=1e-5)
     assert recomputed["peak_memory_mb"] > 0 and recomputed["peak_memory_kind"] == "process_max_rss"
+
+
+def saved_for_backward(model, ids: torch.Tensor) -> int:
+    """Bytes of the tensors a training forward keeps for its backward pass: the activations
+    that activation checkpointing trades for recomputation."""
+    saved = 0
+
+    def pack(tensor):
+        nonlocal saved
+        saved += tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        _, loss = model(ids[:, :-1], ids[:, 1:])
+    loss.backward()
+    return saved
+
+
+def test_activation_checkpointing_recomputes_each_block_and_keeps_a_fraction_of_the_activations(monkeypatch):
+    from minnow import model as model_module
+
+    cfg = ModelConfig(vocab_size=512, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, ffn_dim=192, context=64)
+    torch.manual_seed(0)
+    model, ids = Transformer(cfg).train(), torch.randint(0, 512, (4, 65))
+    calls = []
+    real = model_module.checkpoint
+    monkeypatch.setattr(model_module, "checkpoint", lambda *a, **k: calls.append(1) or real(*a, **k))
+    kept = saved_for_backward(model, ids)
+    assert not calls
+    model.checkpointing = True
+    recomputed = saved_for_backward(model, ids)
+    assert len(calls) == cfg.n_layers
+    assert recomputed < kept / 3, (recomputed, kept)  # the blocks' inputs only, and the head's logits
 
 
 def test_fsdp_shards_the_state_so_large_fits_a_24_gb_card_on_eight_ranks():

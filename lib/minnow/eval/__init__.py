@@ -8,6 +8,6 @@ all of them share. The reference rule's code never imports minnow's model code,
 so changing the model does not rescore the references. The export stage scores
 each GGUF file through llama.cpp over the same windows (`llama_cpp_scoring`), and
 the downstream stage runs lm-evaluation-harness tasks on the exported HF folder
-(`downstream_folder`) and on the references (`downstream`). `job_memory` sizes
-these jobs' memory requests while Snakemake plans.
+(`downstream_folder`) and on the references (`downstream`). What these jobs ask
+a scheduler for is planned in `minnow.workflow.job_memory`.
 """

@@ -61,7 +61,7 @@ def evaluate(name: str, spec: dict, documents: list[str], context: int, protocol
         ) from None
     device = devices.eval_device(protocol.get("device", "auto"))
     model = model.to(device)
-    context = min(context, getattr(model.config, "max_position_embeddings", context))
+    context = checkpoints.read_window(context, getattr(model.config, "max_position_embeddings", None))
     stride = max(1, int(context * protocol["stride_fraction"]))  # of the window actually used
     ids = tok(documents, add_special_tokens=False)["input_ids"]
     start = start_id(tok, spec)

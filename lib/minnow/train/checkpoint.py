@@ -31,9 +31,13 @@ from minnow.model import ModelConfig
 
 FORMAT = 1
 # Imported by the training loop but unable to change the weights (the package's version
-# string, error text, atomic writes, digests): a change to them does not start a run over.
+# string, error text, atomic writes, digests; the memory estimate, which only picks how the
+# global batch is split, a HOW_NOT_WHAT setting): a change to them does not start a run over.
 NOT_WEIGHTS = frozenset(
-    {"minnow", "minnow.train", "minnow.errors", "minnow.atomic", "minnow.digests", "minnow.code_digest"}
+    {
+        *("minnow", "minnow.train", "minnow.errors", "minnow.atomic", "minnow.digests", "minnow.code_digest"),
+        "minnow.train.memory",
+    }
 )
 
 
@@ -63,10 +67,12 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
         torch.save({**state, "format": FORMAT}, tmp)
 
 
-def load_checkpoint(path: str | Path, model_cfg: ModelConfig) -> dict:
-    """A checkpoint's state, refused with a clear message if it is not for this model."""
+def load_checkpoint(path: str | Path, model_cfg: ModelConfig, weights: bool = True) -> dict:
+    """A checkpoint's state, refused with a clear message if it is not for this model; without
+    its `weights` (model and optimizer state, left empty: the file is mapped, their bytes never
+    read), for a rank that receives its shards from rank 0."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=not weights)
     except Exception as e:  # unpickling errors, truncated zip archives, foreign files
         raise InputError(f"{path}: not a readable minnow checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT or "model_config" not in state:
@@ -77,4 +83,4 @@ def load_checkpoint(path: str | Path, model_cfg: ModelConfig) -> dict:
         raise InputError(
             f"{path}: checkpoint is for another model ({changed}); delete {Path(path).parent} to train from scratch"
         )
-    return state
+    return state if weights else {**state, "model": {}, "optimizer": {}}

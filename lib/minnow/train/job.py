@@ -18,9 +18,9 @@ import torch.distributed as dist
 from minnow import devices, model_folder, tokenizer
 from minnow.atomic import write_json
 from minnow.errors import InputError
+from minnow.param_count import embedding_rows
 from minnow.train import loop
 from minnow.train.plots import loss_curve
-from minnow.workflow.config import embedding_rows
 
 
 @dataclass(frozen=True)

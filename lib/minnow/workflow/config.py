@@ -52,12 +52,6 @@ def reference_errors(config: dict) -> list[str]:
     return errors
 
 
-def embedding_rows(requested_vocab: int) -> int:
-    """A model's embedding rows: its tokenizer's requested size rounded up to a multiple
-    of 64, fixed by the config alone so the architecture never depends on how far BPE got."""
-    return -(-requested_vocab // 64) * 64
-
-
 def init_chain(config: dict, model: str) -> list[str]:
     """The model and the models it starts from, nearest first, up to one without `init`,
     an unknown name or a repeat (which init_errors reports)."""
@@ -75,27 +69,6 @@ def model_shape(config: dict, model: str) -> dict:
     for name in reversed(init_chain(config, model)):
         shape |= {k: v for k, v in config["models"].get(name, {}).items() if k in SHAPE}
     return shape
-
-
-def model_size(config: dict, model: str, cache: str | Path) -> tuple[int, int] | None:
-    """(parameters, vocabulary) of a preset while Snakemake plans: the checkpoint's its
-    init chain starts from, else from its shape and its tokenizer's vocab_size (None
-    where a checkpoint's files are not here to read). `cache` keeps GGUF sizes."""
-    from minnow import checkpoints, param_count
-
-    if checkpoint := init_checkpoint(config, init_chain(config, model)[-1]):
-        return checkpoints.size(checkpoint, cache)
-    tokenizer = config["tokenizers"][config["models"][model]["tokenizer"]]
-    if tokenizer.get("kind") == "pretrained":
-        found = checkpoints.size(tokenizer["from"], cache)
-        vocab = found and found[1]
-    else:
-        vocab = embedding_rows(tokenizer["vocab_size"])
-    if not vocab:
-        return None
-    shape = {"tie_embeddings": True, **model_shape(config, model)}
-    keys = ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "tie_embeddings")
-    return param_count.parameters(vocab, **{k: shape[k] for k in keys}), vocab
 
 
 def init_checkpoint(config: dict, model: str) -> dict | None:
@@ -361,6 +334,12 @@ def dedup_settings(config: dict, corpus: str) -> dict:
         "sources": {s: {"weight": o["weight"]} for s, o in c["sources"].items()},
         **{k: c[k] for k in ("mix_by", "total", "val_fraction", "val_split", "seed", "dedup")},
     }
+
+
+def tokenizer_step_excludes(kind: str) -> frozenset[str]:
+    """Modules the train_tokenizer script imports that a tokenizer of `kind` never runs (a
+    trained one loads no checkpoint): left out of its code digest."""
+    return frozenset() if kind == "pretrained" else frozenset({"minnow.pretrained_tokenizer"})
 
 
 def local_files(spec: dict) -> list[str]:
