@@ -37,7 +37,7 @@ def torchrun(job: TrainJob, nproc: int, run_id: str | None, nodes: int = 1) -> d
     job_file = job.checkpoints / "launch.json"
     write_json(job_file, job.to_json())
     worker = ["-m", "minnow.train.launch", str(job_file), run_id or ""]
-    cmd = command(nproc, nodes, dict(os.environ)) + worker
+    cmd = command(nproc, nodes, dict(os.environ), on_cpu=job.spec["train"]["device"] == "cpu") + worker
     log.info("launching %s", " ".join(cmd))
     proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     if proc.returncode != 0:
@@ -48,7 +48,7 @@ def torchrun(job: TrainJob, nproc: int, run_id: str | None, nodes: int = 1) -> d
     return json.loads(job.summary.read_text())
 
 
-def command(nproc: int, nodes: int, env: dict) -> list[str]:
+def command(nproc: int, nodes: int, env: dict, on_cpu: bool = False) -> list[str]:
     """The launch command before the worker module: torchrun standalone on one node; across
     nodes, srun starting one torchrun agent per node of the SLURM allocation in `env`."""
     run = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}"]
@@ -59,8 +59,7 @@ def command(nproc: int, nodes: int, env: dict) -> list[str]:
             f"train.nodes: {nodes} nodes need a SLURM allocation (run through --profile profiles/slurm, "
             "which asks for them); on one machine use train.gpus"
         )
-    allocated = int(env.get("SLURM_JOB_NUM_NODES", env.get("SLURM_NNODES", 1)))
-    per_node = ["--ntasks-per-node=1"] if allocated >= nodes else []  # fewer nodes: tasks stand in for nodes
+    per_node = ["--ntasks-per-node=1"] if shares_no_node(nodes, env, on_cpu) else []
     srun = ["srun", "--overlap", f"--ntasks={nodes}", *per_node, "--kill-on-bad-exit=1"]
     rendezvous = [
         f"--nnodes={nodes}",
@@ -69,6 +68,23 @@ def command(nproc: int, nodes: int, env: dict) -> list[str]:
         f"--rdzv_endpoint={first_node(env)}:{RDZV_PORT}",
     ]
     return [*srun, *run, *rendezvous]
+
+
+def shares_no_node(nodes: int, env: dict, on_cpu: bool) -> bool:
+    """Whether the allocation has a node for each torchrun agent. Where it has fewer (a
+    profile or `--set-resources` asked for fewer nodes), GPU ranks of two agents would
+    share a node's cards, so that is refused; CPU ranks can share a node's cores, so
+    that runs, with a warning, as on a one-node test cluster."""
+    allocated = int(env.get("SLURM_JOB_NUM_NODES", env.get("SLURM_NNODES", 1)))
+    if allocated >= nodes:
+        return True
+    if not on_cpu:
+        raise InputError(
+            f"train.nodes: {nodes} nodes, but this SLURM allocation has {allocated}: its ranks would share "
+            "GPUs; ask the cluster for the nodes (the train rule's `nodes` resource, which the profile passes on)"
+        )
+    log.warning("train.nodes: %d torchrun agents share the allocation's %d node(s) (a CPU run)", nodes, allocated)
+    return False
 
 
 def first_node(env: dict) -> str:

@@ -194,13 +194,15 @@ class Trainer:
             checkpoint.save_checkpoint(self.run_dir / name, self._state(*weights))
 
     def resume(self) -> bool:
-        """Continue from this run's last.pt if one exists; refuse one of another model."""
+        """Continue from this run's last.pt if one exists; refuse one of another model. Under
+        FSDP only rank 0 reads the weights and optimizer state, and sends each rank its shards."""
         path = self.run_dir / "last.pt"
         if not path.exists():
             return False
-        state = checkpoint.load_checkpoint(path, self.model_cfg)
+        sharded = self.cfg.parallel == "fsdp" and self.world > 1
+        state = checkpoint.load_checkpoint(path, self.model_cfg, weights=not sharded or self.rank == 0)
         if self.cfg.parallel == "fsdp":
-            parallel.load_full_state(self.model, self.optimizer, state["model"], state["optimizer"])
+            parallel.load_full_state(self.model, self.optimizer, state["model"], state["optimizer"], sharded)
         else:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -328,7 +330,7 @@ class Trainer:
         """The trained model whole, on rank 0 (None elsewhere); under FSDP gathered from the
         ranks' shards, so every rank calls this."""
         if self.cfg.parallel == "fsdp" and self.world > 1:
-            state, _ = parallel.full_state(self.model, self.optimizer)
+            state = parallel.full_model_state(self.model)
             if self.rank != 0:
                 return None
             whole = Transformer(self.model_cfg)

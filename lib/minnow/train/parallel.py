@@ -62,18 +62,35 @@ def local(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def full_state(model, optimizer) -> tuple[dict, dict]:
-    """The whole model and optimizer state on the CPU, by parameter name (a collective under FSDP)."""
+    """The whole model and optimizer state on rank 0's CPU, by parameter name (a collective
+    under FSDP; the other ranks get empty dicts)."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
 
     return get_state_dict(model, optimizer, options=StateDictOptions(**FULL))
 
 
-def load_full_state(model, optimizer, model_state: dict, optimizer_state: dict) -> None:
-    """Put a full state (from any number of ranks) into this run's model and optimizer."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+def full_model_state(model) -> dict:
+    """The whole model's weights on rank 0's CPU (a collective under FSDP), without the
+    optimizer state a checkpoint also gathers."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    options = StateDictOptions(full_state_dict=True)
-    set_state_dict(model, optimizer, model_state_dict=model_state, optim_state_dict=optimizer_state, options=options)
+    return get_model_state_dict(model, options=StateDictOptions(**FULL))
+
+
+def load_full_state(model, optimizer, model_state: dict, optimizer_state: dict, from_rank0: bool) -> None:
+    """Put a full state (saved from any number of ranks) into this run's model and optimizer.
+    Across ranks (`from_rank0`) only rank 0 holds it and sends each tensor to the ranks that
+    shard it, so a run resumed on N ranks holds its checkpoint in host memory once, not N times
+    (model and optimizer set apart: with an empty model state, set_state_dict skips the model)."""
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        set_model_state_dict,
+        set_optimizer_state_dict,
+    )
+
+    options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=from_rank0)
+    set_model_state_dict(model, model_state, options=options)
+    set_optimizer_state_dict(model, optimizer, optimizer_state, options=options)
 
 
 def peak_memory_per_rank(peak_mb: float, world: int) -> list[float]:
