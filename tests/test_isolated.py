@@ -73,3 +73,15 @@ def test_another_signal_is_named_without_the_memory_hint():
     kill_child_from_outside(signal.SIGTERM)
     with pytest.raises(InputError, match=r"^scoring tiny was killed by SIGTERM \(signal 15\)$"):
         isolated.call(hold_memory_until_killed, what="scoring tiny")
+
+
+def exit_quietly(status: int):
+    import os
+
+    os._exit(status)  # no exception, no result: as a library calling exit() deep inside would
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_a_child_that_exits_without_a_result_is_said_so_with_its_status(status):
+    with pytest.raises(InputError, match=rf"^scoring tiny ended with exit status {status} before returning a result$"):
+        isolated.call(exit_quietly, status, what="scoring tiny")

@@ -7,6 +7,7 @@ from minnow.errors import InputError
 from minnow.eval import downstream
 
 from hf_checkpoints import llama_folder
+from lm_eval_tasks import rolling_task
 
 
 def test_few_shot_counts_group_tasks_into_one_lm_eval_run_each():
@@ -76,3 +77,29 @@ def test_auto_batch_on_a_cpu_is_one_window_not_lm_evals_probe():
     assert downstream.batch_size("auto", cpu) == downstream.batch_size("auto:3", cpu) == 1
     assert downstream.batch_size("auto", cuda) == "auto"  # lm-eval probes, catching CUDA OOM
     assert downstream.batch_size(2, cpu) == 2
+
+
+def rolling_settings(folder, target: str = "text") -> dict:
+    """Settings of a custom lm-eval task over two local rows, scoring each row's `target`."""
+    tasks = rolling_task(folder, "docs_rolling", ["a fish swims", "blub"], target, ("word_perplexity",))
+    return {"tasks": ["docs_rolling"], "include_path": str(tasks), "device": "cpu", "batch_size": 1}
+
+
+def test_a_task_lm_eval_does_not_know_is_named_before_any_model_loads(tmp_path):
+    settings = rolling_settings(tmp_path / "tasks") | {"tasks": ["docs_rolling", "nosuch_task"]}
+    with pytest.raises(InputError, match=r"evaluation.downstream.tasks: no task nosuch_task among lm-eval's own or"):
+        downstream.evaluate_reference("ref", {"hf": str(tmp_path / "not-loaded")}, settings, 64)
+
+
+def test_an_optional_reference_is_skipped_only_when_it_cannot_load(tmp_path):
+    """A reference that loads but whose scoring fails (a task reading a field its rows lack)
+    stops the job saying that scoring failed, and which run; one that cannot load is skipped."""
+    folder = llama_folder(tmp_path / "ref")
+    settings = rolling_settings(tmp_path / "tasks")
+    scored = downstream.evaluate_reference("ref", {"hf": str(folder), "optional": True}, settings, 64)
+    assert scored["tasks"]["docs_rolling"]["samples"] == 2 and scored["read"]["max_length"] == 64
+    missing = downstream.evaluate_reference("gone", {"hf": str(tmp_path / "gone"), "optional": True}, settings, 64)
+    assert set(missing) == {"name", "skipped"}
+    broken = rolling_settings(tmp_path / "broken", target="{{body}}")  # a field its rows lack
+    with pytest.raises(InputError, match=r"lm-eval failed scoring reference ref on docs_rolling \("):
+        downstream.evaluate_reference("ref", {"hf": str(folder), "optional": True}, broken, 64)

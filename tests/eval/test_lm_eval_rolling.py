@@ -5,7 +5,6 @@ the reference, to 1e-4 relative in fp32. Documents longer than either model's
 context make both take several rolling windows. The same task turned on in the
 downstream stage gives the same figures again, in bounded memory."""
 
-import csv
 import json
 import shutil
 from pathlib import Path
@@ -13,7 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, planned_rules, snakemake
+from minnow.eval.eval_sets import read_documents
+
+import lm_eval_tasks
+from conftest import REPO, job_requests, peak_rss_mb, planned_rules, snakemake
 
 pytestmark = pytest.mark.slow
 REFERENCE = "smollm2-135m-instruct-q4_1"
@@ -49,21 +51,10 @@ def scored(default_build, tmp_path_factory):
 
 def rolling_task(folder: Path, documents: Path) -> Path:
     """A task a user would write for the eval set: a folder with its YAML and its JSON lines."""
-    tasks = folder / "tasks-rolling"
-    tasks.mkdir(exist_ok=True)
-    shutil.copy(documents, tasks / "readme.jsonl")
-    task = {
-        "task": "readme_rolling",
-        "dataset_path": "json",
-        "dataset_kwargs": {"data_files": {"test": str(tasks / "readme.jsonl")}},
-        "test_split": "test",
-        "output_type": "loglikelihood_rolling",
-        "doc_to_text": "",
-        "doc_to_target": "text",
-        "metric_list": [{"metric": m} for m in ("word_perplexity", "byte_perplexity", "bits_per_byte")],
-    }
-    (tasks / "readme_rolling.yaml").write_text(yaml.safe_dump(task))
-    return tasks
+    metrics = ("word_perplexity", "byte_perplexity", "bits_per_byte")
+    return lm_eval_tasks.rolling_task(
+        folder / "tasks-rolling", "readme_rolling", read_documents(documents), "text", metrics
+    )
 
 
 def lm_eval_rolling(folder: Path, model_args: dict, start_token: str) -> dict:
@@ -156,19 +147,15 @@ def test_the_downstream_stage_reads_both_models_as_ppl_json_and_lm_eval_by_hand_
         assert metrics["word_perplexity"] == pytest.approx(ppl["word_perplexity"], rel=1e-4), name
 
 
-def test_the_references_downstream_job_stays_in_a_bounded_memory(downstream):
+def test_each_downstream_job_stays_under_the_memory_it_asked_for(downstream):
     """On a CPU `batch_size: auto` is one window, not lm-eval's probe: SmolLM2 peaks under
-    4 GB, and under the memory its job asks for."""
-    from minnow import checkpoints
-    from minnow.eval import job_memory
-
+    4 GB, and each job under the mem_mb it asked Snakemake for (SmolLM2 1.7 GB of 2.5)."""
     folder, result = downstream
     assert result["references"][REFERENCE]["read"]["batch_size"] == 1
-    with open(folder / f"results/benchmarks/reference_downstream/{REFERENCE}.tsv") as f:
-        (row,) = csv.DictReader(f, delimiter="\t")
-    spec = yaml.safe_load((REPO / "config/config.yaml").read_text())["references"][REFERENCE]
-    asked = job_memory.mem_mb([checkpoints.size(spec, folder / "sizes.json")], 1024)
-    assert float(row["max_rss"]) < min(4000, asked), row
+    asked = job_requests(folder)
+    reference = peak_rss_mb(folder, f"reference_downstream/{REFERENCE}.tsv")
+    assert reference < min(4000, asked[("reference_downstream", f"reference={REFERENCE}")])
+    assert peak_rss_mb(folder, "downstream/tiny.tsv") < asked[("downstream", "model=tiny")]
 
 
 def killed_child_of(step: str, timeout: float = 120) -> int:

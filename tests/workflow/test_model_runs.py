@@ -5,6 +5,7 @@ import multiprocessing as mp
 from pathlib import Path
 
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 from snakemake.iocontainers import Namedlist
 
@@ -97,6 +98,36 @@ def test_a_model_row_is_found_by_its_model_tag_and_lasts_as_long_as_its_steps(st
         assert row.info.end_time >= max(c.info.end_time for c in steps) > row.info.start_time + 1000
     carp = runs(client, experiment_id, "tags.model = 'carp' and tags.`minnow.kind` = 'model'")
     assert len(carp) == 1 and carp[0].data.tags["minnow.current"] == "true"
+
+
+def test_a_model_whose_step_failed_is_a_failed_row(store, tmp_path):
+    """Two models whose first step fails (train.nodes outside SLURM; an init GGUF that is not
+    there) through Snakemake: their rows say FAILED, as their steps do, not a green FINISHED."""
+    folder, client, _ = store
+    missing = {"gguf_path": str(tmp_path / "missing.gguf")}
+    multi = model(3e-3)
+    multi["train"]["nodes"] = 2
+    fromgguf = {"init": dict(missing), "corpus": "books", "tokenizer": "fromgguf", "train": model(3e-3)["train"]}
+    overlay = tmp_path / "failing.yaml"
+    overlay.write_text(
+        yaml.safe_dump(
+            {
+                "experiment": "failing",
+                "tokenizers": {"fromgguf": {"kind": "pretrained", "from": missing}},
+                "models": {"multi": multi, "fromgguf": fromgguf},
+            }
+        )
+    )
+    targets = ["results/multi/ppl.json", "results/fromgguf/ppl.json"]
+    failed = snakemake(folder, *targets, "--configfile", str(overlay), "--keep-going", check=False)
+    assert failed.returncode != 0
+    experiment_id = client.get_experiment_by_name("failing").experiment_id
+    rows = {r.data.tags["minnow.group"]: r for r in model_rows(client, experiment_id)}
+    assert {name: row.info.status for name, row in rows.items()} == {"multi": "FAILED", "fromgguf": "FAILED"}
+    for row in rows.values():
+        assert {c.info.status for c in children(client, experiment_id, row)} == {"FAILED"}
+    _, client, experiment_id = store
+    assert {row.info.status for row in model_rows(client, experiment_id)} == {"FINISHED"}
 
 
 def test_the_experiment_opens_as_a_model_training_one(store):

@@ -51,7 +51,7 @@ def reference_args(spec: dict, context: int, device) -> dict:
     return {
         "pretrained": model,
         "tokenizer": tok,
-        "max_length": min(context, getattr(model.config, "max_position_embeddings", context)),
+        "max_length": checkpoints.read_window(context, getattr(model.config, "max_position_embeddings", None)),
         "prefix_token_id": references.start_id(tok, spec),
     }
 
@@ -62,18 +62,14 @@ def batch_size(setting: int | str, device) -> int | str:
     return 1 if isinstance(setting, str) and device.type == "cpu" else setting
 
 
-def evaluate(model_args, settings: dict) -> dict:
-    """Run lm-eval's Python API on the configured tasks; the summary downstream.json keeps,
-    with how the model was read. `model_args(device)` gives lm-eval's model arguments;
-    the model loads once and serves every few-shot group."""
+def evaluate(name: str, model_args, settings: dict, manager=None) -> dict:
+    """Run lm-eval's Python API on the configured tasks (indexed by `manager`, else here);
+    the summary downstream.json keeps, with how the model was read. `model_args(device)`
+    gives lm-eval's model arguments; the model loads once and serves every few-shot group."""
     import lm_eval
     from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
 
-    include = settings.get("include_path")
-    if include and not Path(include).is_dir():
-        raise InputError(f"evaluation.downstream.include_path: {include} is not a folder of lm-eval task YAMLs")
-    manager = TaskManager(include_path=include)
+    manager = manager or task_manager(settings)
     device = devices.eval_device(settings["device"])
     batch = batch_size(settings["batch_size"], device)
     lm = HFLM(**model_args(device), batch_size=batch, device=str(device))
@@ -88,15 +84,32 @@ def evaluate(model_args, settings: dict) -> dict:
                 task_manager=manager,
                 log_samples=False,
             )
-        except (KeyError, ValueError) as e:  # lm-eval's words for an unknown task or a bad task file
+        except Exception as e:  # a task's data or template, or the model: say which run, with lm-eval's words
             raise InputError(
-                f"evaluation.downstream.tasks: lm-eval could not load {', '.join(tasks)} ({type(e).__name__}: {e})"
-            ) from None
+                f"lm-eval failed scoring {name} on {', '.join(tasks)} ({type(e).__name__}: {e}); the traceback is in "
+                "the rule's log"
+            ) from e
         for key, value in merged.items():
             value.update(results.get(key, {}))
     prefix = lm.tokenizer.convert_ids_to_tokens(lm.prefix_token_id)
     read = {"max_length": lm.max_length, "prefix_token": prefix, "batch_size": batch, "device": str(device)}
     return {**summarize(merged), "read": read}
+
+
+def task_manager(settings: dict):
+    """lm-eval's task index with the custom task folder; a task it does not know stops here,
+    named, before any model loads."""
+    from lm_eval.tasks import TaskManager
+
+    include = settings.get("include_path")
+    if include and not Path(include).is_dir():
+        raise InputError(f"evaluation.downstream.include_path: {include} is not a folder of lm-eval task YAMLs")
+    manager = TaskManager(include_path=include)
+    unknown = [task for tasks in fewshot_groups(settings).values() for task in tasks if task not in manager.all_tasks]
+    if unknown:
+        where = f"lm-eval's own or {include}'s" if include else "lm-eval's own"
+        raise InputError(f"evaluation.downstream.tasks: no task {', '.join(unknown)} among {where} tasks")
+    return manager
 
 
 def summarize(results: dict) -> dict:
@@ -122,16 +135,19 @@ def summarize(results: dict) -> dict:
 
 def evaluate_reference(name: str, spec: dict, settings: dict, context: int) -> dict:
     """A reference's summary, read in ppl.json's window of at most `context` tokens, or a
-    skip record if it is optional and cannot be loaded."""
+    skip record if it is optional and cannot be loaded (a failure while scoring it is not
+    a skip: it stops the job, saying so)."""
+    manager, device = task_manager(settings), devices.eval_device(settings["device"])
     try:
-        return {"name": name, **evaluate(lambda device: reference_args(spec, context, device), settings)}
+        args = reference_args(spec, context, device)
     except InputError:
         raise
-    except Exception as e:  # hub errors, missing packages: "cannot load", as for perplexity
+    except Exception as e:  # hub errors, missing packages, unreadable GGUF: "cannot load", as for perplexity
         if spec.get("optional"):
             log.warning("optional reference %s skipped: %s", name, e)
             return {"name": name, "skipped": f"{type(e).__name__}: {e}"}
         raise InputError(
-            f"reference '{name}' cannot be scored by lm-eval ({type(e).__name__}: {e}); fix "
-            f"references.{name}, mark it `optional: true`, or remove it"
+            f"reference '{name}' cannot be loaded ({type(e).__name__}: {e}); fix references.{name}, mark it "
+            "`optional: true`, or remove it"
         ) from None
+    return {"name": name, **evaluate(f"reference {name}", lambda _: args, settings, manager)}

@@ -24,7 +24,7 @@ def folder_args(folder: Path) -> dict:
 
 def model_result(name: str, folder: Path, settings: dict, reference_files: dict[str, Path]) -> dict:
     """downstream.json: the model's scores and each reference's (read from its cached file)."""
-    ours = evaluate(lambda device: folder_args(folder), settings)
+    ours = evaluate(name, lambda device: folder_args(folder), settings)
     refs = {}
     for ref, path in reference_files.items():
         result = json.loads(Path(path).read_text())

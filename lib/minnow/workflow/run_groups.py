@@ -24,6 +24,8 @@ shared by a cluster's nodes), so concurrent steps of one model attach to one run
 A run is superseded, never deleted: a step that reruns marks its older run of the
 same output `minnow.current=false` and renames it "... (superseded)"; a model
 retrained under the same config starts a new parent and supersedes the old one.
+A row's status is its current steps' (`settle`): a model whose training failed is
+FAILED in the runs table until a rerun of that step succeeds.
 """
 
 import time
@@ -145,17 +147,20 @@ def group_run(client, experiment_id: str, kind: str, name: str, identity: dict, 
     tags = {KIND: kind, GROUP: name, KEY: key, CURRENT: "true", NAME: f"{label} ({key[:6]})"}
     if kind in ("model", "corpus"):  # the tag its steps carry, so a filter on it finds the row too
         tags[kind] = name
-    run_id = client.create_run(experiment_id, tags=tags).info.run_id
-    client.set_terminated(run_id, "FINISHED")
-    return run_id, True
+    return client.create_run(experiment_id, tags=tags).info.run_id, True
 
 
-def extend_span(client, parent: str) -> None:
-    """Stretch a parent run's end to now, as each of its steps ends: its duration then spans
-    its steps, from the first one's start (the parent is created just before it) to the last
-    one's end. Called under `runs_lock`, so concurrent steps never move the end back."""
+def settle(client, experiment_id: str, parent: str) -> None:
+    """Give a parent run the status its steps give it, as each step starts and ends: RUNNING
+    while one runs, FAILED while the latest run of any step has failed (or was killed), else
+    FINISHED; so the runs table never shows a green model whose training failed. Its end
+    moves to now, so its duration spans its steps. Called under `runs_lock`, so concurrent
+    steps never move the end back."""
+    steps = _current(client, experiment_id, **{PARENT: parent, KIND: "step"})
+    statuses = {run.info.status for run in steps}
+    status = "RUNNING" if "RUNNING" in statuses else "FAILED" if statuses & {"FAILED", "KILLED"} else "FINISHED"
     end = client.get_run(parent).info.end_time or 0
-    client.set_terminated(parent, "FINISHED", end_time=max(end, int(time.time() * 1000)))
+    client.set_terminated(parent, status, end_time=max(end, int(time.time() * 1000)))
 
 
 def step_tags(client, experiment_id: str, run_key: str, parent: str | None) -> dict:

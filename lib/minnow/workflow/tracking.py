@@ -246,24 +246,26 @@ def step_run(smk, step: str):
             parent = _parent(client, experiment_id, smk.config, step, dict(smk.wildcards.items()))
             tags.update(run_groups.step_tags(client, experiment_id, tags["mlflow.runName"], parent))
             run = Run(client, client.create_run(experiment_id, tags=tags).info.run_id, parent)
+            if parent:
+                run_groups.settle(client, experiment_id, parent)
         run.log_params(dict(smk.params.items()))
         try:
             yield run
         except InputError as e:
-            _finish(run, "FAILED", uri)
+            _finish(run, "FAILED", uri, experiment_id)
             rule_log.failure(e)
             log.error(str(e))
             raise SystemExit(1) from None
         except BaseException as e:
-            _finish(run, "FAILED", uri)
+            _finish(run, "FAILED", uri, experiment_id)
             rule_log.failure(e)
             raise
-        _finish(run, "FINISHED", uri)
+        _finish(run, "FINISHED", uri, experiment_id)
 
 
-def _finish(run: Run, status: str, uri: str) -> None:
-    """End a step's run, and stretch its parent's duration to cover it."""
+def _finish(run: Run, status: str, uri: str, experiment_id: str) -> None:
+    """End a step's run; its parent then says what its steps say, its duration covering them."""
     run.client.set_terminated(run.run_id, status)
     if run.parent:
         with run_groups.runs_lock(_sqlite_path(uri)):
-            run_groups.extend_span(run.client, run.parent)
+            run_groups.settle(run.client, experiment_id, run.parent)
