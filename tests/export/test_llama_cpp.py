@@ -15,6 +15,8 @@ from minnow.eval import llama_cpp_scoring
 from minnow.export.gguf_writer import DTYPES, write_gguf
 from minnow.generate import generate
 
+from greedy import decided_steps, forced_greedy, llama_cpp_greedy
+
 
 def skip_reason() -> str | None:
     if llama_cpp_scoring.version() is not None:
@@ -36,19 +38,25 @@ PROMPTS = [
     "hi guppy",
     "what do you eat",
 ]
-# max |logit difference| relative to the largest |logit|, least cosine similarity, and the
-# least share of next tokens llama.cpp picks as minnow does along minnow's greedy answers.
-# Measured on the session's chat model: f32 2.7e-4 and f16 4.9e-4 (llama.cpp keeps its KV
-# cache in f16), q8_0 1.3e-2, 5-bit ~6e-2, 4-bit ~0.1.
+ANSWER = 24  # tokens each prompt is continued by, the end tokens banned: the same length on any machine
+# Per type: max |logit difference| relative to the largest |logit| and least cosine similarity over the
+# prompts and their continuations, then the least share of the 8 x 24 next tokens llama.cpp picks as
+# minnow does. Measured on the session's chat model trained in fp32 and in bf16 (a stand-in for
+# another CPU; AMD Zen 4): f32 2.5e-4 / 2.7e-4, f16 5.1e-4 / 6.3e-4 (llama.cpp keeps its KV cache in
+# f16), q8_0 1.3e-2 / 1.2e-2, 5-bit <= 6.0e-2, 4-bit <= 8.7e-2; shares f32 1.0 / 1.0, f16 1.0 / 0.995,
+# q8_0 1.0 / 0.974, 5-bit >= 0.964, 4-bit >= 0.948.
 BOUNDS = {
-    "f32": (1e-3, 0.99999, 0.98),
-    "f16": (2e-3, 0.99999, 0.98),
-    "q8_0": (4e-2, 0.9995, 0.95),
+    "f32": (1e-3, 0.99999, 0.97),
+    "f16": (2e-3, 0.99999, 0.97),
+    "q8_0": (4e-2, 0.9995, 0.93),
     "q5_1": (0.15, 0.995, 0.85),
     "q5_0": (0.15, 0.995, 0.85),
     "q4_1": (0.3, 0.99, 0.75),
     "q4_0": (0.3, 0.99, 0.75),
 }
+# Steps of the 8 x 24 that win by more than twice the type's logit error, compared with llama.cpp's:
+# measured f32 145 / 140, f16 127 / 117 (fp32 / bf16 training); none of them differed.
+COMPARED_AT_LEAST = 60
 
 
 @pytest.fixture(scope="module")
@@ -70,63 +78,50 @@ def assistant(model_folder):
     return Assistant.load(model_folder)
 
 
-def greedy(assistant, prompt: str) -> tuple[list[int], list[int]]:
-    """minnow's prompt ids (EOS, then the prompt) and its greedy continuation's ids, ended
-    where llama.cpp ends text: at any end-of-generation token, <|end|> as well as EOS."""
-    ids = assistant.completion_ids(prompt, 40)
-    new, _ = generate(assistant.model, ids, 40, temperature=0, stop_ids=assistant.layout.stops)
-    return ids, new
+@pytest.fixture(scope="module")
+def continued(assistant) -> list[tuple[list[int], list[int]]]:
+    """Each prompt's ids (EOS, then the prompt) and minnow's greedy continuation of ANSWER tokens."""
+    stops = assistant.layout.stops
+    return [(ids, forced_greedy(assistant.model, ids, ANSWER, stops)) for ids in map(assistant.completion_ids, PROMPTS)]
 
 
 @pytest.mark.parametrize("dtype", list(DTYPES))
-def test_llama_cpp_tokenizes_and_computes_minnows_logits(ggufs, assistant, dtype):
+def test_llama_cpp_tokenizes_and_computes_minnows_logits(ggufs, assistant, continued, dtype):
     llm = ggufs[dtype]
     rel, cos, agree = BOUNDS[dtype]
-    same = total = 0
+    same = 0
     for text in PROMPTS + ["小鱼在水里游泳 🐟 café\tand  spaces\n"]:
         assert (
             llm.tokenize(text.encode(), add_bos=False, special=False)
             == assistant.tok.encode(text, add_special_tokens=False).ids
         ), text
-    for prompt in PROMPTS:
-        ids, new = greedy(assistant, prompt)
+    for ids, new in continued:
         seq = torch.tensor([ids + new])
         got = llama_cpp_scoring.logits_fn(llm)(seq)[0]
         with torch.no_grad():
             ref = assistant.model(seq)[0][0]
-        assert (got - ref).abs().max() <= rel * ref.abs().max(), prompt
-        assert torch.nn.functional.cosine_similarity(got.flatten(), ref.flatten(), dim=0) >= cos, prompt
-        answer = slice(len(ids) - 1, len(ids) + len(new) - 1)  # positions that predict the answer
+        assert (got - ref).abs().max() <= rel * ref.abs().max(), ids
+        assert torch.nn.functional.cosine_similarity(got.flatten(), ref.flatten(), dim=0) >= cos, ids
+        answer = slice(len(ids) - 1, len(ids) + len(new) - 1)  # positions that predict the continuation
         same += (got[answer].argmax(-1) == ref[answer].argmax(-1)).sum().item()
-        total += len(new)
-    assert same / total >= agree
-
-
-def decided(assistant, ids: list[int], new: list[int], rel: float) -> bool:
-    """Whether minnow's greedy answer wins every step by more than twice the type's logit
-    error: no engine within that error can then pick another token. (The chat model is
-    trained in bf16 or fp32 as the CPU allows, so its near-ties differ between machines.)"""
-    with torch.no_grad():
-        logits = assistant.model(torch.tensor([ids + new]))[0][0][len(ids) - 1 :]
-    top2 = logits.topk(2, dim=-1).values
-    return bool(((top2[:, 0] - top2[:, 1]) > 2 * rel * logits.abs().max()).all())
+    assert same / (len(PROMPTS) * ANSWER) >= agree
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-def test_greedy_continuations_equal_minnows(ggufs, assistant, dtype):
-    compared = 0
-    for prompt in PROMPTS:
-        ids, new = greedy(assistant, prompt)
-        assert len(new) >= 5, prompt  # an answer long enough to mean something
-        if not decided(assistant, ids, new, BOUNDS[dtype][0]):
-            continue
-        theirs = ggufs[dtype].create_completion(ids, max_tokens=40, temperature=0, repeat_penalty=1.0)
-        assert theirs["choices"][0]["text"] == assistant.tok.decode(new), prompt
-        compared += 1
-    assert compared >= 3
+def test_greedy_continuations_equal_minnows_as_far_as_they_are_decided(ggufs, assistant, continued, dtype):
+    """Each continuation is compared over its decided steps: llama.cpp, within the type's logit
+    error of minnow, must pick the same tokens there; a near-tie later ends the comparison."""
+    stops, compared = assistant.layout.stops, 0
+    for ids, new in continued:
+        steps = decided_steps(assistant.model, ids, new, BOUNDS[dtype][0], stops)
+        if steps:
+            assert llama_cpp_greedy(ggufs[dtype], ids, steps, stops) == assistant.tok.decode(new[:steps]), ids
+        compared += steps
+    assert compared >= COMPARED_AT_LEAST  # of 8 x 24 steps
 
 
 def test_chat_template_in_the_metadata_renders_minnows_prompt(ggufs, assistant, model_folder):
+    import llama_cpp
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
     from transformers import AutoTokenizer
 
@@ -146,11 +141,17 @@ def test_chat_template_in_the_metadata_renders_minnows_prompt(ggufs, assistant, 
     for messages in conversations:
         prompt = Jinja2ChatFormatter(template, eos_token="<|eos|>", bos_token="<|bos|>")(messages=messages).prompt
         assert prompt == hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        assert llm.tokenize(prompt.encode(), add_bos=False, special=True) == assistant.prompt_ids(messages)
-        ours = assistant.chat(messages, max_tokens=40, temperature=0, repetition_penalty=1.0)
-        theirs = llm.create_chat_completion(messages, max_tokens=40, temperature=0, repeat_penalty=1.0)
-        assert theirs["choices"][0]["message"]["content"] == ours["choices"][0]["message"]["content"]
-        assert theirs["choices"][0]["finish_reason"] == "stop" == ours["choices"][0]["finish_reason"]
+        ids = assistant.prompt_ids(messages)
+        assert llm.tokenize(prompt.encode(), add_bos=False, special=True) == ids
+        new, _ = generate(assistant.model, ids, 40, temperature=0, stop_ids=assistant.layout.stops)
+        steps = decided_steps(assistant.model, ids, new, BOUNDS["f16"][0], ())
+        if steps:  # as far as minnow's greedy answer is decided, llama.cpp's chat gives it too
+            theirs = llm.create_chat_completion(messages, max_tokens=steps, temperature=0, repeat_penalty=1.0)
+            assert theirs["choices"][0]["message"]["content"] == assistant.tok.decode(new[:steps])
+    # an answer ends in llama.cpp where it ends in minnow: at the turn's closing token or a document's end
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    eog = [token for token in range(llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, token)]
+    assert sorted(eog) == sorted(assistant.layout.stops)
 
 
 def test_llama_cpp_bits_per_byte_match_minnows_on_the_same_windows(model_folder, tmp_path):

@@ -23,6 +23,8 @@ def test_training_is_seeded_and_learns(tmp_path, chat_shards):
     second = train_in_process(tmp_path / "b", chat_shards, spec(steps=100, eval_every=20))
     assert first["history"] == second["history"]
     val = [loss for _, loss in first["history"]["val"]]
+    # measured 5.279 -> 4.299 in fp32 and in bf16 under three oneDNN kernel sets (AMD Zen 4, capped at
+    # AVX512_CORE and at AVX2 too; they differ by 1e-4): a drop of 0.98, 1.94 below ln 512
     assert val[-1] < val[0] - 0.8 and val[-1] < np.log(VOCAB) - 1.5
     assert (tmp_path / "a" / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "a" / "summary.json").read_text())["steps"] == 100
@@ -109,7 +111,9 @@ def test_resume_after_sigkill_continues_the_curve(tmp_path, chat_shards):
 
 
 def test_bf16_autocast_on_cpu_follows_the_fp32_curve(tmp_path, chat_shards):
-    """`precision: auto` picks bf16 on CPUs that have it; it must learn what fp32 learns."""
+    """`precision: auto` picks bf16 on CPUs that have it; it must learn what fp32 learns. Measured
+    against the fp32 curve under three oneDNN kernel sets (AMD Zen 4 with AVX512-BF16, capped at
+    AVX512_CORE and at AVX2): at most 2.6e-4 at a step, 1.7e-4 over the last five."""
     result = train_in_process(tmp_path, chat_shards, spec(steps=30, grad_accum=2, eval_every=10, precision="bf16"))
     losses = np.array([loss for _, loss in result["history"]["train"]])
     assert result["autocast"] == "bfloat16"
@@ -131,7 +135,7 @@ def test_muon_learns_and_resumes_to_the_same_curve(tmp_path, chat_shards):
     at_ten = tmp_path / "step10.pt"
     straight.on_metrics = lambda step, m: step == 10 and at_ten.write_bytes((straight.run_dir / "last.pt").read_bytes())
     losses = [loss for _, loss in straight.run(progress=False)["history"]["train"]]
-    assert np.mean(losses[-5:]) < losses[0] - 0.5
+    assert np.mean(losses[-5:]) < losses[0] - 0.5  # measured 0.657 in fp32 and bf16, on three kernel sets
     resumed = trainer("resumed")
     resumed.run_dir.mkdir(parents=True)
     (resumed.run_dir / "last.pt").write_bytes(at_ten.read_bytes())
