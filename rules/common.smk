@@ -335,9 +335,8 @@ def reference_mem_mb(wildcards, attempt):
 
 def downstream_mem_mb(wildcards, attempt):
     """Memory for lm-eval on a model or a reference, in its batches of full windows."""
-    return job_memory.downstream_mb(
-        config, SIZE_CACHE, attempt, **dict(wildcards.items())
-    )
+    model, reference = wildcards.get("model"), wildcards.get("reference")
+    return job_memory.downstream_mb(config, SIZE_CACHE, attempt, model, reference)
 
 
 def model_eval_gpus(wildcards):

@@ -122,7 +122,7 @@ def test_mistrals_template_is_refused_saying_why(tmp_path):
     """Mistral's template has no system turn in place (it rides in the last user turn) and
     opens no assistant turn: an answer's start could not be found from the ids."""
     tok, config = family("mistral", tmp_path)
-    with pytest.raises(InputError, match=r"mistral: the chat template opens a assistant turn with '', not a special"):
+    with pytest.raises(InputError, match=r"mistral: the chat template opens each assistant turn with '', not a"):
         chat_layout.of(tok, config, "mistral")
 
 
@@ -132,11 +132,11 @@ def test_mistrals_template_is_refused_saying_why(tmp_path):
         ("{{ messages | length }}", "does not render each turn's content once, in order"),
         (
             "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}",
-            r"closes a system turn with '\\n', not a special token",
+            r"closes each system turn with '\\n', not a special token",
         ),
         (
             "{% for m in messages %}{{ m['content'] }}<|end|>{% endfor %}",
-            "opens a system turn with '', not a special token",
+            "opens each system turn with '', not a special token",
         ),
         (
             "{{ strftime_now('%d %b %Y') }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}",
@@ -155,3 +155,17 @@ def test_a_template_minnow_cannot_follow_is_refused_naming_it(template, said):
     tok = tokenizer.char_tokenizer(list("abcdefghijklmnopqrstuvwxyzMINOWFRSTEHD \n"))
     with pytest.raises(InputError, match=f"x/tokenizer_config.json: .*{said}"):
         chat_layout.of(tok, tokenizer.hf_config() | {"chat_template": template}, "x/tokenizer_config.json")
+
+
+def test_transformers_generation_blocks_lay_out_as_their_content():
+    """`{% generation %}` marks answers for transformers' assistant masks; it renders its body."""
+    from minnow import tokenizer
+
+    tok = tokenizer.char_tokenizer(list("abcdefghijklmnopqrstuvwxyzMINOWFRSTEHD \n"))
+    marked = tokenizer.CHAT_TEMPLATE.replace(
+        "<|{{ message['role'] }}|>{{ message['content'] }}<|end|>",
+        "<|{{ message['role'] }}|>{% generation %}{{ message['content'] }}<|end|>{% endgeneration %}",
+    )
+    assert marked != tokenizer.CHAT_TEMPLATE
+    plain = chat_layout.of(tok, tokenizer.hf_config(), "plain")
+    assert chat_layout.of(tok, tokenizer.hf_config() | {"chat_template": marked}, "marked") == plain

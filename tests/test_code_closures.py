@@ -5,8 +5,8 @@ the weights closure starts training over. So each closure must hold only code
 that can change the step's outputs (or the weights), and a module joining one
 (say, through an import added inside a function) must be seen in review: these
 tables fail until they are updated. Plan-time code (what Snakemake calls while it
-plans: `minnow.workflow.config`, `sizes`, `job_memory`, `code_digest`'s own
-caller, package versions) must be in none of them.
+plans: `minnow.workflow.config`, `sizes`, `job_memory`) and MLflow's (`tracking`,
+`run_groups`) must be in none of them (NEVER).
 """
 
 from pathlib import Path

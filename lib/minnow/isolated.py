@@ -41,8 +41,12 @@ def call(fn, *args, what: str, mem_mb: int | None = None):
 def _child(send, fn, args) -> None:
     try:
         outcome = (True, fn(*args))
-    except BaseException as e:  # noqa: BLE001 - every failure goes back to the step to report
-        outcome = (False, e if isinstance(e, InputError) else RuntimeError(traceback.format_exc()))
+    except InputError as e:  # its cause's traceback, which pickling drops, rides along as a note for the log
+        if e.__cause__ is not None:
+            e.add_note("".join(traceback.format_exception(e.__cause__)))
+        outcome = (False, e)
+    except BaseException:  # noqa: BLE001 - every failure goes back to the step to report
+        outcome = (False, RuntimeError(traceback.format_exc()))
     send.send(outcome)
     send.close()
 

@@ -112,7 +112,10 @@ def shard_part(tokenizer_json: Path, parquet: Path, out: Path, batch_bytes: int)
         for rows in _batches(parquet, batch_bytes):
             counted["documents"] += len(rows)
             counted["text_bytes"] += sum(len(r["text"].encode("utf-8")) for r in rows)
-            yield _encode_batch(tok, rows, layout)
+            try:
+                yield _encode_batch(tok, rows, layout)
+            except InputError as e:  # a conversation the tokenizer's chat template cannot lay out
+                raise InputError(f"{parquet}: {e} ({Path(tokenizer_json).parent / 'tokenizer_config.json'})") from None
 
     tokens = write_shard(Path(out), dtype, arrays())
     return {**counted, "tokens": tokens}

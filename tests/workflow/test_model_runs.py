@@ -2,6 +2,7 @@
 two models and the same model at two learning rates run through Snakemake, then reruns."""
 
 import multiprocessing as mp
+import time
 from pathlib import Path
 
 import pytest
@@ -249,6 +250,38 @@ def test_concurrent_steps_of_one_model_attach_to_one_model_run(tmp_path, monkeyp
     rows = model_rows(client, experiment_id)
     assert len(rows) == 1 and set(rows[0].data.metrics) == {f"{s}_done" for s in steps}
     assert sorted(c.data.tags["step"] for c in children(client, experiment_id, rows[0])) == sorted(steps)
+
+
+def step_until_terminated(folder: str) -> None:
+    with tracking.step_run(StepObject(Path(folder) / "train.log", "train"), step="train"):
+        time.sleep(120)
+
+
+def test_a_step_terminated_by_snakemake_or_the_cluster_ends_killed_and_its_row_failed(tmp_path, monkeypatch):
+    """SIGTERM (Snakemake interrupted, a cluster's time limit) ends the step's run KILLED, so its
+    model's row says FAILED instead of RUNNING for ever."""
+    import os
+    import signal
+
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client, experiment_id = MlflowClient(uri), tracking.ensure_store("parallel-steps", uri)  # as onstart does
+    step = mp.get_context("spawn").Process(target=step_until_terminated, args=(str(tmp_path),))
+    step.start()
+
+    def rows() -> list:
+        return model_rows(client, experiment_id)
+
+    deadline = time.monotonic() + 120
+    while not any(row.info.status == "RUNNING" for row in rows()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # the step is inside its work now
+    os.kill(step.pid, signal.SIGTERM)
+    step.join(60)
+    assert step.exitcode == 128 + signal.SIGTERM
+    (row,) = rows()
+    assert [c.info.status for c in children(client, row.info.experiment_id, row)] == ["KILLED"]
+    assert row.info.status == "FAILED"
 
 
 def test_the_ui_lists_one_row_per_model_in_a_real_browser(store, tmp_path):

@@ -59,8 +59,7 @@ def command(nproc: int, nodes: int, env: dict, on_cpu: bool = False) -> list[str
             f"train.nodes: {nodes} nodes need a SLURM allocation (run through --profile profiles/slurm, "
             "which asks for them); on one machine use train.gpus"
         )
-    per_node = ["--ntasks-per-node=1"] if shares_no_node(nodes, env, on_cpu) else []
-    srun = ["srun", "--overlap", f"--ntasks={nodes}", *per_node, "--kill-on-bad-exit=1"]
+    srun = ["srun", "--overlap", f"--ntasks={nodes}", *agents_per_node(nodes, env, on_cpu), "--kill-on-bad-exit=1"]
     rendezvous = [
         f"--nnodes={nodes}",
         f"--rdzv_id={env['SLURM_JOB_ID']}",
@@ -70,21 +69,21 @@ def command(nproc: int, nodes: int, env: dict, on_cpu: bool = False) -> list[str
     return [*srun, *run, *rendezvous]
 
 
-def shares_no_node(nodes: int, env: dict, on_cpu: bool) -> bool:
-    """Whether the allocation has a node for each torchrun agent. Where it has fewer (a
-    profile or `--set-resources` asked for fewer nodes), GPU ranks of two agents would
-    share a node's cards, so that is refused; CPU ranks can share a node's cores, so
-    that runs, with a warning, as on a one-node test cluster."""
+def agents_per_node(nodes: int, env: dict, on_cpu: bool) -> list[str]:
+    """srun's option for one torchrun agent per node, where the allocation has a node for
+    each. Where it has fewer (a profile or `--set-resources` asked for fewer nodes), GPU
+    ranks of two agents would share a node's cards: refused; a `train.device: cpu` run's
+    ranks can share a node's cores: it runs so, with a warning, as on a one-node test cluster."""
     allocated = int(env.get("SLURM_JOB_NUM_NODES", env.get("SLURM_NNODES", 1)))
     if allocated >= nodes:
-        return True
+        return ["--ntasks-per-node=1"]
     if not on_cpu:
         raise InputError(
             f"train.nodes: {nodes} nodes, but this SLURM allocation has {allocated}: its ranks would share "
             "GPUs; ask the cluster for the nodes (the train rule's `nodes` resource, which the profile passes on)"
         )
     log.warning("train.nodes: %d torchrun agents share the allocation's %d node(s) (a CPU run)", nodes, allocated)
-    return False
+    return []
 
 
 def first_node(env: dict) -> str:

@@ -44,6 +44,8 @@ KIND, CURRENT, GROUP, KEY, RUN_KEY = (
 )
 PARENT = "mlflow.parentRunId"
 NAME = "mlflow.runName"
+# a parent's status from its current steps': the first of these that one of them has, else FINISHED
+SETTLED = (("RUNNING", "RUNNING"), ("FAILED", "FAILED"), ("KILLED", "FAILED"))
 
 
 def model_identity(config: dict, model: str) -> dict:
@@ -152,15 +154,20 @@ def group_run(client, experiment_id: str, kind: str, name: str, identity: dict, 
 
 def settle(client, experiment_id: str, parent: str) -> None:
     """Give a parent run the status its steps give it, as each step starts and ends: RUNNING
-    while one runs, FAILED while the latest run of any step has failed (or was killed), else
+    while one runs, FAILED while the latest run of any step has failed or was killed, else
     FINISHED; so the runs table never shows a green model whose training failed. Its end
-    moves to now, so its duration spans its steps. Called under `runs_lock`, so concurrent
-    steps never move the end back."""
-    steps = _current(client, experiment_id, **{PARENT: parent, KIND: "step"})
-    statuses = {run.info.status for run in steps}
-    status = "RUNNING" if "RUNNING" in statuses else "FAILED" if statuses & {"FAILED", "KILLED"} else "FINISHED"
+    moves to now (an end so far, while RUNNING), so its duration spans its steps. Called
+    under `runs_lock`, so concurrent steps never move the end back. A step killed by
+    SIGKILL never ends its run: its row stays RUNNING until that step runs again."""
+    status = next((row for step, row in SETTLED if _has_step(client, experiment_id, parent, step)), "FINISHED")
     end = client.get_run(parent).info.end_time or 0
     client.set_terminated(parent, status, end_time=max(end, int(time.time() * 1000)))
+
+
+def _has_step(client, experiment_id: str, parent: str, status: str) -> bool:
+    """Whether a current step run of `parent` has `status` (a search for one row)."""
+    query = f"tags.`{PARENT}` = {_quoted(parent)} and tags.`{KIND}` = 'step' and tags.`{CURRENT}` = 'true'"
+    return bool(client.search_runs([experiment_id], f"{query} and attributes.status = '{status}'", max_results=1))
 
 
 def step_tags(client, experiment_id: str, run_key: str, parent: str | None) -> dict:

@@ -72,8 +72,9 @@ def _local_folder(spec: dict) -> Path | None:
 
 def model_size(config: dict, model: str, cache: str | Path) -> Size | None:
     """A preset's size: the checkpoint's its init chain starts from, else from its shape and
-    its tokenizer's vocab_size (None where a checkpoint's files are not here to read). Its
-    context is the one the chain states, else the checkpoint's: what the train step builds."""
+    its tokenizer's vocab_size (a pretrained tokenizer's checkpoint's rows: at least its
+    tokenizer's); None where a checkpoint's files are not here to read. Its context is the
+    one the chain states, else the checkpoint's, as the train step builds it."""
     stated = model_shape(config, model)
     if checkpoint := init_checkpoint(config, init_chain(config, model)[-1]):
         found = checkpoint_size(checkpoint, cache)

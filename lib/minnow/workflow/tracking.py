@@ -20,6 +20,7 @@ and every step calls it again, which is then a cheap no-op.
 import json
 import logging
 import os
+import signal
 import subprocess
 import time
 from contextlib import contextmanager
@@ -249,8 +250,13 @@ def step_run(smk, step: str):
             if parent:
                 run_groups.settle(client, experiment_id, parent)
         run.log_params(dict(smk.params.items()))
+        signal.signal(signal.SIGTERM, _terminated)
         try:
             yield run
+        except Terminated as e:  # Snakemake interrupted, or the cluster's time limit: the run says KILLED
+            _finish(run, "KILLED", uri, experiment_id)
+            rule_log.failure(e)
+            raise SystemExit(128 + signal.SIGTERM) from None
         except InputError as e:
             _finish(run, "FAILED", uri, experiment_id)
             rule_log.failure(e)
@@ -261,6 +267,14 @@ def step_run(smk, step: str):
             rule_log.failure(e)
             raise
         _finish(run, "FINISHED", uri, experiment_id)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the step is, so that its run ends KILLED instead of RUNNING forever."""
+
+
+def _terminated(signum, frame):
+    raise Terminated(f"terminated by {signal.Signals(signum).name}")
 
 
 def _finish(run: Run, status: str, uri: str, experiment_id: str) -> None:
