@@ -6,9 +6,10 @@ vocabulary, as fp32 logits and their log-softmax. On top sit two
 interpreters: the step's (MLflow, torch) and the forked child that does the work
 (`minnow.isolated`). Peak RSS measured through Snakemake on a 2-core CPU against
 the estimate (docs/BENCHMARKS.md): SmolLM2-135M (49,152 entries) on ppl.json's 91 KB
-val set at 4,096 tokens a batch, 2.82 GB against 4.27; the same on lm-eval, one
-1,024-token window a forward, 1.66 GB against 2.55; the tiny model 0.84 GB against
-1.40 (ppl.json) and 1.03 against 1.22 (lm-eval). A job asking for the estimate is not
+val set at 4,096 tokens a batch, 2.82 GB against 4.57; the same on lm-eval, one
+1,024-token window a forward, 1.66–2.00 GB against 2.85; the tiny model 0.84 GB against
+1.71 (ppl.json) and 0.98–1.22 against 1.52 (lm-eval), where the interpreters are nearly
+all of it and vary from run to run by a fifth. A job asking for the estimate is not
 killed for the interpreters' and allocator's slack, and on SLURM its request is what
 the job needs, not one guess per rule. A job run again after a failure asks for more
 (`attempt`). Computed while Snakemake plans (rules/common.smk), from sizes read off
@@ -22,7 +23,7 @@ from minnow import checkpoints
 from minnow.workflow import sizes
 from minnow.workflow.config import downstream
 
-BASE_MB = 1200  # the step's interpreter and its worker's, torch, transformers, MLflow, lm-eval imported
+BASE_MB = 1500  # two interpreters with torch, transformers, MLflow and lm-eval imported: 1.22 GB at most seen, and a margin
 WEIGHT_BYTES = 6  # per parameter: fp32 weights, and half again while a checkpoint loads
 LOGIT_BYTES = 12  # per token and vocabulary entry: fp32 logits, their log-softmax, a margin
 UNKNOWN_MB = 16000  # a checkpoint whose size cannot be read here (a hub model not yet downloaded)
