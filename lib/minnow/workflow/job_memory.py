@@ -23,7 +23,7 @@ from minnow import checkpoints
 from minnow.workflow import sizes
 from minnow.workflow.config import downstream
 
-BASE_MB = 1500  # two interpreters with torch, transformers, MLflow and lm-eval imported: 1.22 GB at most seen, and a margin
+BASE_MB = 1500  # two interpreters, torch, transformers, MLflow, lm-eval imported: 1.22 GB seen, and a margin
 WEIGHT_BYTES = 6  # per parameter: fp32 weights, and half again while a checkpoint loads
 LOGIT_BYTES = 12  # per token and vocabulary entry: fp32 logits, their log-softmax, a margin
 UNKNOWN_MB = 16000  # a checkpoint whose size cannot be read here (a hub model not yet downloaded)
