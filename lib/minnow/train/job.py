@@ -10,6 +10,7 @@ last checkpoint instead of training it again.
 """
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +18,28 @@ import torch.distributed as dist
 
 from minnow import devices, model_folder, tokenizer
 from minnow.atomic import write_json
-from minnow.errors import InputError
+from minnow.errors import InputError, read_json
 from minnow.param_count import embedding_rows
 from minnow.train import loop
 from minnow.train.plots import loss_curve
+
+log = logging.getLogger(__name__)
+# passes over the train split past which a run memorises its data more than it learns from it
+MOST_PASSES = 10
+REAL_DATA = ("config/tinystories.yaml", "config/fineweb-edu.yaml", "config/wikitext103.yaml")
+
+
+def passes_warning(planned_tokens: int, shards: Path, data: dict) -> str | None:
+    """What to say when a run would read its train split more than MOST_PASSES times (the
+    default `small` on the default corpus, some 50): it needs a real corpus, not more steps."""
+    train = read_json(Path(shards) / "meta.json", "shards index")["splits"]["train"]["tokens"]
+    if planned_tokens <= MOST_PASSES * train:
+        return None
+    return (
+        f"train: {planned_tokens / 1e6:.1f}M tokens planned, {planned_tokens / train:.0f} passes over the "
+        f"{train / 1e6:.2f}M tokens of corpus {data.get('corpus', '?')}'s train split: the model will learn it by "
+        f"heart. Give it real text: snakemake --configfile {' or '.join(REAL_DATA)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,8 @@ class TrainJob:
         trainer = loop.Trainer(
             model_cfg, cfg, self.shards, self.tokenizer_json, self.checkpoints, on_metrics, threads, self.init
         )
+        if trainer.rank == 0 and (said := passes_warning(trainer.tokens_per_step * cfg.steps, self.shards, self.data)):
+            log.warning(said)
         result = trainer.run(progress)
         final = trainer.final_model()  # gathered from every rank's shard under FSDP
         if devices.rank_and_world()[0] == 0:
