@@ -271,12 +271,10 @@ def eval_set_files(wildcards):
 
 
 def eval_set_input(wildcards):
+    """A corpus's eval set reads its held-out parts (every source's, unthinned)."""
     spec = eval_set_spec(wildcards)
-    return (
-        {"val": corpus_split(spec["corpus"], "val")}
-        if spec["kind"] == "corpus_val"
-        else {}
-    )
+    heldout = spec["kind"] == "corpus_heldout"
+    return {"heldout": corpus_split(spec["corpus"], "heldout")} if heldout else {}
 
 
 def reference_spec(wildcards):

@@ -47,6 +47,7 @@ rule mix_part:
     output:
         train="results/corpus/{corpus}/train/{source}/part-{part}.parquet",
         val="results/corpus/{corpus}/val/{source}/part-{part}.parquet",
+        heldout="results/corpus/{corpus}/heldout/{source}/part-{part}.parquet",
     log:
         "results/logs/mix_part/{corpus}/{source}/part-{part}.log",
     benchmark:

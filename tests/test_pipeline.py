@@ -72,7 +72,7 @@ def test_tiny_model_trains_well_below_the_unigram_entropy_of_its_data(default_bu
     p = np.bincount(tokens) / len(tokens)
     unigram_entropy = -(p[p > 0] * np.log(p[p > 0])).sum()
     summary = json.loads((default_build / "results/tiny/train_summary.json").read_text())
-    # measured 0.819 against 5.88 (bf16, AMD Zen 4); README's figures from Intel Xeon read the same
+    # measured 0.819 against 5.88 (bf16, AMD Zen 4); Intel Xeon's read the same
     assert summary["final_val_loss"] < unigram_entropy - 1.5, (summary["final_val_loss"], unigram_entropy)
     assert (default_build / "results/tiny/loss_curve.png").stat().st_size > 10_000
 
@@ -94,6 +94,28 @@ def test_each_scoring_job_asked_for_more_memory_than_it_used(default_build):
         assert peak_rss_mb(default_build, benchmark) < asked[(rule, wildcards)], rule
 
 
+def test_a_preset_planned_far_past_its_data_is_warned_of_and_tiny_is_not(default_build):
+    """The default `small` plans 82M tokens for the default corpus's train split of about 1.6M
+    (bpe4k's count here; its own bpe32k encodes the split in fewer tokens, so more passes):
+    some 50 passes, and the step would say so, naming the real-data configs. tiny's 1.6M
+    tokens are about one pass, and its train log says nothing of it."""
+    from minnow.train.job import passes_warning
+    from minnow.workflow.config import with_defaults
+
+    config = yaml.safe_load((default_build / "config/config.yaml").read_text())
+    shards = default_build / "results/shards/default/bpe4k"
+
+    def planned(name: str) -> int:
+        preset = with_defaults("model", config["models"][name])
+        t = preset["train"]
+        return t["steps"] * t["batch_size"] * t["grad_accum"] * t["gpus"] * t["nodes"] * preset["context"]
+
+    said = passes_warning(planned("small"), shards, {"corpus": "default"})
+    assert said and "passes over" in said and "config/tinystories.yaml" in said
+    assert passes_warning(planned("tiny"), shards, {"corpus": "default"}) is None
+    assert "passes over" not in (default_build / "results/logs/train/tiny.log").read_text()
+
+
 def test_a_new_model_reuses_the_cached_reference_scores(default_build):
     extra = override(default_build, {"models": {"tiny": {"train": {"steps": 500}}}})
     assert planned_rules(default_build, "--configfile", extra) == {"train": 1, **DOWNSTREAM_OF_MODEL}
@@ -113,7 +135,16 @@ def test_ppl_json_beats_a_unigram_baseline_and_lists_the_reference(default_build
     docs = eval_sets.read_documents(default_build / "results/eval/val-default.jsonl")
     text = "".join(docs)
     assert val["documents"] == len(docs) == val["model"]["documents"] > 100
-    assert val["bytes"] == len(text.encode()) <= ppl["protocol"]["max_bytes"] == val["max_bytes"]
+    assert val["bytes"] == len(text.encode()) and ppl["protocol"]["max_bytes"] == val["max_bytes"]
+    # each source's held-out documents, capped on their own; every model's figures per source too
+    assert list(val["by_source"]) == ["guppy", "pydocs"] and val["by_source"]["pydocs"]["documents"] > 3
+    assert sum(s["bytes"] for s in val["by_source"].values()) == val["bytes"]
+    assert all(s["bytes"] <= val["max_bytes"] for s in val["by_source"].values())
+    for scores in (val["model"], *val["references"].values()):
+        assert {s: b["bytes"] for s, b in scores["by_source"].items()} == {
+            s: b["bytes"] for s, b in val["by_source"].items()
+        }
+        assert sum(b["nll_sum"] for b in scores["by_source"].values()) == pytest.approx(scores["nll_sum"])
     assert ppl["model"]["device"] == val["model"]["device"] == "cpu" and ppl["protocol"]["device"] == "auto"
     train = np.concatenate(
         [np.asarray(a) for a in TokenShards(default_build / "results/shards/default/bpe4k", "train").arrays]

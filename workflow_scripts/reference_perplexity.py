@@ -11,16 +11,16 @@ import torch
 from minnow import isolated
 from minnow.atomic import write_json
 from minnow.eval import references
-from minnow.eval.eval_sets import read_documents
+from minnow.eval.eval_sets import read_documents, read_sources
 from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="reference_perplexity") as run:
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params
-    documents = read_documents(snakemake.input.documents)
+    documents, sources = read_documents(snakemake.input.documents), read_sources(snakemake.input.documents)
     result = isolated.call(
         references.evaluate,
-        *(snakemake.wildcards.reference, p.reference, documents, p.context, p.protocol),
+        *(snakemake.wildcards.reference, p.reference, documents, p.context, p.protocol, sources),
         what=f"scoring reference {snakemake.wildcards.reference}",
         mem_mb=snakemake.resources.get("mem_mb"),
     )

@@ -136,6 +136,23 @@ def test_mix_shares_follow_weights_and_the_output_is_deterministic(tmp_path, raw
     assert again == train
 
 
+def test_every_held_out_document_is_kept_once_before_the_mix_thins_val(tmp_path, raw):
+    """heldout/ holds each source's held-out documents whole, whatever its weight: what ppl.json
+    scores; val/ is the mix's (a subsample of the thinned source), none of them in train."""
+    spec = corpus_spec(
+        sources={**corpus_spec()["sources"], "chat": {**corpus_spec()["sources"]["chat"], "weight": 0.1}}
+    )
+    stats, train, val = run(tmp_path, raw, spec)
+    out = tmp_path / "corpus" / "heldout"
+    heldout = [r for p in sorted(out.rglob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+    for source in ("web", "chat"):
+        kept = [r["id"] for r in heldout if r["source"] == source]
+        assert len(kept) == len(set(kept)) == stats["sources"][source]["val_before_mix"]["documents"] > 0
+        assert {r["id"] for r in val if r["source"] == source} <= set(kept)
+    assert stats["sources"]["web"]["val"]["documents"] < stats["sources"]["web"]["val_before_mix"]["documents"]
+    assert not {r["id"] for r in heldout} & {r["id"] for r in train}
+
+
 def test_upsampling_repeats_documents(tmp_path, raw):
     stats, train, _ = run(tmp_path, raw, corpus_spec(total=3 * stats_size(tmp_path, raw)))
     assert stats["mix"]["web"]["factor"] > 1 and stats["mix"]["chat"]["factor"] > 1

@@ -22,9 +22,9 @@ REFERENCE = "smollm2-135m-instruct-q4_1"
 
 
 def documents() -> list[str]:
-    """README's sections as documents: prose, tables and code; the longest ones run past
-    tiny's context several times and past SmolLM2's 1024 tokens."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    """docs/BENCHMARKS.md's first sections as documents: prose, tables, figures and code;
+    the longest ones run past tiny's context several times and past SmolLM2's 1024 tokens."""
+    text = (REPO / "docs/BENCHMARKS.md").read_text(encoding="utf-8")
     sections = ["## " + s for s in text.split("\n## ")[1:]]
     return [s for s in sections if 200 < len(s) < 6000][:5]
 
@@ -37,7 +37,7 @@ def scored(default_build, tmp_path_factory):
     docs = folder / "docs.jsonl"
     docs.write_text("".join(json.dumps({"text": d}) + "\n" for d in documents()), encoding="utf-8")
     extra = folder / "docs.yaml"
-    settings = {"eval_sets": {"readme": {"kind": "local", "path": str(docs)}}}  # under the default cap
+    settings = {"eval_sets": {"docs": {"kind": "local", "path": str(docs)}}}  # under the default cap
     extra.write_text(yaml.safe_dump({"evaluation": settings}))
     # the target first: --configfile takes every path after it
     assert planned_rules(folder, "results/tiny/ppl.json", "--configfile", str(extra)) == {
@@ -46,14 +46,14 @@ def scored(default_build, tmp_path_factory):
         "perplexity": 1,
     }
     snakemake(folder, "results/tiny/ppl.json", "--configfile", str(extra))
-    return folder, json.loads((folder / "results/tiny/ppl.json").read_text())["eval_sets"]["readme"]
+    return folder, json.loads((folder / "results/tiny/ppl.json").read_text())["eval_sets"]["docs"]
 
 
 def rolling_task(folder: Path, documents: Path) -> Path:
     """A task a user would write for the eval set: a folder with its YAML and its JSON lines."""
     metrics = ("word_perplexity", "byte_perplexity", "bits_per_byte")
     return lm_eval_tasks.rolling_task(
-        folder / "tasks-rolling", "readme_rolling", read_documents(documents), "text", metrics
+        folder / "tasks-rolling", "docs_rolling", read_documents(documents), "text", metrics
     )
 
 
@@ -63,11 +63,11 @@ def lm_eval_rolling(folder: Path, model_args: dict, start_token: str) -> dict:
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    tasks = rolling_task(folder, folder / "results/eval/readme.jsonl")
+    tasks = rolling_task(folder, folder / "results/eval/docs.jsonl")
     lm = HFLM(**model_args, dtype="float32", batch_size=1, device="cpu")
     assert lm.tokenizer.convert_ids_to_tokens(lm.prefix_token_id) == start_token
-    results = simple_evaluate(model=lm, tasks=["readme_rolling"], task_manager=TaskManager(include_path=str(tasks)))
-    return results["results"]["readme_rolling"]
+    results = simple_evaluate(model=lm, tasks=["docs_rolling"], task_manager=TaskManager(include_path=str(tasks)))
+    return results["results"]["docs_rolling"]
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +92,10 @@ def by_hand(scored) -> dict[str, dict]:
 def downstream(scored, by_hand) -> tuple[Path, dict]:
     """The same task turned on in the downstream stage, through Snakemake: its folder, downstream.json."""
     folder, _ = scored
-    tasks = rolling_task(folder, folder / "results/eval/readme.jsonl")
+    tasks = rolling_task(folder, folder / "results/eval/docs.jsonl")
     extra = folder / "downstream.yaml"
     evaluation = yaml.safe_load((folder / "docs.yaml").read_text())["evaluation"]
-    evaluation["downstream"] = {"tasks": ["readme_rolling"], "include_path": str(tasks)}
+    evaluation["downstream"] = {"tasks": ["docs_rolling"], "include_path": str(tasks)}
     extra.write_text(yaml.safe_dump({"evaluation": evaluation}))
     assert planned_rules(folder, "results/tiny/downstream.json", "--configfile", str(extra)) == {
         "reference_downstream": 1,
@@ -113,7 +113,7 @@ def assert_same(ours: dict, theirs: dict, documents: int):
 
 def test_the_eval_set_holds_the_documents_as_written(scored):
     folder, entry = scored
-    stored = [json.loads(line)["text"] for line in (folder / "results/eval/readme.jsonl").read_text().splitlines()]
+    stored = [json.loads(line)["text"] for line in (folder / "results/eval/docs.jsonl").read_text().splitlines()]
     assert stored == documents() and entry["bytes"] == sum(len(d.encode()) for d in documents())
     assert entry["model"]["bytes"] == entry["bytes"] == entry["references"][REFERENCE]["bytes"]
 
@@ -140,7 +140,7 @@ def test_the_downstream_stage_reads_both_models_as_ppl_json_and_lm_eval_by_hand_
         ("tiny", result, entry["model"]),
         (REFERENCE, result["references"][REFERENCE], entry["references"][REFERENCE]),
     ):
-        metrics = ours["tasks"]["readme_rolling"]["metrics"]
+        metrics = ours["tasks"]["docs_rolling"]["metrics"]
         assert (ours["read"]["max_length"], ours["read"]["prefix_token"]) == (ppl["context"], ppl["start_token"])
         assert metrics["bits_per_byte"] == pytest.approx(by_hand[name]["bits_per_byte,none"], rel=1e-4), name
         assert metrics["bits_per_byte"] == pytest.approx(ppl["bits_per_byte"], rel=1e-4), name

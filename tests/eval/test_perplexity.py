@@ -146,6 +146,44 @@ def test_documents_are_scored_apart_not_as_one_stream(model):
     assert scores["nll_sum"] == pytest.approx(sum(apart)) and (scores["tokens"], scores["bytes"]) == (31, 4)
 
 
+def test_per_source_figures_sum_to_the_total_and_are_each_sources_own(model):
+    a, b, c = [5, 6, 7, 8] * 4, [9, 10, 11] * 5, [12, 13] * 6
+    documents, sources = ["a a", "bb", "ccc c"], ["fish", "docs", "fish"]
+    scores = perplexity.score_documents(lambda x: model(x)[0], [a, b, c], documents, 0, 64, 64, sources=sources)
+    fish, docs = scores["by_source"]["fish"], scores["by_source"]["docs"]
+    assert list(scores["by_source"]) == ["fish", "docs"]
+    assert fish["nll_sum"] + docs["nll_sum"] == pytest.approx(scores["nll_sum"])
+    assert (fish["documents"], fish["tokens"], fish["bytes"]) == (2, len(a) + len(c), 8)
+    alone = perplexity.score_documents(lambda x: model(x)[0], [b], ["bb"], 0, 64, 64)
+    assert docs["bits_per_byte"] == pytest.approx(alone["bits_per_byte"])
+    assert "by_source" not in alone
+
+
+def test_a_corpus_set_holds_each_sources_held_out_documents_capped_on_its_own(tmp_path):
+    """A source thinned by the mix is scored on all its held-out documents (to the cap), in
+    id order; each row says its source, and the JSON each source's size."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from minnow.digests import content_id
+
+    rows = {"chat": [f"hi fish {i}" for i in range(30)], "docs": [f"document {i} " * 40 for i in range(4)]}
+    parts = []
+    for source, texts in rows.items():
+        parts.append(tmp_path / f"{source}.parquet")
+        table = [{"id": content_id(t), "text": t, "source": source, "messages": None} for t in texts]
+        pq.write_table(pa.Table.from_pylist(table), parts[-1])
+    spec = {"kind": "corpus_heldout", "corpus": "c"}
+    meta = eval_sets.build("val-c", spec, parts, tmp_path / "v.jsonl", tmp_path / "v.json", 1000)
+    assert meta["by_source"]["chat"] == {"documents": 30, "bytes": sum(map(len, rows["chat"])), "capped": False}
+    assert meta["by_source"]["docs"]["documents"] == 2 and meta["by_source"]["docs"]["capped"]  # 2 x 480 bytes fit
+    assert meta["capped"] and meta["documents"] == 32
+    sources = eval_sets.read_sources(tmp_path / "v.jsonl")
+    documents = eval_sets.read_documents(tmp_path / "v.jsonl")
+    assert sources == ["chat"] * 30 + ["docs"] * 2
+    assert documents[:30] == sorted(rows["chat"], key=content_id)
+
+
 def test_eval_set_cap_cuts_at_a_document_boundary():
     assert eval_sets.capped(["aaaa", "bbbb", "cccc"], 11) == (["aaaa", "bbbb"], True)
     assert eval_sets.capped(["aaaa"], 100) == (["aaaa"], False)

@@ -124,7 +124,7 @@ def shipped() -> dict:
 def test_what_rules_read_of_the_config():
     config = shipped()
     assert minnow_config.eval_set_names(config) == ["val-default", "val-guppy"]
-    assert minnow_config.eval_set_spec(config, "val-guppy") == {"kind": "corpus_val", "corpus": "guppy"}
+    assert minnow_config.eval_set_spec(config, "val-guppy") == {"kind": "corpus_heldout", "corpus": "guppy"}
     assert minnow_config.model_eval_sets(config, "tiny") == ["val-default"]
     assert minnow_config.model_data(config, "guppy") == {"corpus": "guppy", "tokenizer": "guppy4k", "lowercase": True}
     assert minnow_config.model_data(config, "tiny")["lowercase"] is False  # pydocs keeps its case

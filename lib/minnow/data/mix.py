@@ -11,6 +11,8 @@ the mix does not depend on the order documents arrive in, nor on the parts.
 
 Val is mixed by the same factors but never upsampled (a source upsampled in train
 keeps its val as it is), so validation measures the distribution training sees.
+Every held-out document is also written once, before the mix thins it (`heldout`):
+what ppl.json scores each source on, whole, whatever its weight.
 
 mix_part, the last of the corpus stage's steps, applies the dedup step's drop
 list and plan to one part: its train and val parquet. Where the plan's tail split
@@ -18,6 +20,7 @@ begins inside a stream, it cuts that document as dedup did (`split`): the head,
 with its own content id, to train, the tail to val.
 """
 
+import contextlib
 import hashlib
 import json
 import math
@@ -32,6 +35,7 @@ from minnow.data.split import cut, in_tail, is_cut, is_val
 from minnow.digests import content_id
 
 ROWS = 8192
+SPLITS = ("train", "val", "heldout")
 
 
 def sampling_factors(available: dict[str, int], weights: dict[str, float], total: float | None) -> dict[str, float]:
@@ -89,22 +93,25 @@ def _splitter(plan: dict, source: str, part: int):
 
 
 def _batches(survivors: Path, dropped: set[int], splitter, factor: float, source: str, seed: int):
-    """Per batch of survivors, the copies of its kept documents for train and for val."""
+    """Per batch of survivors, the copies of its kept documents for train and for val, and
+    every held-out document once."""
     row = 0
     for batch in pq.ParquetFile(survivors).iter_batches(batch_size=ROWS):
-        out = {"train": [], "val": []}
+        out = {"train": [], "val": [], "heldout": []}
         for record in batch.to_pylist():
             if row not in dropped:
                 for val, piece in splitter(record, row):
                     split, copies = assign(piece["id"], source, val, factor, seed)
                     out[split] += [piece] * copies
+                    out["heldout"] += [piece] if val else []
             row += 1
         yield out
 
 
-def mix_part(survivors: Path, drops: Path, plan: Path, source: str, part: int, train_out: Path, val_out: Path) -> dict:
-    """Write one part's train and val parquet: its survivors less the drop list, split and
-    repeated as the plan says; return the documents written to each."""
+def mix_part(survivors: Path, drops: Path, plan: Path, source: str, part: int, outs: dict[str, Path]) -> dict:
+    """Write one part's train, val and heldout parquet (`outs`): its survivors less the drop
+    list, split and repeated as the plan says, and its held-out documents unthinned; return
+    the documents written to each."""
     plan = json.loads(Path(plan).read_text())
     batches = _batches(
         survivors,
@@ -114,15 +121,13 @@ def mix_part(survivors: Path, drops: Path, plan: Path, source: str, part: int, t
         source,
         plan["seed"],
     )
-    written = {"train": 0, "val": 0}
-    with (
-        atomic_path(train_out) as train_tmp,
-        atomic_path(val_out) as val_tmp,
-        pq.ParquetWriter(train_tmp, SCHEMA) as train,
-        pq.ParquetWriter(val_tmp, SCHEMA) as val,
-    ):
+    written = dict.fromkeys(SPLITS, 0)
+    with contextlib.ExitStack() as stack:
+        writers = {s: pq.ParquetWriter(stack.enter_context(atomic_path(outs[s])), SCHEMA) for s in SPLITS}
+        for writer in writers.values():
+            stack.callback(writer.close)
         for out in batches:
-            for split, writer in (("train", train), ("val", val)):
+            for split, writer in writers.items():
                 if out[split]:
                     writer.write_table(pa.Table.from_pylist(out[split], schema=SCHEMA))
                     written[split] += len(out[split])

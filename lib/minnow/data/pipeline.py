@@ -8,14 +8,14 @@ layout, for tests, benchmarks and notebooks that want a corpus without a workflo
 from pathlib import Path
 
 from minnow.data.dedup import dedup_corpus
-from minnow.data.mix import mix_part
+from minnow.data.mix import SPLITS, mix_part
 from minnow.data.parts import part_settings
 from minnow.data.prepare import prepare_part
 
 
 def build_corpus(spec: dict, raw_parts: dict[str, list[Path]], out: Path) -> dict:
     """Build corpus `spec` (a validated corpora entry) from each source's raw part folders
-    into `out` (prepared/, dedup/, train/, val/, stats.json); return the stats."""
+    into `out` (prepared/, dedup/, train/, val/, heldout/, stats.json); return the stats."""
     out = Path(out)
     prepared = {}
     for source, folders in raw_parts.items():
@@ -35,14 +35,6 @@ def build_corpus(spec: dict, raw_parts: dict[str, list[Path]], out: Path) -> dic
     )
     for source, files in prepared.items():
         for part, (survivors, _, _) in enumerate(files):
-            split = {name: out / name / source / f"part-{part:05d}.parquet" for name in ("train", "val")}
-            mix_part(
-                survivors,
-                out / "dedup" / "drops.parquet",
-                out / "dedup" / "plan.json",
-                source,
-                part,
-                split["train"],
-                split["val"],
-            )
+            outs = {split: out / split / source / f"part-{part:05d}.parquet" for split in SPLITS}
+            mix_part(survivors, out / "dedup" / "drops.parquet", out / "dedup" / "plan.json", source, part, outs)
     return stats

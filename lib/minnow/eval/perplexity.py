@@ -12,7 +12,10 @@ Nothing outside a document is scored or counted: no joiner, no neighbour in cont
 
 Models with different tokenizers cannot be compared by token perplexity, so the
 summed NLL is also reported per UTF-8 byte (bits-per-byte) and per word, over the
-summed bytes and words of the documents; neither depends on the tokenizer.
+summed bytes and words of the documents; neither depends on the tokenizer. Where the
+documents come from several sources (a corpus's held-out set), the same figures are
+also given per source (`by_source`): a model's own synthetic data and real text are
+different claims.
 
 Windows are scored in batches: sorted by length and packed up to `batch_tokens`
 tokens per forward (right-padded; a causal model's real positions never see the
@@ -140,7 +143,24 @@ def score_documents(
     stride: int,
     batch_tokens: int = BATCH_TOKENS,
     device: torch.device | str = "cpu",
+    sources: list[str] | None = None,
 ) -> dict:
-    """Metrics of documents (their texts and token ids), each scored on its own."""
+    """Metrics of documents (their texts and token ids), each scored on its own; with each
+    document's source, the same metrics per source too (`by_source`)."""
     nll = document_nll(logits_fn, token_ids, start_id, context, stride, batch_tokens, device)
-    return metrics(math.fsum(nll), sum(map(len, token_ids)), documents)
+    result = metrics(math.fsum(nll), sum(map(len, token_ids)), documents)
+    if sources:
+        result["by_source"] = {
+            source: _picked(source, sources, nll, token_ids, documents) for source in dict.fromkeys(sources)
+        }
+    return result
+
+
+def _picked(
+    source: str, sources: list[str], nll: list[float], token_ids: list[list[int]], documents: list[str]
+) -> dict:
+    """The metrics of one source's documents."""
+    picked = [i for i, s in enumerate(sources) if s == source]
+    return metrics(
+        math.fsum(nll[i] for i in picked), sum(len(token_ids[i]) for i in picked), [documents[i] for i in picked]
+    )

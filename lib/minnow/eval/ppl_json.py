@@ -76,11 +76,13 @@ def _ranking(name: str, ours: dict, refs: dict) -> list[dict]:
 
 def bits_per_byte_columns(ppl: dict) -> dict[str, float]:
     """`<set>.bits_per_byte` of the model and `<set>.<reference>.bits_per_byte` of each
-    reference: the same names for every model, so MLflow's runs table lines them up."""
+    reference, and each with `.by_source.<source>` before `bits_per_byte` on one source's
+    documents: the same names for every model, so MLflow's runs table lines them up."""
     columns = {}
     for name, entry in ppl["eval_sets"].items():
-        columns[f"{name}.bits_per_byte"] = entry["model"]["bits_per_byte"]
-        for ref, score in entry["references"].items():
+        for prefix, score in ((name, entry["model"]), *((f"{name}.{r}", s) for r, s in entry["references"].items())):
             if "bits_per_byte" in score:
-                columns[f"{name}.{ref}.bits_per_byte"] = score["bits_per_byte"]
+                columns[f"{prefix}.bits_per_byte"] = score["bits_per_byte"]
+            for source, by in score.get("by_source", {}).items():
+                columns[f"{prefix}.by_source.{source}.bits_per_byte"] = by["bits_per_byte"]
     return columns

@@ -44,10 +44,13 @@ def start_id(tok, spec: dict) -> int:
     return start
 
 
-def evaluate(name: str, spec: dict, documents: list[str], context: int, protocol: dict) -> dict:
-    """The reference's metrics on `documents`, each scored on its own, or a skip record if
-    it is optional and unavailable; `protocol` holds stride_fraction, and optionally
-    batch_tokens and the device (default auto: the job's GPU where it has one)."""
+def evaluate(
+    name: str, spec: dict, documents: list[str], context: int, protocol: dict, sources: list[str] | None = None
+) -> dict:
+    """The reference's metrics on `documents`, each scored on its own (and per source, given
+    each document's), or a skip record if it is optional and unavailable; `protocol` holds
+    stride_fraction, and optionally batch_tokens and the device (default auto: the job's GPU
+    where it has one)."""
     try:
         model, tok, info = load(spec)
     except Exception as e:  # hub errors, missing packages, unreadable GGUF: all mean "cannot load"
@@ -67,7 +70,7 @@ def evaluate(name: str, spec: dict, documents: list[str], context: int, protocol
     start = start_id(tok, spec)
     batch_tokens = protocol.get("batch_tokens", perplexity.BATCH_TOKENS)
     result = perplexity.score_documents(
-        lambda x: model(x).logits, ids, documents, start, context, stride, batch_tokens, device
+        lambda x: model(x).logits, ids, documents, start, context, stride, batch_tokens, device, sources
     )
     return {
         "name": name,

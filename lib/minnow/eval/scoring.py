@@ -8,7 +8,7 @@ reference scores: the reference stage's code digest does not reach this module.
 from pathlib import Path
 
 from minnow import chat_layout, devices, model_folder, tokenizer
-from minnow.eval.eval_sets import read_documents
+from minnow.eval.eval_sets import read_documents, read_sources
 from minnow.eval.perplexity import BATCH_TOKENS, score_documents
 
 
@@ -47,6 +47,8 @@ def score_logits(
             "stride": stride,
             "start_token": tok.id_to_token(start),
             "device": str(device),
-            **score_documents(logits_fn, ids, documents, start, context, stride, batch_tokens, device),
+            **score_documents(
+                logits_fn, ids, documents, start, context, stride, batch_tokens, device, read_sources(path)
+            ),
         }
     return results

@@ -236,7 +236,7 @@ def eval_set_names(config: dict) -> list[str]:
 def eval_set_spec(config: dict, name: str) -> dict:
     """An eval set's entry; a val-<corpus> set is that corpus's val split."""
     if name.startswith(VAL_PREFIX):
-        return {"kind": "corpus_val", "corpus": name.removeprefix(VAL_PREFIX)}
+        return {"kind": "corpus_heldout", "corpus": name.removeprefix(VAL_PREFIX)}
     return config["evaluation"]["eval_sets"][name]
 
 

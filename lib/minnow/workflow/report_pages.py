@@ -47,7 +47,8 @@ def page(title: str, body: str) -> str:
 
 
 def perplexity_page(ppl: dict) -> str:
-    """Per eval set: our model and every reference on the same bytes, best bits-per-byte first."""
+    """Per eval set: our model and every reference on the same bytes, best bits-per-byte first,
+    in total and on each source's documents."""
     model = ppl["model"]
     body = (
         f"<p>{html.escape(model['name'])}: {model['parameters']:,} parameters, vocab {model['vocab_size']:,}, "
@@ -57,22 +58,24 @@ def perplexity_page(ppl: dict) -> str:
         scores = {model["name"]: entry["model"], **entry["references"]}
         ranked = [r["model"] for r in entry["ranking_bits_per_byte"]]
         skipped = [f"{r} ({s.get('skipped')})" for r, s in entry["references"].items() if "bits_per_byte" not in s]
+        sources = entry.get("by_source", {})
         rows = [
             [
                 r,
                 scores[r]["bits_per_byte"],
+                *(scores[r].get("by_source", {}).get(s, {}).get("bits_per_byte") for s in sources),
                 scores[r].get("token_perplexity"),
                 scores[r].get("tokens"),
                 scores[r].get("context"),
             ]
             for r in ranked
         ]
+        parts = "; ".join(f"{s}: {n['documents']:,} documents, {n['bytes']:,} bytes" for s, n in sources.items())
+        header = ["model", "bits/byte", *(f"{s} bits/byte" for s in sources), "token perplexity", "tokens", "context"]
         body += (
             f"<h2>{html.escape(name)}</h2><p>{entry['documents']:,} documents, {entry['bytes']:,} bytes"
-            f"{' (capped)' if entry.get('capped') else ''}, sha256 {entry['sha256'][:12]}</p>"
-            + table(
-                ["model", "bits/byte", "token perplexity", "tokens", "context"], rows, {ranked.index(model["name"])}
-            )
+            f"{' (capped)' if entry.get('capped') else ''}{html.escape(f' ({parts})' if parts else '')}, "
+            f"sha256 {entry['sha256'][:12]}</p>" + table(header, rows, {ranked.index(model["name"])})
         )
         if skipped:
             body += f"<p>Skipped references: {html.escape('; '.join(skipped))}</p>"
