@@ -33,7 +33,7 @@ test: setup llama-cpp
 test-fast: setup
 	$(BIN)/python -m pytest -ra -m 'not slow' -n $(TEST_WORKERS) --dist loadgroup
 
-# Wheels for a node that reaches no package index (README: "Installing on a node with no package index"),
+# Wheels for a node that reaches no package index (docs/CLUSTERS.md: "Installing on a node with no package index"),
 # e.g. make wheelhouse PYTHON_VERSION=3.12 WHEELHOUSE_PROFILE=gpu-check WHEELHOUSE_ARGS="--have $(cat node-packages.txt)"
 # where node-packages.txt is `python3 -m pip list --format=freeze` run on the node
 PYTHON_VERSION ?= 3.12

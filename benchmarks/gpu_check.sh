@@ -3,7 +3,7 @@
 # Sized for about 5 minutes on one H100/H200 with 16 cores (not yet timed): builds the default
 # corpus's shards (the presets train on them), then benchmarks/gpu_check.py prints each row as soon
 # as it has it and ends with a table and results/gpu_check.json. On a node with no package index,
-# install minnow from a wheelhouse first (README: "Installing on a node with no package index").
+# install minnow from a wheelhouse first (docs/CLUSTERS.md: "Installing on a node with no package index").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}

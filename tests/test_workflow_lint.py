@@ -9,7 +9,7 @@ from conftest import BIN, REPO
 SNAKEFILES = ["Snakefile", "rules"]
 # Every job runs in the one environment Snakemake itself runs in (the venv of `make setup`, or
 # the conda environment created from environment.yml): per-rule environments would each hold
-# their own torch, and a job must import the workflow's own minnow. README, "Environments".
+# their own torch, and a job must import the workflow's own minnow. docs/CLUSTERS.md, "On a SLURM cluster".
 ACCEPTED = {"Specify a conda environment or container for each rule."}
 
 
