@@ -100,7 +100,7 @@ def test_every_snakemake_target_the_pages_name_is_planned(tmp_path):
             (folder / config).write_text(yaml.safe_dump(written_out(config)))
         stand_in_local_data(folder, config)
         args = ["--configfile", config] if config else []
-        planned = snakemake(folder, "-n", "--quiet", "rules", *sorted(targets), *args, check=False)
+        planned = snakemake(folder, "-n", *sorted(targets), "--quiet", "rules", *args, check=False)
         assert planned.returncode == 0, (config, targets, planned.stderr[-2000:])
 
 
