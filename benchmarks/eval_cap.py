@@ -20,8 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from minnow import chat_layout, model_folder, tokenizer
 from minnow.eval import eval_sets, perplexity, references
+from minnow.model import model_folder
+from minnow.tokens import chat_layout, tokenizer
 
 from bench_common import cpu_name
 

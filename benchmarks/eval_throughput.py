@@ -28,8 +28,8 @@ from bench_common import REPO, cpu_name
 def minnow_scorer(preset: str, config: dict, documents: list[str]):
     """(logits_fn, token ids, start id, context, label) of a preset with seeded random weights;
     its ids are the documents' UTF-8 bytes (speed depends on how many tokens, not which)."""
-    from minnow.model import Transformer
-    from minnow.param_count import embedding_rows
+    from minnow.model.param_count import embedding_rows
+    from minnow.model.transformer import Transformer
     from minnow.train.loop import model_config
 
     spec = config["models"][preset]

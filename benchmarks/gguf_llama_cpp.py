@@ -8,7 +8,7 @@ set over the perplexity stage's windows (the same call the export stage makes),
 and timed generating `--tokens` tokens greedily (end-of-text banned, so every run
 is the same length) from the model's start token. The baseline, measured in the
 same run: minnow's own fp32 model on the same text and the same greedy decode
-(KV cache, `minnow.generate`). Needs `make llama-cpp`.
+(KV cache, `minnow.inference.generate`). Needs `make llama-cpp`.
 """
 
 import argparse
@@ -19,11 +19,12 @@ from pathlib import Path
 
 import torch
 
-from minnow import model_folder, tokenizer
 from minnow.eval import llama_cpp_scoring
 from minnow.eval.scoring import score
 from minnow.export.gguf_writer import DTYPES, write_gguf
-from minnow.generate import generate
+from minnow.inference.generate import generate
+from minnow.model import model_folder
+from minnow.tokens import tokenizer
 
 from bench_common import cpu_name
 

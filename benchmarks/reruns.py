@@ -122,7 +122,10 @@ CHANGES = [
     ("nothing", lambda folder: None),
     ("`touch` a local source file", touch("data/notes/part0.txt")),
     ("a comment and a docstring in every lib module", every_module_commented),
-    ("an error message reworded (shards.py)", edit("lib/minnow/shards.py", "truncated shard:", "shard cut short:")),
+    (
+        "an error message reworded (shards.py)",
+        edit("lib/minnow/tokens/shards.py", "truncated shard:", "shard cut short:"),
+    ),
     ("`params:` of tiny (documentation only)", overlay({"models": {"tiny": {"params": 2.0e6}}})),
     (
         "a plan-time module refactored (workflow/sizes.py)",
@@ -135,7 +138,7 @@ CHANGES = [
     (
         "the checkpoint loaders refactored (checkpoints.py)",
         edit(
-            "lib/minnow/checkpoints.py",
+            "lib/minnow/pretrained/loaders.py",
             "    _, where, kwargs = source(spec)\n    return AutoModelForCausalLM",
             "    where, kwargs = source(spec)[1:]\n    return AutoModelForCausalLM",
         ),
@@ -162,7 +165,7 @@ CHANGES = [
     ),
     ("the tokenizer's vocab_size (4096 → 2048)", overlay({"tokenizers": {"bpe4k": {"vocab_size": 2048}}})),
     ("tiny's train.steps (400 → 420)", overlay({"models": {"tiny": {"train": {"steps": 420}}}})),
-    ("the model's code (model.py init)", edit("lib/minnow/model.py", "std=0.02)", "std=0.021)")),
+    ("the model's code (model.py init)", edit("lib/minnow/model/transformer.py", "std=0.02)", "std=0.021)")),
 ]
 
 

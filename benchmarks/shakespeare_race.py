@@ -280,7 +280,7 @@ def work_data(corpus: str, folder: str) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from minnow import shards, tokenizer
+    from minnow.tokens import shards, tokenizer
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -307,9 +307,9 @@ def work_minnow(corpus: str, data: str, spec_json: str, steps: str) -> dict:
 
     import torch
 
-    from minnow import tokenizer
-    from minnow.model_folder import load_model
-    from minnow.param_count import embedding_rows
+    from minnow.model.model_folder import load_model
+    from minnow.model.param_count import embedding_rows
+    from minnow.tokens import tokenizer
     from minnow.train.job import TrainJob
     from minnow.workflow.config import with_defaults
 

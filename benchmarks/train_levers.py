@@ -32,9 +32,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from minnow import model
 from minnow.devices import cpu_has_bf16
-from minnow.param_count import embedding_rows
+from minnow.model import transformer
+from minnow.model.param_count import embedding_rows
 from minnow.train import loop, optim
 from minnow.workflow.config import with_defaults
 from shakespeare_race import BASELINE, EQUAL_SHAPE, nanogpt
@@ -42,7 +42,7 @@ from shakespeare_race import BASELINE, EQUAL_SHAPE, nanogpt
 from bench_common import REPO, cpu_name
 
 DATA = REPO / "results/bench/race/shakespeare"
-FUSED_LINEARS = model.linears
+FUSED_LINEARS = transformer.linears
 
 
 def unfused_linears(x, *layers):
@@ -64,7 +64,7 @@ def minnow_step(train: dict, fused_linears: bool = True, foreach_adamw: bool = F
             group["initial_lr"] = group["lr"]
 
     def step():
-        model.linears = FUSED_LINEARS if fused_linears else unfused_linears
+        transformer.linears = FUSED_LINEARS if fused_linears else unfused_linears
         loss, _ = trainer.train_step()
         trainer.step += 1
         return loss

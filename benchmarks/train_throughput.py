@@ -27,8 +27,8 @@ import torch.nn.functional as F
 import yaml
 
 from minnow.devices import autocast_dtype, peak_flops
-from minnow.model import Attention, Transformer, apply_rope
-from minnow.param_count import embedding_rows
+from minnow.model.param_count import embedding_rows
+from minnow.model.transformer import Attention, Transformer, apply_rope
 from minnow.train.loop import configs
 from minnow.train.optim import param_groups
 from minnow.workflow.config import with_defaults

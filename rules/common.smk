@@ -2,7 +2,8 @@
 import re
 from pathlib import Path
 
-from minnow import code_digest, digests, packages, param_count
+from minnow import code_digest, digests, packages
+from minnow.model import param_count
 from minnow.workflow import config as minnow_config
 from minnow.workflow import job_memory
 from minnow.errors import InputError

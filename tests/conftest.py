@@ -128,8 +128,8 @@ def chat_shards(tmp_path_factory) -> tuple[Path, Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from minnow import shards, tokenizer
     from minnow.data.builtin import guppy
+    from minnow.tokens import shards, tokenizer
 
     folder = tmp_path_factory.mktemp("chat-shards")
     rows = [

@@ -3,7 +3,7 @@ import's refusals are tested on real transformers folders without the Hub."""
 
 from pathlib import Path
 
-from minnow import tokenizer
+from minnow.tokens import tokenizer
 
 CHARACTERS = list("abcdefghijklmnopqrstuvwxyz .,!?'\n")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from minnow.chat import Assistant
 from minnow.cli import converse
+from minnow.inference.chat import Assistant
 
 MINNOW = str(Path(sys.executable).parent / "minnow")
 

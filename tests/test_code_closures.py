@@ -25,10 +25,11 @@ DATA = {"errors", "data", "data.documents", "data.readers"}
 FILTERS = {"data.filters", "data.minhash", "data.normalize", "data.prepare", "data.repetition", "data.word_hashes"}
 SOURCES = {"errors", "data", "data.readers", "data.parts", "digests", "data.download", "data.fetch", "data.hf"}
 EVAL_SET = {"eval", "eval.eval_sets", "data.hf", "digests", *DATA}
-SCORING = {"errors", "devices", "eval", "eval.perplexity", "isolated"}
+SCORING = {"errors", "devices", "eval", "eval.perplexity", "workflow.isolated"}
 REPORT = {"workflow.report_pages"}
-TOKENS = {"errors", "chat_layout", "tokenizer"}
-MODEL = {"model", "model_folder", *TOKENS}
+TOKENS = {"errors", "tokens", "tokens.chat_layout", "tokens.tokenizer"}
+MODEL = {"model", "model.transformer", "model.model_folder", *TOKENS}
+PRETRAINED = {"pretrained", "pretrained.loaders"}
 STEP_CLOSURES = {
     "fetch": {"data.builtin", "data.builtin.guppy", "data.builtin.python_docs", *SOURCES},
     "download": {"data.builtin", "data.builtin.guppy", "data.builtin.python_docs", *SOURCES},
@@ -37,32 +38,32 @@ STEP_CLOSURES = {
     "mix_part": {"digests", "data.mix", "data.parts", "data.split", *FILTERS, *DATA},
     "corpus_index": {"data", "data.corpus_index"},
     "report_corpus": REPORT,
-    "train_tokenizer": {"pretrained_tokenizer", "checkpoints", *TOKENS},
-    "import_init": {"init_import", "checkpoints", *MODEL},
-    "shard_part": {"shards", *TOKENS},
-    "shard": {"shards", *TOKENS},
+    "train_tokenizer": {"pretrained.tokenizer", *PRETRAINED, *TOKENS},
+    "import_init": {"pretrained.init_import", *PRETRAINED, *MODEL},
+    "shard_part": {"tokens.shards", *TOKENS},
+    "shard": {"tokens.shards", *TOKENS},
     "train": {
         *("train", "train.job", "train.loop", "train.batches", "train.checkpoint", "train.optim", "train.parallel"),
-        *("train.launch", "train.memory", "train.plots", "param_count", "shards", "devices"),
+        *("train.launch", "train.memory", "train.plots", "model.param_count", "tokens.shards", "devices"),
         *("code_digest", "digests", *MODEL),
     },
     "eval_set": EVAL_SET,
-    "reference_perplexity": {"eval.references", "checkpoints", *SCORING, *EVAL_SET},
+    "reference_perplexity": {"eval.references", *PRETRAINED, *SCORING, *EVAL_SET},
     "perplexity": {"eval.ppl_json", "eval.scoring", *MODEL, *SCORING, *EVAL_SET},
-    "samples": {"samples", "chat", "generate", "devices", *MODEL},
+    "samples": {"inference", "inference.samples", "inference.chat", "inference.generate", "devices", *MODEL},
     "export": {
         *("export", "export.stage", "export.quantize", "export.gguf_writer", "eval.llama_cpp_scoring", "packages"),
         *("eval.scoring", "eval.perplexity", "devices", *EVAL_SET, *MODEL),
     },
     "report_model": REPORT,
-    "reference_downstream": {"eval.downstream", "eval.references", "checkpoints", *SCORING},
-    "downstream": {"eval.downstream_folder", "eval.downstream", "eval.references", "checkpoints", *SCORING, *TOKENS},
+    "reference_downstream": {"eval.downstream", "eval.references", *PRETRAINED, *SCORING},
+    "downstream": {"eval.downstream_folder", "eval.downstream", "eval.references", *PRETRAINED, *SCORING, *TOKENS},
     "report_downstream": REPORT,
 }
 # the training fingerprint: what can change the weights a run computes
 WEIGHTS = {
     *("train.loop", "train.batches", "train.checkpoint", "train.optim", "train.parallel"),
-    *("model", "shards", "tokenizer", "chat_layout", "devices"),
+    *("model", "model.transformer", "tokens", "tokens.shards", "tokens.tokenizer", "tokens.chat_layout", "devices"),
 }
 NEVER = {"workflow.config", "workflow.sizes", "workflow.job_memory", "workflow.run_groups", "workflow.tracking"}
 
@@ -86,7 +87,7 @@ def test_every_step_script_has_a_row():
 def test_a_trained_tokenizers_digest_leaves_out_the_checkpoint_loaders():
     script = REPO / "workflow_scripts/train_tokenizer.py"
     trained = names(code_digest.module_files(script, tokenizer_step_excludes("bpe")))
-    assert trained == {"tokenizer", "errors"} | ALWAYS
+    assert trained == {"tokens", "tokens.tokenizer", "errors"} | ALWAYS
     pretrained = names(code_digest.module_files(script, tokenizer_step_excludes("pretrained")))
     assert pretrained == STEP_CLOSURES["train_tokenizer"] | ALWAYS
 

@@ -64,7 +64,7 @@ def test_every_stage_logs_one_mlflow_run_with_params_and_metrics(default_build):
 def test_tiny_model_trains_well_below_the_unigram_entropy_of_its_data(default_build):
     import numpy as np
 
-    from minnow.shards import TokenShards
+    from minnow.tokens.shards import TokenShards
 
     tokens = np.concatenate(
         [np.asarray(a) for a in TokenShards(default_build / "results/shards/default/bpe4k", "train").arrays]
@@ -126,9 +126,9 @@ def test_ppl_json_beats_a_unigram_baseline_and_lists_the_reference(default_build
 
     import numpy as np
 
-    from minnow import tokenizer
     from minnow.eval import eval_sets
-    from minnow.shards import TokenShards
+    from minnow.tokens import tokenizer
+    from minnow.tokens.shards import TokenShards
 
     ppl = json.loads((default_build / "results/tiny/ppl.json").read_text())
     val = ppl["eval_sets"]["val-default"]

@@ -26,10 +26,11 @@ import pytest
 import yaml
 from snakemake.utils import update_config, validate
 
-from minnow import param_count, tokenizer
 from minnow.data.normalize import normalize_text
 from minnow.eval import eval_sets
-from minnow.shards import TokenShards
+from minnow.model import param_count
+from minnow.tokens import tokenizer
+from minnow.tokens.shards import TokenShards
 from minnow.workflow import config as minnow_config
 
 from conftest import REPO, planned_rules, snakemake
@@ -91,8 +92,8 @@ def merged(overlay: dict) -> dict:
 
 RENDER = """
 import json, sys
-from minnow.chat import Assistant
-from minnow.samples import render
+from minnow.inference.chat import Assistant
+from minnow.inference.samples import render
 print(json.dumps(render([Assistant.load(sys.argv[1])], json.loads(sys.argv[2]))))
 """
 
@@ -241,7 +242,7 @@ def mlflow_param(folder: Path, step: str, key: str) -> str:
 def test_config_merges_over_the_default_into_a_valid_run_of_its_own_data(name):
     import torch
 
-    from minnow.model import Transformer
+    from minnow.model.transformer import Transformer
     from minnow.train.loop import model_config
 
     header = (REPO / "config" / f"{name}.yaml").read_text().split("\n\n")[0]

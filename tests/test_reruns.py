@@ -161,7 +161,7 @@ def test_comments_docstrings_and_error_text_in_any_lib_module_rerun_nothing(buil
         for path, text in originals.items():
             text = text.replace('"""', '"""Reworded. ', 1)  # the module docstring
             path.write_text(f"# a new comment\n{text}\n\n# another one\n")
-        shards = built / "lib/minnow/shards.py"
+        shards = built / "lib/minnow/tokens/shards.py"
         shards.write_text(shards.read_text().replace("truncated shard:", "shard cut short:"))
         assert plan(built) == {}
     finally:
@@ -199,7 +199,7 @@ def test_a_change_to_the_memory_estimate_reruns_train_to_the_same_run(built):
 
 def test_a_change_to_the_model_starts_train_over(built):
     before = summary(built)
-    model = built / "lib/minnow/model.py"
+    model = built / "lib/minnow/model/transformer.py"
     with Edited(model, lambda text: re.sub(r"std=0\.02\)", "std=0.021)", text, count=1)):
         run(built)
         changed = summary(built)

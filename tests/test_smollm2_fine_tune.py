@@ -11,10 +11,10 @@ import json
 import pytest
 import torch
 
-from minnow.chat import Assistant
 from minnow.eval import llama_cpp_scoring
 from minnow.export.gguf_writer import write_gguf
 from minnow.export.stage import write_hf_folder
+from minnow.inference.chat import Assistant
 
 from conftest import copy_workflow, small_config, snakemake, write_config
 from greedy import decided_steps, forced_greedy, llama_cpp_greedy

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import torch
 
-from minnow import isolated
 from minnow.atomic import write_json
 from minnow.eval import downstream_folder
-from minnow.workflow import tracking
+from minnow.workflow import isolated, tracking
 
 with tracking.step_run(snakemake, step="downstream") as run:
     torch.set_num_threads(snakemake.threads)

@@ -8,7 +8,7 @@ params: checkpoint — the init spec; identity — its local files' digests and 
 
 from pathlib import Path
 
-from minnow.init_import import import_checkpoint
+from minnow.pretrained.init_import import import_checkpoint
 from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="import_init") as run:

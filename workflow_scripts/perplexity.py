@@ -11,10 +11,9 @@ from pathlib import Path
 
 import torch
 
-from minnow import isolated
 from minnow.atomic import write_json
 from minnow.eval.ppl_json import bits_per_byte_columns, build_ppl_json
-from minnow.workflow import tracking
+from minnow.workflow import isolated, tracking
 
 with tracking.step_run(snakemake, step="perplexity") as run:
     torch.set_num_threads(snakemake.threads)

@@ -9,10 +9,9 @@ params: reference — hf id or GGUF; files, version — what pins it; settings �
 
 import torch
 
-from minnow import isolated
 from minnow.atomic import write_json
 from minnow.eval import downstream
-from minnow.workflow import tracking
+from minnow.workflow import isolated, tracking
 
 with tracking.step_run(snakemake, step="reference_downstream") as run:
     torch.set_num_threads(snakemake.threads)

@@ -8,11 +8,10 @@ params: reference — hf id or GGUF; version — the installed package of a pack
 
 import torch
 
-from minnow import isolated
 from minnow.atomic import write_json
 from minnow.eval import references
 from minnow.eval.eval_sets import read_documents, read_sources
-from minnow.workflow import tracking
+from minnow.workflow import isolated, tracking
 
 with tracking.step_run(snakemake, step="reference_perplexity") as run:
     torch.set_num_threads(snakemake.threads)

@@ -9,7 +9,7 @@ params: samples — prompts, chat questions and sampling settings; device — ev
 from pathlib import Path
 
 from minnow import devices
-from minnow.samples import write_samples
+from minnow.inference.samples import write_samples
 from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="samples") as run:

@@ -9,7 +9,7 @@ params: none beyond the code digest
 import json
 from pathlib import Path
 
-from minnow import shards
+from minnow.tokens import shards
 from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="shard") as run:

@@ -7,8 +7,8 @@ params: batch_bytes — text encoded per tokenizer call
 
 from pathlib import Path
 
-from minnow import shards, tokenizer
 from minnow.atomic import write_json
+from minnow.tokens import shards, tokenizer
 from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="shard_part") as run:

@@ -11,7 +11,8 @@ params: tokenizer — the tokenizer's config entry (kind, vocab_size, min_freque
 import json
 from pathlib import Path
 
-from minnow import pretrained_tokenizer, tokenizer
+from minnow.pretrained import tokenizer as pretrained_tokenizer
+from minnow.tokens import tokenizer
 from minnow.workflow import tracking
 
 with tracking.step_run(snakemake, step="train_tokenizer") as run:

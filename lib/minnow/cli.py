@@ -9,8 +9,8 @@ line, so a script can drive it as well as a person. Bad input prints one line,
 import argparse
 import sys
 
-from minnow.chat import DEFAULT_MAX_TOKENS, Assistant
 from minnow.errors import InputError
+from minnow.inference.chat import DEFAULT_MAX_TOKENS, Assistant
 
 CHAT_HELP = "type a message and press enter; /reset forgets the conversation, /quit (or Ctrl-D) leaves"
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from minnow import tokenizer
 from minnow.errors import InputError
 from minnow.eval import downstream
+from minnow.tokens import tokenizer
 
 from hf_checkpoints import llama_folder
 from lm_eval_tasks import rolling_task

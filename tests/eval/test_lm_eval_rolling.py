@@ -78,7 +78,7 @@ def by_hand(scored) -> dict[str, dict]:
     ours, ref = entry["model"], entry["references"][REFERENCE]
     eos = json.loads((folder / "results/tiny/export/hf/config.json").read_text())["eos_token_id"]
     tiny = {"pretrained": str(folder / "results/tiny/export/hf"), "max_length": ours["context"], "prefix_token_id": eos}
-    from minnow.checkpoints import gguf_path
+    from minnow.pretrained.loaders import gguf_path
 
     path = gguf_path(yaml.safe_load((REPO / "config/config.yaml").read_text())["references"][REFERENCE])
     reference = {"pretrained": str(path.parent), "gguf_file": path.name, "max_length": 1024, "prefix_token_id": 0}

@@ -7,7 +7,7 @@ import torch
 
 from minnow.errors import InputError
 from minnow.eval import eval_sets, perplexity, references
-from minnow.model import ModelConfig, Transformer
+from minnow.model.transformer import ModelConfig, Transformer
 
 
 def test_bits_per_byte_and_perplexities_on_a_known_case():

@@ -10,10 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from minnow import chat_layout, model_folder, tokenizer
 from minnow.errors import InputError
 from minnow.export.gguf_writer import DTYPES, permute_for_llama_cpp, read_gguf_check, write_gguf
-from minnow.model import ModelConfig, Transformer
+from minnow.model import model_folder
+from minnow.model.transformer import ModelConfig, Transformer
+from minnow.tokens import chat_layout, tokenizer
 
 TEXTS = [
     "the guppy swims past the castle and eats three flakes.",

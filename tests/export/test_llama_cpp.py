@@ -9,11 +9,11 @@ import shutil
 import pytest
 import torch
 
-from minnow import tokenizer
-from minnow.chat import Assistant
 from minnow.eval import llama_cpp_scoring
 from minnow.export.gguf_writer import DTYPES, write_gguf
-from minnow.generate import generate
+from minnow.inference.chat import Assistant
+from minnow.inference.generate import generate
+from minnow.tokens import tokenizer
 
 from greedy import decided_steps, forced_greedy, llama_cpp_greedy
 

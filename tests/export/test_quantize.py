@@ -3,7 +3,7 @@ import torch
 
 from minnow.errors import InputError
 from minnow.export import quantize
-from minnow.model import ModelConfig, Transformer
+from minnow.model.transformer import ModelConfig, Transformer
 
 
 @pytest.fixture

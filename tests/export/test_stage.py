@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-from minnow import tokenizer
 from minnow.eval import llama_cpp_scoring
 from minnow.export import stage
-from minnow.model_folder import load_model
+from minnow.model.model_folder import load_model
+from minnow.tokens import tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from minnow import chat_layout, tokenizer
-from minnow.chat_layout import Layout
+from minnow.tokens import chat_layout, tokenizer
+from minnow.tokens.chat_layout import Layout
 from minnow.train.batches import Batches
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from minnow.errors import InputError
-from minnow.model import ModelConfig
+from minnow.model.transformer import ModelConfig
 from minnow.train import checkpoint, loop
 
 from conftest import train_job

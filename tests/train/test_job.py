@@ -2,7 +2,7 @@
 
 import torch
 
-from minnow import model_folder
+from minnow.model import model_folder
 
 from training_runs import VOCAB, spec, train_in_process
 
@@ -26,7 +26,7 @@ def test_a_run_planned_far_past_its_train_split_says_so(tmp_path, caplog):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from minnow import shards, tokenizer
+    from minnow.tokens import shards, tokenizer
 
     from conftest import train_job
 

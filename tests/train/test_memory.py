@@ -9,8 +9,8 @@ import torch
 import yaml
 
 from minnow.errors import InputError
-from minnow.model import ModelConfig, Transformer
-from minnow.param_count import embedding_rows
+from minnow.model.param_count import embedding_rows
+from minnow.model.transformer import ModelConfig, Transformer
 from minnow.train import memory
 from minnow.workflow.config import with_defaults
 
@@ -130,7 +130,7 @@ def saved_for_backward(model, ids: torch.Tensor) -> int:
 
 
 def test_activation_checkpointing_recomputes_each_block_and_keeps_a_fraction_of_the_activations(monkeypatch):
-    from minnow import model as model_module
+    from minnow.model import transformer as model_module
 
     cfg = ModelConfig(vocab_size=512, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, ffn_dim=192, context=64)
     torch.manual_seed(0)

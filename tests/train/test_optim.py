@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from minnow.model import ModelConfig, Transformer
+from minnow.model.transformer import ModelConfig, Transformer
 from minnow.train.loop import TrainConfig
 from minnow.train.optim import lr_at, param_groups
 from minnow.workflow.config import with_defaults

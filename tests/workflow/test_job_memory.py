@@ -6,8 +6,9 @@ import json
 import pytest
 import yaml
 
-from minnow import checkpoints, param_count
-from minnow.model import ModelConfig, Transformer
+from minnow.model import param_count
+from minnow.model.transformer import ModelConfig, Transformer
+from minnow.pretrained import loaders
 from minnow.workflow import config as minnow_config
 from minnow.workflow import job_memory, sizes
 
@@ -51,7 +52,7 @@ def test_a_gguf_size_is_its_tensor_table_read_once(tmp_path):
     (entry,) = json.loads(cache.read_text()).values()
     assert entry[2] == list(SMOLLM2_SIZE)
     entry[2] = [1, 2, 3]  # a cached size is reused while the file is unchanged
-    cache.write_text(json.dumps({str(checkpoints.gguf_path(SMOLLM2).resolve()): entry}))
+    cache.write_text(json.dumps({str(loaders.gguf_path(SMOLLM2).resolve()): entry}))
     assert sizes.checkpoint_size(SMOLLM2, cache) == (1, 2, 3)
 
 
@@ -77,7 +78,7 @@ def test_a_reference_is_read_in_the_reference_context_capped_at_its_own(config, 
         config["evaluation"]["reference_context"] = context
         asked = job_memory.downstream_mb(config, cache, 1, reference=reference)
         assert asked == job_memory.mem_mb(sizes.Size(*SMOLLM2_SIZE), window)
-        assert checkpoints.read_window(context, SMOLLM2_SIZE[2]) == window
+        assert loaders.read_window(context, SMOLLM2_SIZE[2]) == window
 
 
 def test_the_request_grows_with_the_model_the_batch_and_the_attempt():

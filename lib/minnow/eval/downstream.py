@@ -24,9 +24,10 @@ import importlib.metadata
 import logging
 from pathlib import Path
 
-from minnow import checkpoints, devices
+from minnow import devices
 from minnow.errors import InputError
 from minnow.eval import references
+from minnow.pretrained import loaders
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,11 @@ def reference_args(spec: dict, context: int, device) -> dict:
     lm-eval on `device`; read in ppl.json's window (`context`, capped at the reference's
     own) after its start token. Loading once spares parsing a GGUF three times (config,
     tokenizer, weights), about 10 s of SmolLM2's job on two cores."""
-    model, tok = checkpoints.load_model(spec).to(device), checkpoints.load_tokenizer(spec)
+    model, tok = loaders.load_model(spec).to(device), loaders.load_tokenizer(spec)
     return {
         "pretrained": model,
         "tokenizer": tok,
-        "max_length": checkpoints.read_window(context, getattr(model.config, "max_position_embeddings", None)),
+        "max_length": loaders.read_window(context, getattr(model.config, "max_position_embeddings", None)),
         "prefix_token_id": references.start_id(tok, spec),
     }
 

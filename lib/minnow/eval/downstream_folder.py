@@ -8,9 +8,9 @@ rescores the models, not the cached references.
 import json
 from pathlib import Path
 
-from minnow import chat_layout, tokenizer
 from minnow.errors import read_json
 from minnow.eval.downstream import evaluate
+from minnow.tokens import chat_layout, tokenizer
 
 
 def folder_args(folder: Path) -> dict:

@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 from minnow.eval.scoring import score_folder
-from minnow.model_folder import display_name
+from minnow.model.model_folder import display_name
 
 PROTOCOL = {
     "documents": "each document scored on its own, from the model's start token",

@@ -9,18 +9,19 @@ config marks it `optional`.
 
 import logging
 
-from minnow import checkpoints, devices
+from minnow import devices
 from minnow.errors import InputError
 from minnow.eval import perplexity
+from minnow.pretrained import loaders
 
 log = logging.getLogger(__name__)
 
 
 def load(spec: dict):
     """(model, tokenizer, description) of a reference, in fp32 eval mode."""
-    model, tok = checkpoints.load_model(spec), checkpoints.load_tokenizer(spec)
+    model, tok = loaders.load_model(spec), loaders.load_tokenizer(spec)
     info = {
-        "source": checkpoints.source(spec)[0],
+        "source": loaders.source(spec)[0],
         "parameters": sum(p.numel() for p in model.parameters()),
         "tokenizer": type(tok).__name__,
         "vocab_size": len(tok),
@@ -64,7 +65,7 @@ def evaluate(
         ) from None
     device = devices.eval_device(protocol.get("device", "auto"))
     model = model.to(device)
-    context = checkpoints.read_window(context, getattr(model.config, "max_position_embeddings", None))
+    context = loaders.read_window(context, getattr(model.config, "max_position_embeddings", None))
     stride = max(1, int(context * protocol["stride_fraction"]))  # of the window actually used
     ids = tok(documents, add_special_tokens=False)["input_ids"]
     start = start_id(tok, spec)

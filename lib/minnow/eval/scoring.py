@@ -7,9 +7,11 @@ reference scores: the reference stage's code digest does not reach this module.
 
 from pathlib import Path
 
-from minnow import chat_layout, devices, model_folder, tokenizer
+from minnow import devices
 from minnow.eval.eval_sets import read_documents, read_sources
 from minnow.eval.perplexity import BATCH_TOKENS, score_documents
+from minnow.model import model_folder
+from minnow.tokens import chat_layout, tokenizer
 
 
 def score_folder(folder: Path, sets: dict[str, Path], protocol: dict, context: int | None = None) -> dict[str, dict]:

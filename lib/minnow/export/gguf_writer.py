@@ -29,9 +29,9 @@ import numpy as np
 
 from minnow.atomic import atomic_path
 from minnow.errors import InputError
-from minnow.model import ModelConfig, Transformer
-from minnow.model_folder import load_model
-from minnow.tokenizer import BYTE_TOKENS, kind_of
+from minnow.model.model_folder import load_model
+from minnow.model.transformer import ModelConfig, Transformer
+from minnow.tokens.tokenizer import BYTE_TOKENS, kind_of
 
 SPACE_PIECE = "\u2581"  # SentencePiece's spelling of a space
 # The types the gguf package can write. It only reads the K-quants (q4_k_m, q5_k_m, q6_k):

@@ -24,8 +24,8 @@ from torch import nn
 
 from minnow.atomic import atomic_path
 from minnow.errors import InputError
-from minnow.model import ModelConfig, Transformer, rope_tables
-from minnow.model_folder import stored_state
+from minnow.model.model_folder import stored_state
+from minnow.model.transformer import ModelConfig, Transformer, rope_tables
 
 FORMAT = "minnow-quant/1"
 GROUP = 128

@@ -15,11 +15,12 @@ import math
 import shutil
 from pathlib import Path
 
-from minnow import chat_layout, model_folder, tokenizer
 from minnow.atomic import atomic_dir, write_json
 from minnow.eval import llama_cpp_scoring
 from minnow.eval.scoring import score
 from minnow.export import gguf_writer, quantize
+from minnow.model import model_folder
+from minnow.tokens import chat_layout, tokenizer
 
 HF_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from minnow.chat_layout import Layout
-from minnow.shards import TokenShards
+from minnow.tokens.chat_layout import Layout
+from minnow.tokens.shards import TokenShards
 
 
 class Batches:

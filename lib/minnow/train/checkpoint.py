@@ -27,7 +27,7 @@ from minnow import code_digest
 from minnow.atomic import atomic_path
 from minnow.digests import sha256_file
 from minnow.errors import InputError
-from minnow.model import ModelConfig
+from minnow.model.transformer import ModelConfig
 
 FORMAT = 1
 # Imported by the training loop but unable to change the weights (the package's version

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from minnow import devices, model_folder, tokenizer
+from minnow import devices
 from minnow.atomic import write_json
 from minnow.errors import InputError, read_json
-from minnow.param_count import embedding_rows
+from minnow.model import model_folder
+from minnow.model.param_count import embedding_rows
+from minnow.tokens import tokenizer
 from minnow.train import loop
 from minnow.train.plots import loss_curve
 

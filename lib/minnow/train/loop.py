@@ -27,9 +27,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from minnow import chat_layout, devices, tokenizer
+from minnow import devices
 from minnow.errors import InputError
-from minnow.model import ModelConfig, Transformer
+from minnow.model.transformer import ModelConfig, Transformer
+from minnow.tokens import chat_layout, tokenizer
 from minnow.train import checkpoint, memory, optim, parallel
 from minnow.train.batches import Batches
 

@@ -20,9 +20,9 @@ at 16 x 1024) it reads 5-25% high: high on purpose, as eager mode keeps more.
 
 import torch
 
-from minnow import param_count
 from minnow.errors import InputError
-from minnow.model import ModelConfig
+from minnow.model import param_count
+from minnow.model.transformer import ModelConfig
 
 STATE_BYTES_PER_PARAM = 16
 LAYER_BYTES_PER_WIDTH, LAYER_BYTES_PER_FFN, LOGIT_BYTES = 16, 7, 12

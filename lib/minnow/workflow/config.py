@@ -338,8 +338,9 @@ def dedup_settings(config: dict, corpus: str) -> dict:
 
 def tokenizer_step_excludes(kind: str) -> frozenset[str]:
     """Modules the train_tokenizer script imports that a tokenizer of `kind` never runs (a
-    trained one loads no checkpoint): left out of its code digest."""
-    return frozenset() if kind == "pretrained" else frozenset({"minnow.pretrained_tokenizer"})
+    trained one loads no checkpoint, so the `pretrained` package and its tokenizer module
+    are left out of its code digest)."""
+    return frozenset() if kind == "pretrained" else frozenset({"minnow.pretrained", "minnow.pretrained.tokenizer"})
 
 
 def local_files(spec: dict) -> list[str]:

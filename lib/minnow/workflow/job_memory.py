@@ -4,7 +4,7 @@ Scoring holds the model in fp32 and one batch's logits: its tokens (ppl.json's
 `batch_tokens`; lm-eval's batch of full windows, one on a CPU) times the
 vocabulary, as fp32 logits and their log-softmax. On top sit two
 interpreters: the step's (MLflow, torch) and the forked child that does the work
-(`minnow.isolated`). Peak RSS measured through Snakemake on a 2-core CPU against
+(`minnow.workflow.isolated`). Peak RSS measured through Snakemake on a 2-core CPU against
 the estimate (docs/BENCHMARKS.md): SmolLM2-135M (49,152 entries) on ppl.json's 91 KB
 val set at 4,096 tokens a batch, 2.82 GB against 4.57; the same on lm-eval, one
 1,024-token window a forward, 1.66–2.00 GB against 2.85; the tiny model 0.84 GB against
@@ -19,7 +19,7 @@ the config and the checkpoints' files (`sizes`).
 import math
 from pathlib import Path
 
-from minnow import checkpoints
+from minnow.pretrained import loaders
 from minnow.workflow import sizes
 from minnow.workflow.config import downstream
 
@@ -59,10 +59,10 @@ def perplexity_mb(config: dict, cache: Path | str, attempt: int, model=None, ref
 def downstream_mb(config: dict, cache: Path | str, attempt: int, model=None, reference=None) -> int:
     """An lm-eval job's request, in the window lm-eval will read: a minnow model's own
     context (its init checkpoint's where the preset states none), a reference's
-    `evaluation.reference_context` capped at its own maximum (`checkpoints.read_window`)."""
+    `evaluation.reference_context` capped at its own maximum (`loaders.read_window`)."""
     size = _size(config, cache, model, reference)
     window = size and size.context
     if size and reference is not None:
-        window = checkpoints.read_window(config["evaluation"]["reference_context"], size.context)
+        window = loaders.read_window(config["evaluation"]["reference_context"], size.context)
     tokens = window and downstream_tokens(downstream(config)["batch_size"], window)
     return mem_mb(size, tokens, attempt)

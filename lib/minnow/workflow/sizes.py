@@ -12,7 +12,9 @@ import math
 from pathlib import Path
 from typing import NamedTuple
 
-from minnow import checkpoints, digests, param_count
+from minnow import digests
+from minnow.model import param_count
+from minnow.pretrained import loaders
 from minnow.workflow.config import init_chain, init_checkpoint, model_shape
 
 
@@ -27,7 +29,7 @@ def checkpoint_size(spec: dict, cache: str | Path) -> Size | None:
     `cache`; safetensors headers and config.json), or None where its files are not here
     (a hub model not yet downloaded)."""
     if "hf" not in spec:
-        path = checkpoints.gguf_path(spec)
+        path = loaders.gguf_path(spec)
         if not path.is_file():
             return None
         found = digests.per_file([str(path)], cache, _gguf_size)[str(path)]

@@ -5,9 +5,9 @@ import pytest
 import torch
 import yaml
 
-from minnow.model import KVCache, ModelConfig, Transformer, rope_tables
+from minnow.model.transformer import KVCache, ModelConfig, Transformer, rope_tables
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SMALL = ModelConfig(vocab_size=97, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=96, context=32)
 
 
@@ -66,7 +66,7 @@ def test_rope_matches_a_direct_rotation_of_pairs():
     cos, sin = rope_tables(SMALL)
     half = SMALL.head_dim // 2
     x = torch.randn(SMALL.head_dim)
-    from minnow.model import apply_rope
+    from minnow.model.transformer import apply_rope
 
     for pos in (0, 1, 7, 31):
         rotated = apply_rope(x.view(1, 1, 1, -1), cos[pos : pos + 1], sin[pos : pos + 1]).flatten()
@@ -121,7 +121,7 @@ def preset_models():
 
 @pytest.mark.parametrize("name, spec, vocab", preset_models(), ids=lambda v: v if isinstance(v, str) else "")
 def test_each_preset_has_its_stated_size(name, spec, vocab):
-    from minnow.param_count import embedding_rows
+    from minnow.model.param_count import embedding_rows
     from minnow.train.loop import model_config
 
     model_cfg = model_config(spec, embedding_rows(vocab))

@@ -6,8 +6,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from minnow import chat_layout, pretrained_tokenizer, tokenizer
 from minnow.errors import InputError
+from minnow.pretrained import tokenizer as pretrained_tokenizer
+from minnow.tokens import chat_layout, tokenizer
 
 TEXTS = [
     "the guppy swims past the castle and eats three flakes.",

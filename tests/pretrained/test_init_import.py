@@ -4,9 +4,11 @@ gives transformers' logits, and a checkpoint minnow cannot start from stops, nam
 import pytest
 import torch
 
-from minnow import model_folder, pretrained_tokenizer, tokenizer
 from minnow.errors import InputError
-from minnow.init_import import convert, import_checkpoint, model_config
+from minnow.model import model_folder
+from minnow.pretrained import tokenizer as pretrained_tokenizer
+from minnow.pretrained.init_import import convert, import_checkpoint, model_config
+from minnow.tokens import tokenizer
 
 from hf_checkpoints import gpt2_folder, llama_folder
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from minnow import isolated
 from minnow.errors import InputError
+from minnow.workflow import isolated
 
 
 def refuse(path):

@@ -5,8 +5,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from minnow import chat_layout, shards, tokenizer
 from minnow.errors import InputError
+from minnow.tokens import chat_layout, shards, tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import torch
 
-from minnow import chat_layout, checkpoints, model_folder, tokenizer
 from minnow.errors import InputError
-from minnow.model import ModelConfig, Transformer
+from minnow.model import model_folder
+from minnow.model.transformer import ModelConfig, Transformer
+from minnow.pretrained import loaders
+from minnow.tokens import chat_layout, tokenizer
 
 # a converted model must give the checkpoint's logits within this (fp32, a few tokens), and its
 # RoPE tables the checkpoint's cos and sin (the same fp32 arithmetic: equal where unscaled)
@@ -113,9 +115,9 @@ def check_rope(hf_model, ours: Transformer, where: str) -> None:
 def import_checkpoint(spec: dict, tokenizer_json: Path, out: Path, stated: dict, model: str) -> dict:
     """Write the checkpoint `spec` as a model folder `out` (weights, config.json, the
     tokenizer from `tokenizer_json`); return what was imported."""
-    where = checkpoints.source(spec)[0]  # a GGUF file that is not there stops here
+    where = loaders.source(spec)[0]  # a GGUF file that is not there stops here
     try:
-        hf_model = checkpoints.load_model(spec)
+        hf_model = loaders.load_model(spec)
     except Exception as e:  # hub errors, unreadable files, unknown architectures: all mean "cannot load"
         raise InputError(f"{where}: the init checkpoint cannot be loaded ({type(e).__name__}: {e})") from None
     cfg = model_config(hf_model.config, where)
@@ -126,7 +128,7 @@ def import_checkpoint(spec: dict, tokenizer_json: Path, out: Path, stated: dict,
     layout = chat_layout.read(tok, tokenizer_json)
     ours = convert(hf_model, cfg, where)
     out.mkdir(parents=True, exist_ok=True)
-    data = {"name": checkpoints.name(spec), "source": where}
+    data = {"name": loaders.name(spec), "source": where}
     model_folder.save_model(ours, out / "model.safetensors", out / "config.json", layout.special, data)
     tokenizer.copy_files(tokenizer_json, out)
     return {"source": where, "parameters": sum(p.numel() for p in ours.parameters()), **cfg.to_dict()}

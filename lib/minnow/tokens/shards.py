@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from minnow import chat_layout, tokenizer
 from minnow.atomic import atomic_path, write_json
 from minnow.errors import InputError
+from minnow.tokens import chat_layout, tokenizer
 
 MAGIC = b"MINNOWTK"
 VERSION = 1

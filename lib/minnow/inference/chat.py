@@ -12,9 +12,11 @@ import time
 import uuid
 from pathlib import Path
 
-from minnow import chat_layout, devices, model_folder, tokenizer
+from minnow import devices
 from minnow.errors import InputError
-from minnow.generate import generate
+from minnow.inference.generate import generate
+from minnow.model import model_folder
+from minnow.tokens import chat_layout, tokenizer
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 ROLES = ("system", "user", "assistant")

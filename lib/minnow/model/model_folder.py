@@ -13,7 +13,7 @@ import torch
 
 from minnow.atomic import atomic_path
 from minnow.errors import InputError, read_json
-from minnow.model import ModelConfig, Transformer
+from minnow.model.transformer import ModelConfig, Transformer
 
 
 def hf_config(cfg: ModelConfig, special_ids: dict[str, int], data: dict | None = None) -> dict:

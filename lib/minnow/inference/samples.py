@@ -9,7 +9,7 @@ answers the same ones and runs can be read side by side; sampling is seeded
 from pathlib import Path
 
 from minnow.atomic import write_text
-from minnow.chat import Assistant
+from minnow.inference.chat import Assistant
 
 
 def _block(text: str) -> str:

@@ -14,7 +14,7 @@ the context is full. Callers that want room for an answer trim the prompt first
 
 import torch
 
-from minnow.model import KVCache, Transformer
+from minnow.model.transformer import KVCache, Transformer
 
 
 def top_k_filter(logits: torch.Tensor, k: int | None) -> torch.Tensor:

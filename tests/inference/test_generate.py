@@ -6,10 +6,10 @@ import jinja2
 import pytest
 import torch
 
-from minnow import tokenizer
-from minnow.chat import Assistant, kept_turns
 from minnow.errors import InputError
-from minnow.generate import apply_repetition_penalty, filter_logits, generate, top_k_filter, top_p_filter
+from minnow.inference.chat import Assistant, kept_turns
+from minnow.inference.generate import apply_repetition_penalty, filter_logits, generate, top_k_filter, top_p_filter
+from minnow.tokens import tokenizer
 
 
 @pytest.fixture(scope="session")

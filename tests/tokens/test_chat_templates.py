@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from minnow import chat_layout
 from minnow.errors import InputError
+from minnow.tokens import chat_layout
 
 TEMPLATES = Path(__file__).parent / "chat_templates"
 FAMILIES = {  # tokenizer_config.json's special tokens, and the special tokens its vocabulary adds
@@ -150,7 +150,7 @@ def test_mistrals_template_is_refused_saying_why(tmp_path):
     ids=["no-content", "newline-closing", "no-opening", "date", "changed-content"],
 )
 def test_a_template_minnow_cannot_follow_is_refused_naming_it(template, said):
-    from minnow import tokenizer
+    from minnow.tokens import tokenizer
 
     tok = tokenizer.char_tokenizer(list("abcdefghijklmnopqrstuvwxyzMINOWFRSTEHD \n"))
     with pytest.raises(InputError, match=f"x/tokenizer_config.json: .*{said}"):
@@ -159,7 +159,7 @@ def test_a_template_minnow_cannot_follow_is_refused_naming_it(template, said):
 
 def test_transformers_generation_blocks_lay_out_as_their_content():
     """`{% generation %}` marks answers for transformers' assistant masks; it renders its body."""
-    from minnow import tokenizer
+    from minnow.tokens import tokenizer
 
     tok = tokenizer.char_tokenizer(list("abcdefghijklmnopqrstuvwxyzMINOWFRSTEHD \n"))
     marked = tokenizer.CHAT_TEMPLATE.replace(

@@ -9,17 +9,18 @@ code that only reads a saved tokenizer.json (shards, training, scoring) then
 does not change when the checkpoint loaders do.
 """
 
-from minnow import chat_layout, checkpoints, tokenizer
 from minnow.errors import InputError
+from minnow.pretrained import loaders
+from minnow.tokens import chat_layout, tokenizer
 
 
 def load(checkpoint: dict, document_end: str | None = None):
     """The tokenizer of a checkpoint (hf + revision, gguf_path, or gguf_package + gguf_file)
     and its tokenizer_config.json: its special tokens and chat template kept,
     `document_end` (default its EOS) the token minnow separates documents with."""
-    where = checkpoints.source(checkpoint)[0]
+    where = loaders.source(checkpoint)[0]
     try:
-        hf = checkpoints.load_tokenizer(checkpoint)
+        hf = loaders.load_tokenizer(checkpoint)
     except Exception as e:  # hub errors, unreadable files: all mean "cannot load"
         raise InputError(f"{where}: the checkpoint's tokenizer cannot be loaded ({type(e).__name__}: {e})") from None
     if not hf.is_fast:
