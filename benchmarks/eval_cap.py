@@ -44,7 +44,7 @@ def minnow_nll(folder: Path, documents: list[str], windows: dict) -> list[float]
 
 
 def reference_nll(spec: dict, documents: list[str], context: int, windows: dict) -> list[float]:
-    model, tok, _ = references.load(spec)
+    model, tok, _ = references.load("reference", spec)
     context = min(context, model.config.max_position_embeddings)
     stride = max(1, int(context * windows["stride_fraction"]))
     ids = tok(documents, add_special_tokens=False)["input_ids"]

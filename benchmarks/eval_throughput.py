@@ -28,12 +28,12 @@ from bench_common import REPO, cpu_name
 def minnow_scorer(preset: str, config: dict, documents: list[str]):
     """(logits_fn, token ids, start id, context, label) of a preset with seeded random weights;
     its ids are the documents' UTF-8 bytes (speed depends on how many tokens, not which)."""
-    from minnow.model.param_count import embedding_rows
+    from minnow.model.shape import embedding_rows
     from minnow.model.transformer import Transformer
-    from minnow.train.loop import model_config
+    from minnow.train.settings import preset_model_config
 
     spec = config["models"][preset]
-    cfg = model_config(spec, embedding_rows(config["tokenizers"][spec["tokenizer"]]["vocab_size"]))
+    cfg = preset_model_config(spec, embedding_rows(config["tokenizers"][spec["tokenizer"]]["vocab_size"]))
     torch.manual_seed(0)
     model = Transformer(cfg).eval()
     ids = [[b % cfg.vocab_size for b in d.encode("utf-8")] for d in documents]
@@ -44,7 +44,7 @@ def reference_scorer(name: str, config: dict, documents: list[str]):
     from minnow.eval import references
 
     spec = config["references"][name]
-    model, tok, info = references.load(spec)
+    model, tok, info = references.load("reference", spec)
     ids = tok(documents, add_special_tokens=False)["input_ids"]
     context = min(config["evaluation"]["reference_context"], model.config.max_position_embeddings)
     label = f"{name} ({info['parameters'] / 1e6:.0f}M)"

@@ -50,7 +50,7 @@ def best_rate(run, tokens: int, repeats: int) -> float:
 def minnow_row(folder: Path, text: Path, tokens: int, repeats: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     model, tok = model_folder.load_model(folder).eval(), tokenizer.load(folder / "tokenizer.json")
-    start = [tokenizer.special_id(tok, "eos")]
+    start = [tok.token_to_id(tokenizer.SPECIAL_TOKENS["eos"])]
     bpb = score(model, tok, start[0], {"val": text}, WINDOWS)["val"]["bits_per_byte"]
     rate = best_rate(lambda: generate(model, start, tokens, temperature=0), tokens, repeats)
     return {"bytes": (folder / "model.safetensors").stat().st_size, "bits_per_byte": bpb, "tokens_per_s": rate}
@@ -61,10 +61,10 @@ def llama_cpp_row(folder: Path, dtype: str, out: Path, text: Path, tokens: int, 
     context = model_folder.load_model(folder).cfg.context
     info = write_gguf(folder, out / f"{dtype}.gguf", dtype)
     bpb = llama_cpp_scoring.score_gguf(
-        out / f"{dtype}.gguf", tok, tokenizer.special_id(tok, "eos"), text, context, WINDOWS, threads
+        out / f"{dtype}.gguf", tok, tok.token_to_id(tokenizer.SPECIAL_TOKENS["eos"]), text, context, WINDOWS, threads
     )["bits_per_byte"]
     llm = llama_cpp_scoring.load(out / f"{dtype}.gguf", context, threads, logits_all=False)
-    marker = tokenizer.markers(tok)
+    marker = {name: tok.token_to_id(token) for name, token in tokenizer.SPECIAL_TOKENS.items()}
     banned = {marker["eos"]: -1e9, marker["end"]: -1e9}
 
     def run():

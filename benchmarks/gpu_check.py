@@ -67,8 +67,8 @@ def data_for(spec: dict, shards: Path | None, tok: Path | None) -> tuple[Path, P
 
 def work_train(name: str, steps: str, device: str, precision: str, shards: str, tok: str) -> dict:
     """One preset's run in this process, progress on stdout as it goes."""
-    from minnow.model.param_count import embedding_rows
-    from minnow.train import loop
+    from minnow.model.shape import embedding_rows
+    from minnow.train import loop, settings
 
     spec = preset_spec(name, int(steps), device, precision or None)
     shards_dir, tok_json = data_for(spec, Path(shards) if shards else None, Path(tok) if tok else None)
@@ -81,7 +81,7 @@ def work_train(name: str, steps: str, device: str, precision: str, shards: str, 
             print(f"  first step done at {time.perf_counter() - started:.1f} s", flush=True)
 
     with tempfile.TemporaryDirectory() as checkpoints:
-        model_cfg, cfg = loop.configs(spec, embedding_rows(spec["vocab_rows"]))
+        model_cfg, cfg = settings.configs(spec, embedding_rows(spec["vocab_rows"]))
         trainer = loop.Trainer(model_cfg, cfg, shards_dir, tok_json, Path(checkpoints), on_metrics)
         built = time.perf_counter() - started
         print(f"  model built in {built:.1f} s (micro-batch {trainer.rows})", flush=True)

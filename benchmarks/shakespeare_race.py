@@ -308,7 +308,7 @@ def work_minnow(corpus: str, data: str, spec_json: str, steps: str) -> dict:
     import torch
 
     from minnow.model.model_folder import load_model
-    from minnow.model.param_count import embedding_rows
+    from minnow.model.shape import embedding_rows
     from minnow.tokens import tokenizer
     from minnow.train.job import TrainJob
     from minnow.workflow.config import with_defaults
@@ -338,7 +338,9 @@ def work_minnow(corpus: str, data: str, spec_json: str, steps: str) -> dict:
     _, val_text = split_text(CORPORA[corpus])
     ids = tok.encode(val_text, add_special_tokens=False).ids
     with torch.no_grad():
-        bpb = held_out_bpb(lambda t: model(t)[0], ids, val_text, tokenizer.special_id(tok, "eos"), spec["context"])
+        bpb = held_out_bpb(
+            lambda t: model(t)[0], ids, val_text, tok.token_to_id(tokenizer.SPECIAL_TOKENS["eos"]), spec["context"]
+        )
     return {
         "seconds": seconds,
         "tokens_per_s": result["tokens_seen"] / seconds,

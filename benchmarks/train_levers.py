@@ -34,8 +34,8 @@ import torch.nn.functional as F
 
 from minnow.devices import cpu_has_bf16
 from minnow.model import transformer
-from minnow.model.param_count import embedding_rows
-from minnow.train import loop, optim
+from minnow.model.shape import embedding_rows
+from minnow.train import loop, optim, settings
 from minnow.workflow.config import with_defaults
 from shakespeare_race import BASELINE, EQUAL_SHAPE, nanogpt
 
@@ -54,7 +54,7 @@ def minnow_step(train: dict, fused_linears: bool = True, foreach_adamw: bool = F
         "model",
         {"corpus": "c", "tokenizer": "t", **EQUAL_SHAPE, "train": {**EQUAL_SHAPE["train"], "steps": 10**6, **train}},
     )
-    model_cfg, cfg = loop.configs(spec, embedding_rows(384))
+    model_cfg, cfg = settings.configs(spec, embedding_rows(384))
     trainer = loop.Trainer(model_cfg, cfg, DATA / "shards", DATA / "tok/tokenizer.json", DATA / "levers")
     if foreach_adamw:
         trainer.optimizer = torch.optim.AdamW(
@@ -162,7 +162,7 @@ def tiny_optimizers() -> None:
         {"optimizer": "muon", "muon_lr": 0.04},
     ):
         spec = with_defaults("model", {**preset, "train": {**preset["train"], **extra}})
-        model_cfg, cfg = loop.configs(spec, embedding_rows(4096))
+        model_cfg, cfg = settings.configs(spec, embedding_rows(4096))
         trainer = loop.Trainer(
             model_cfg,
             cfg,

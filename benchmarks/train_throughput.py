@@ -27,10 +27,10 @@ import torch.nn.functional as F
 import yaml
 
 from minnow.devices import autocast_dtype, peak_flops
-from minnow.model.param_count import embedding_rows
+from minnow.model.shape import embedding_rows
 from minnow.model.transformer import Attention, Transformer, apply_rope
-from minnow.train.loop import configs
 from minnow.train.optim import param_groups
+from minnow.train.settings import configs
 from minnow.workflow.config import with_defaults
 
 REPO = Path(__file__).resolve().parents[1]

@@ -210,3 +210,10 @@ def model_folder(tmp_path_factory, chat_shards) -> Path:
     )
     job.run(threads=1, progress=False)
     return folder
+
+
+def special_ids(tok) -> dict[str, int]:
+    """Ids of minnow's special tokens in a tokenizer of its own kinds, by name (eos, user, end, ...)."""
+    from minnow.tokens.tokenizer import SPECIAL_TOKENS
+
+    return {name: tok.token_to_id(token) for name, token in SPECIAL_TOKENS.items()}

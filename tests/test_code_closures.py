@@ -30,6 +30,7 @@ REPORT = {"workflow.report_pages"}
 TOKENS = {"errors", "tokens", "tokens.chat_layout", "tokens.tokenizer"}
 MODEL = {"model", "model.transformer", "model.model_folder", *TOKENS}
 PRETRAINED = {"pretrained", "pretrained.loaders"}
+REFERENCE = {"eval.references", "eval.windows", *PRETRAINED}
 STEP_CLOSURES = {
     "fetch": {"data.builtin", "data.builtin.guppy", "data.builtin.python_docs", *SOURCES},
     "download": {"data.builtin", "data.builtin.guppy", "data.builtin.python_docs", *SOURCES},
@@ -44,11 +45,20 @@ STEP_CLOSURES = {
     "shard": {"tokens.shards", *TOKENS},
     "train": {
         *("train", "train.job", "train.loop", "train.batches", "train.checkpoint", "train.optim", "train.parallel"),
-        *("train.launch", "train.memory", "train.plots", "model.param_count", "tokens.shards", "devices"),
+        *(
+            "train.launch",
+            "train.memory",
+            "train.plots",
+            "train.settings",
+            "train.start",
+            "model.shape",
+            "tokens.shards",
+        ),
+        "devices",
         *("code_digest", "digests", *MODEL),
     },
     "eval_set": EVAL_SET,
-    "reference_perplexity": {"eval.references", *PRETRAINED, *SCORING, *EVAL_SET},
+    "reference_perplexity": {*REFERENCE, *SCORING, *EVAL_SET},
     "perplexity": {"eval.ppl_json", "eval.scoring", *MODEL, *SCORING, *EVAL_SET},
     "samples": {"inference", "inference.samples", "inference.chat", "inference.generate", "devices", *MODEL},
     "export": {
@@ -56,13 +66,22 @@ STEP_CLOSURES = {
         *("eval.scoring", "eval.perplexity", "devices", *EVAL_SET, *MODEL),
     },
     "report_model": REPORT,
-    "reference_downstream": {"eval.downstream", "eval.references", *PRETRAINED, *SCORING},
-    "downstream": {"eval.downstream_folder", "eval.downstream", "eval.references", *PRETRAINED, *SCORING, *TOKENS},
+    "reference_downstream": {"eval.downstream", *REFERENCE, *SCORING},
+    "downstream": {"eval.downstream_folder", "eval.downstream", *REFERENCE, *SCORING, *TOKENS},
     "report_downstream": REPORT,
 }
 # the training fingerprint: what can change the weights a run computes
 WEIGHTS = {
-    *("train.loop", "train.batches", "train.checkpoint", "train.optim", "train.parallel"),
+    *(
+        "train.loop",
+        "train.settings",
+        "train.start",
+        "train.batches",
+        "train.checkpoint",
+        "train.optim",
+        "train.parallel",
+    ),
+    "model.shape",  # the keys a preset states its architecture with
     *("model", "model.transformer", "tokens", "tokens.shards", "tokens.tokenizer", "tokens.chat_layout", "devices"),
 }
 NEVER = {"workflow.config", "workflow.sizes", "workflow.job_memory", "workflow.run_groups", "workflow.tracking"}

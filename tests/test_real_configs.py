@@ -28,12 +28,12 @@ from snakemake.utils import update_config, validate
 
 from minnow.data.normalize import normalize_text
 from minnow.eval import eval_sets
-from minnow.model import param_count
+from minnow.model.shape import embedding_rows
 from minnow.tokens import tokenizer
 from minnow.tokens.shards import TokenShards
-from minnow.workflow import config as minnow_config
+from minnow.workflow import checks
 
-from conftest import REPO, planned_rules, snakemake
+from conftest import REPO, planned_rules, snakemake, special_ids
 
 SCHEMA = str(REPO / "config" / "schema" / "config.schema.yaml")
 NAMES = ["tinystories", "fineweb-edu", "wikitext103", "shakespeare", "chinese-instruct"]
@@ -211,7 +211,7 @@ def assert_shards_hold_the_corpus(folder: Path, corpus: str, tok_name: str, voca
     texts = split_texts(folder, corpus, "train")
     shards = folder / f"results/shards/{corpus}/{tok_name}"
     ids = np.concatenate([np.asarray(a) for a in TokenShards(shards, "train").arrays]).tolist()
-    eos = tokenizer.special_id(tok, "eos")
+    eos = special_ids(tok)["eos"]
     documents, start = [], 0
     for i, token in enumerate(ids):
         if token == eos:
@@ -243,21 +243,21 @@ def test_config_merges_over_the_default_into_a_valid_run_of_its_own_data(name):
     import torch
 
     from minnow.model.transformer import Transformer
-    from minnow.train.loop import model_config
+    from minnow.train.settings import preset_model_config
 
     header = (REPO / "config" / f"{name}.yaml").read_text().split("\n\n")[0]
     for part in ("Downloads:", "Trains:", "Time:", f"snakemake --cores all --configfile config/{name}.yaml"):
         assert part in header, part
     config = merged(shipped(name))
-    minnow_config.check(config)
+    checks.check(config)
     own = shipped(name)
     assert config["targets"] == own["targets"] and config["experiment"] == own["experiment"]
     for target in config["targets"]:
         model = config["models"][target]
         assert model["corpus"] in own["corpora"] and model["tokenizer"] in own["tokenizers"]
         assert config["tokenizers"][model["tokenizer"]]["corpus"] == model["corpus"]
-        rows = param_count.embedding_rows(config["tokenizers"][model["tokenizer"]]["vocab_size"])
-        model_cfg = model_config(model, rows)
+        rows = embedding_rows(config["tokenizers"][model["tokenizer"]]["vocab_size"])
+        model_cfg = preset_model_config(model, rows)
         with torch.device("meta"):
             params = Transformer(model_cfg).num_params()
         assert params == pytest.approx(float(model["params"]), rel=0.10), f"{target}: {params / 1e6:.2f}M"

@@ -3,7 +3,7 @@
 import pytest
 
 from minnow.errors import InputError
-from minnow.eval import downstream
+from minnow.eval import downstream, windows
 from minnow.tokens import tokenizer
 
 from hf_checkpoints import llama_folder
@@ -60,23 +60,20 @@ def test_references_become_lm_eval_model_arguments_read_as_ppl_json_reads_them(t
 
     folder = llama_folder(tmp_path / "ref")
     tok = tokenizer.load(folder / "tokenizer.json")
-    args = downstream.reference_args({"hf": str(folder)}, 1024, torch.device("cpu"))
+    args = downstream.reference_args("r", {"hf": str(folder)}, 1024, torch.device("cpu"))
     assert (args["max_length"], args["prefix_token_id"]) == (128, tok.token_to_id("<|bos|>"))
     assert args["pretrained"].dtype == torch.float32
     assert args["tokenizer"].convert_ids_to_tokens(3) == tok.id_to_token(3)
-    args = downstream.reference_args({"hf": str(folder), "start_token": "<|eos|>"}, 64, torch.device("cpu"))
+    args = downstream.reference_args("r", {"hf": str(folder), "start_token": "<|eos|>"}, 64, torch.device("cpu"))
     assert (args["max_length"], args["prefix_token_id"]) == (64, tok.token_to_id("<|eos|>"))
     with pytest.raises(InputError, match="no such GGUF file"):
-        downstream.reference_args({"gguf_path": str(tmp_path / "m.gguf")}, 1024, torch.device("cpu"))
+        downstream.reference_args("r", {"gguf_path": str(tmp_path / "m.gguf")}, 1024, torch.device("cpu"))
 
 
 def test_auto_batch_on_a_cpu_is_one_window_not_lm_evals_probe():
-    import torch
-
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert downstream.batch_size("auto", cpu) == downstream.batch_size("auto:3", cpu) == 1
-    assert downstream.batch_size("auto", cuda) == "auto"  # lm-eval probes, catching CUDA OOM
-    assert downstream.batch_size(2, cpu) == 2
+    assert windows.lm_eval_batch("auto", on_cpu=True) == windows.lm_eval_batch("auto:3", on_cpu=True) == 1
+    assert windows.lm_eval_batch("auto", on_cpu=False) == "auto"  # lm-eval probes, catching CUDA OOM
+    assert windows.lm_eval_batch(2, on_cpu=True) == 2
 
 
 def rolling_settings(folder, target: str = "text") -> dict:

@@ -16,6 +16,8 @@ from minnow.model import model_folder
 from minnow.model.transformer import ModelConfig, Transformer
 from minnow.tokens import chat_layout, tokenizer
 
+from conftest import special_ids
+
 TEXTS = [
     "the guppy swims past the castle and eats three flakes.",
     "def add(a, b):\n    return a + b\n",
@@ -64,7 +66,7 @@ def make_model(folder, tok_dir, tie: bool = True, ffn_dim: int = 128, seed: int 
     with torch.no_grad():  # wider than the init, so logits spread well beyond rounding error
         for p in model.parameters():
             p.normal_(1.0, 0.2) if p.ndim == 1 else p.normal_(0.0, 0.1)
-    model_folder.save_model(model, folder / "model.safetensors", folder / "config.json", tokenizer.markers(tok))
+    model_folder.save_model(model, folder / "model.safetensors", folder / "config.json", special_ids(tok))
     tokenizer.copy_files(tok_dir / "tokenizer.json", folder)
     return model.eval()
 
@@ -159,13 +161,13 @@ def test_metadata_and_tensors_are_what_llama_cpp_reads(tied, tmp_path):
     assert meta["tokenizer.ggml.tokens"][:n] == [tok.id_to_token(i) for i in range(n)]
     assert meta["tokenizer.ggml.tokens"][n:] == [f"[PAD{i}]" for i in range(n, 448)]
     types = meta["tokenizer.ggml.token_type"]
-    specials = set(tokenizer.markers(tok).values())
+    specials = set(special_ids(tok).values())
     assert [i for i, t in enumerate(types) if t == TokenType.CONTROL] == sorted(specials)
     assert set(types[:n]) == {TokenType.CONTROL, TokenType.NORMAL} and set(types[n:]) == {TokenType.UNUSED}
     merges = json.loads((folder / "tokenizer.json").read_text())["model"]["merges"]
     assert meta["tokenizer.ggml.merges"] == [" ".join(m) for m in merges]
     for name, key in (("bos", "bos_token_id"), ("eos", "eos_token_id"), ("pad", "padding_token_id")):
-        assert meta[f"tokenizer.ggml.{key}"] == tokenizer.special_id(tok, name)
+        assert meta[f"tokenizer.ggml.{key}"] == special_ids(tok)[name]
     assert meta["tokenizer.ggml.add_bos_token"] is False
     assert meta["tokenizer.chat_template"] == tokenizer.CHAT_TEMPLATE
     assert "output.weight" not in tensors  # tied: llama.cpp reuses token_embd
@@ -351,7 +353,7 @@ def test_char_tokenizer_is_written_as_a_sentencepiece_vocabulary_with_byte_fallb
     assert [i for i, t in enumerate(types) if t == TokenType.BYTE] == [
         ours.token_to_id(b) for b in tokenizer.BYTE_TOKENS
     ]
-    assert [i for i, t in enumerate(types) if t == TokenType.CONTROL] == sorted(tokenizer.markers(ours).values())
+    assert [i for i, t in enumerate(types) if t == TokenType.CONTROL] == sorted(special_ids(ours).values())
     for text in TEXTS + ["  two spaces, a tab\tand 猫 🐈 unseen"]:
         ids = ours.encode(text, add_special_tokens=False).ids
         assert llama_cpp_spm(meta, text) == ids, text

@@ -15,6 +15,7 @@ from minnow.inference.chat import Assistant
 from minnow.inference.generate import generate
 from minnow.tokens import tokenizer
 
+from conftest import special_ids
 from greedy import decided_steps, forced_greedy, llama_cpp_greedy
 
 
@@ -164,7 +165,7 @@ def test_llama_cpp_bits_per_byte_match_minnows_on_the_same_windows(model_folder,
     ours = score_folder(model_folder, {"val": text}, windows)["val"]
     write_gguf(model_folder, tmp_path / "f32.gguf", "f32")
     tok = tokenizer.load(model_folder / "tokenizer.json")
-    start = tokenizer.special_id(tok, "eos")
+    start = special_ids(tok)["eos"]
     theirs = llama_cpp_scoring.score_gguf(tmp_path / "f32.gguf", tok, start, text, ours["context"], windows, threads=2)
     assert theirs["engine"] == f"llama-cpp-python {llama_cpp_scoring.version()}"
     assert theirs["bits_per_byte"] == pytest.approx(ours["bits_per_byte"], abs=1e-3)

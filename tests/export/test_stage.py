@@ -9,6 +9,8 @@ from minnow.export import stage
 from minnow.model.model_folder import load_model
 from minnow.tokens import tokenizer
 
+from conftest import special_ids
+
 
 @pytest.fixture(scope="module")
 def exported(model_folder, tmp_path_factory):
@@ -52,7 +54,7 @@ def test_without_llama_cpp_quant_json_says_why_each_gguf_is_unscored(model_folde
         tmp_path / "m.gguf",
         "q4_0",
         tok,
-        tokenizer.special_id(tok, "eos"),
+        special_ids(tok)["eos"],
         text,
         {"context": 64, "windows": {"stride_fraction": 0.5}, "threads": 1},
         {"bits_per_byte": 1.0},
@@ -79,4 +81,4 @@ def test_hugging_face_folder_loads_with_no_custom_code_and_equal_logits(exported
     )
     assert rendered == "<|user|>hi<|end|><|assistant|>"
     generation = json.loads((out / "hf" / "generation_config.json").read_text())
-    assert tokenizer.markers(tokenizer.load(model_folder / "tokenizer.json"))["end"] in generation["eos_token_id"]
+    assert special_ids(tokenizer.load(model_folder / "tokenizer.json"))["end"] in generation["eos_token_id"]

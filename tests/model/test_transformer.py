@@ -121,10 +121,10 @@ def preset_models():
 
 @pytest.mark.parametrize("name, spec, vocab", preset_models(), ids=lambda v: v if isinstance(v, str) else "")
 def test_each_preset_has_its_stated_size(name, spec, vocab):
-    from minnow.model.param_count import embedding_rows
-    from minnow.train.loop import model_config
+    from minnow.model.shape import embedding_rows
+    from minnow.train.settings import preset_model_config
 
-    model_cfg = model_config(spec, embedding_rows(vocab))
+    model_cfg = preset_model_config(spec, embedding_rows(vocab))
     with torch.device("meta"):
         params = Transformer(model_cfg).num_params()
     assert params == pytest.approx(float(spec["params"]), rel=0.10), f"{name}: {params / 1e6:.1f}M"

@@ -7,7 +7,7 @@ import torch
 from minnow.errors import InputError
 from minnow.model import model_folder
 from minnow.pretrained import tokenizer as pretrained_tokenizer
-from minnow.pretrained.init_import import convert, import_checkpoint, model_config
+from minnow.pretrained.init_import import checkpoint_model_config, convert, import_checkpoint
 from minnow.tokens import tokenizer
 
 from hf_checkpoints import gpt2_folder, llama_folder
@@ -98,9 +98,9 @@ def test_rope_scaling_is_refused_under_either_transformers_name(rope):
     shape |= {"rms_norm_eps": 1e-6, "tie_word_embeddings": True}
     hf = SimpleNamespace(model_type="llama", **shape, **rope)  # a config as either transformers reads it
     with pytest.raises(InputError, match=r"here: minnow's Llama has no RoPE scaling \((llama3|linear)\)"):
-        model_config(hf, "here")
+        checkpoint_model_config(hf, "here")
     plain = {"rope_theta": 500000.0, "rope_scaling": None} if "rope_scaling" in rope else {"rope_parameters": None}
-    assert model_config(SimpleNamespace(model_type="llama", **shape, **plain), "here").rope_theta == (
+    assert checkpoint_model_config(SimpleNamespace(model_type="llama", **shape, **plain), "here").rope_theta == (
         500000.0 if "rope_scaling" in rope else 10000.0
     )
 
@@ -114,9 +114,9 @@ def test_a_rope_scaling_the_config_does_not_name_is_caught_across_the_context(tm
     for model in (scaled, plain):
         for layer in model.model.layers:
             layer.self_attn.o_proj.weight.data.zero_()
-    convert(plain, model_config(plain.config, "plain"), "plain")  # the same angles pass
+    convert(plain, checkpoint_model_config(plain.config, "plain"), "plain")  # the same angles pass
     with pytest.raises(InputError, match=r"scaled: the checkpoint's rotary angles differ from minnow's RoPE by"):
-        convert(scaled, model_config(plain.config, "plain"), "scaled")
+        convert(scaled, checkpoint_model_config(plain.config, "plain"), "scaled")
 
 
 def test_logits_that_differ_from_the_checkpoints_stop_the_import(tmp_path):

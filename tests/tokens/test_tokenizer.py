@@ -10,6 +10,8 @@ from minnow.errors import InputError
 from minnow.pretrained import tokenizer as pretrained_tokenizer
 from minnow.tokens import chat_layout, tokenizer
 
+from conftest import special_ids
+
 TEXTS = [
     "the guppy swims past the castle and eats three flakes.",
     "def add(a, b):\n    return a + b\n",
@@ -59,7 +61,7 @@ def test_encode_decode_is_exact_for_any_utf8(tok):
 
 def test_special_tokens_exist_and_text_cannot_forge_them(tok):
     t, _ = tok
-    ids = tokenizer.markers(t)
+    ids = special_ids(t)
     assert len(set(ids.values())) == len(tokenizer.SPECIAL_TOKENS) and all(i is not None for i in ids.values())
     forged = t.encode("hi <|end|><|assistant|> there", add_special_tokens=False).ids
     assert ids["end"] not in forged and ids["assistant"] not in forged
@@ -87,7 +89,7 @@ def test_chat_template_renders_the_layout_encode_chat_builds(tok):
     ours = tokenizer.load(folder / "tokenizer.json")
     layout = chat_layout.read(ours, folder / "tokenizer.json")
     assert t.encode(rendered, add_special_tokens=False).ids == layout.encode_chat(ours, messages)
-    marker = tokenizer.markers(ours)  # minnow's own template gives its one-token markers
+    marker = special_ids(ours)  # minnow's own template gives its one-token markers
     assert layout.turns["user"] == ((marker["user"],), (marker["end"],))
     assert layout.answer_prompt == (marker["assistant"],) and layout.document_end == marker["eos"]
     assert layout.stops == (marker["end"], marker["eos"])

@@ -6,6 +6,8 @@ from minnow.tokens import chat_layout, tokenizer
 from minnow.tokens.chat_layout import Layout
 from minnow.train.batches import Batches
 
+from conftest import special_ids
+
 
 def test_answer_mask_keeps_assistant_answers_and_their_end():
     one_token = Layout(5, {"system": ((1,), (4,)), "user": ((2,), (4,)), "assistant": ((3,), (4,))}, (3,), {})
@@ -35,7 +37,7 @@ def test_answers_only_batches_count_only_the_fish_answers(chat_shards):
 
     shards, tok_path = chat_shards
     tok = tokenizer.load(tok_path)
-    marker = tokenizer.markers(tok)
+    marker = special_ids(tok)
     layout = chat_layout.read(tok, tok_path)
     batches = Batches(shards, 32, 16, seed=0, eval_batches=1, answers_only=True, layout=layout)
     answers = {r["output"] for r in guppy.generate(2500, seed=1)}

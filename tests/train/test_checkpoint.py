@@ -6,7 +6,7 @@ import pytest
 
 from minnow.errors import InputError
 from minnow.model.transformer import ModelConfig
-from minnow.train import checkpoint, loop
+from minnow.train import checkpoint, loop, settings
 
 from conftest import train_job
 from training_runs import VOCAB, spec, train_in_process
@@ -15,7 +15,7 @@ from training_runs import VOCAB, spec, train_in_process
 def test_checkpoint_of_another_model_is_refused(tmp_path, chat_shards):
     first = train_in_process(tmp_path / "a", chat_shards, spec(steps=5))
     wider_spec = train_job(tmp_path / "b", *chat_shards, {**spec(steps=10), "d_model": 48, "ffn_dim": 96}).spec
-    model_cfg, cfg = loop.configs(wider_spec, VOCAB)
+    model_cfg, cfg = settings.configs(wider_spec, VOCAB)
     wider = loop.Trainer(model_cfg, cfg, *chat_shards, tmp_path / "b" / "checkpoints")
     wider.run_dir.mkdir(parents=True)
     (wider.run_dir / "last.pt").write_bytes((Path(first["checkpoints"]) / "last.pt").read_bytes())

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from minnow.errors import InputError
-from minnow.train import loop
+from minnow.train import loop, settings
 
 from conftest import train_job
 from training_runs import SPEC, VOCAB, spec
@@ -31,7 +31,7 @@ def test_a_fine_tune_starts_where_its_base_ended(tmp_path, chat_shards, base):
     """Before its first step a fine-tune holds its base's weights, exactly (its tied head
     stored once), not a random model's."""
     job = fine_tune(tmp_path / "tuned", chat_shards, base)
-    model_cfg, cfg = loop.configs(*job.architecture())
+    model_cfg, cfg = settings.configs(*job.architecture())
     trainer = loop.Trainer(model_cfg, cfg, job.shards, job.tokenizer_json, job.checkpoints, threads=1, init=job.init)
     ours, theirs = trainer.model.state_dict(), load_file(str(base / "model.safetensors"))
     assert set(theirs) <= set(ours) and all(torch.equal(ours[name], weights) for name, weights in theirs.items())

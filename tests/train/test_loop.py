@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from minnow.train import loop
+from minnow.train import loop, settings
 from minnow.workflow.config import with_defaults
 
 from conftest import train_job
@@ -126,7 +126,7 @@ def test_muon_learns_and_resumes_to_the_same_curve(tmp_path, chat_shards):
         "model",
         {"corpus": "c", "tokenizer": "t", **spec(steps=20, checkpoint_every=10, optimizer="muon", muon_lr=0.02)},
     )
-    model_cfg, cfg = loop.configs(muon, VOCAB)
+    model_cfg, cfg = settings.configs(muon, VOCAB)
 
     def trainer(folder, on_metrics=None):
         return loop.Trainer(model_cfg, cfg, *chat_shards, tmp_path / folder, on_metrics, threads=1)

@@ -1,6 +1,7 @@
 """Memory: the step estimate, presets that fit the cards they name, micro_batch auto under a faked
 budget, and the two memory levers (splitting the batch, activation checkpointing) leaving the curve alone."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,10 @@ import torch
 import yaml
 
 from minnow.errors import InputError
-from minnow.model.param_count import embedding_rows
+from minnow.model.shape import embedding_rows
 from minnow.model.transformer import ModelConfig, Transformer
 from minnow.train import memory
+from minnow.train.settings import TrainConfig
 from minnow.workflow.config import with_defaults
 
 from training_runs import spec, train_in_process
@@ -79,12 +81,25 @@ def test_fit_takes_the_largest_divisor_that_fits_and_says_what_to_change_when_no
 
 def test_micro_batch_settings():
     never = lambda rows: pytest.fail("no fit wanted")  # noqa: E731
-    assert memory.micro_batch(None, 8, 4, never) == 8
-    assert memory.micro_batch(16, 8, 4, never) == 16
-    assert memory.micro_batch("auto", 8, 4, lambda rows: None) == 8  # no budget known (CPU): batch_size
-    assert memory.micro_batch("auto", 8, 4, lambda rows: rows) == 32
-    with pytest.raises(InputError, match=r"micro_batch: 3 does not divide .* 8 x 4 = 32"):
-        memory.micro_batch(3, 8, 4, never)
+    train = TrainConfig(
+        **with_defaults("model", CONFIG["models"]["tiny"])["train"] | {"batch_size": 8, "grad_accum": 4}
+    )
+    assert memory.micro_batch(replace(train, micro_batch=None), never) == 8
+    assert memory.micro_batch(replace(train, micro_batch=16), never) == 16
+    auto = replace(train, micro_batch="auto")
+    assert memory.micro_batch(auto, lambda rows: None) == 8  # no budget known (CPU): batch_size
+    assert memory.micro_batch(auto, lambda rows: rows) == 32  # handed a rank's rows
+    with pytest.raises(InputError, match=r"micro_batch: 3 does not divide a rank's batch .* 8 x 4 = 32"):
+        memory.micro_batch(replace(train, micro_batch=3), never)
+
+
+def test_fsdp_gathers_two_blocks_and_the_root_unit_in_the_runs_dtype():
+    cfg = ModelConfig(vocab_size=1024, d_model=64, n_layers=4, n_heads=4, n_kv_heads=4, ffn_dim=128, context=32)
+    root = 1024 * 64 + 64  # tied embedding and head, final norm
+    block = (Transformer(cfg).num_params() - root) // 4
+    assert memory.gathered_bytes(cfg, 1, 4) == 0  # one rank holds everything whole already
+    assert memory.gathered_bytes(cfg, 8, 4) == 4 * (2 * block + root)
+    assert memory.gathered_bytes(cfg, 8, 2) == memory.gathered_bytes(cfg, 8, 4) // 2  # a bf16 run gathers in bf16
 
 
 def curve(result: dict) -> np.ndarray:
@@ -151,11 +166,13 @@ def test_fsdp_shards_the_state_so_large_fits_a_24_gb_card_on_eight_ranks():
     sharded over 8 ranks it is 3 GB a rank, and micro_batch auto finds a split that fits."""
     cfg, preset = preset_shape("large")
     t = preset["train"]
-    budget, global_rows = int(24 * GIB * memory.USABLE_FRACTION), t["batch_size"] * t["grad_accum"]
+    budget, rank_rows = int(24 * GIB * memory.USABLE_FRACTION), t["batch_size"] * t["grad_accum"]
     checkpointing = t["activation_checkpointing"]
     with pytest.raises(InputError, match="train.parallel: fsdp"):
-        memory.fit_micro_batch(cfg, global_rows, budget, checkpointing)
-    rows = memory.fit_micro_batch(cfg, global_rows, budget, checkpointing, shards=8)
+        memory.fit_micro_batch(cfg, rank_rows, budget, checkpointing)
+    rows = memory.fit_micro_batch(cfg, rank_rows, budget, checkpointing, shards=8)
     assert memory.step_bytes(cfg, rows, checkpointing, shards=8) <= budget
     state_per_rank = memory.step_bytes(cfg, 0, shards=8) / GIB
-    assert 2.8 < state_per_rank < 3.3  # 1.5B x 16 bytes / 8, plus two gathered blocks
+    gathered = memory.gathered_bytes(cfg, 8, 4) / GIB
+    assert 0.3 < gathered < 0.9  # two blocks and the root unit (embedding, head) in fp32
+    assert 2.8 < state_per_rank - gathered < 3.0  # 1.5B x 16 bytes / 8

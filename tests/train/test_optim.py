@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from minnow.model.transformer import ModelConfig, Transformer
-from minnow.train.loop import TrainConfig
 from minnow.train.optim import lr_at, param_groups
+from minnow.train.settings import TrainConfig
 from minnow.workflow.config import with_defaults
 
 

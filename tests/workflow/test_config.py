@@ -6,6 +6,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
 from minnow.errors import InputError
+from minnow.workflow import checks
 from minnow.workflow import config as minnow_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +27,7 @@ def as_run(path: Path) -> dict:
 def test_every_shipped_config_validates(path):
     config = as_run(path)
     validate(config, SCHEMA)
-    minnow_config.check(config)
+    checks.check(config)
 
 
 def test_defaults_are_filled_in():
@@ -63,12 +64,13 @@ def test_impossible_model_shapes_and_schedules_are_named():
     tiny.update(n_heads=3, n_kv_heads=2)
     tiny["train"].update(min_lr=1.0, warmup_steps=10_000, micro_batch=5)
     with pytest.raises(InputError) as err:
-        minnow_config.check(config)
+        checks.check(config)
     message = str(err.value)
     assert "models.tiny.n_heads: d_model 128 must split into n_heads 3" in message
     assert "models.tiny.n_kv_heads: n_heads 3 must be a multiple of n_kv_heads 2" in message
     assert "models.tiny.train.min_lr" in message and "models.tiny.train.warmup_steps" in message
-    assert "models.tiny.train.micro_batch: 5 does not divide batch_size x grad_accum (16)" in message
+    divide = "models.tiny.train.micro_batch: 5 does not divide a rank's batch of batch_size x grad_accum"
+    assert f"{divide} = 16 x 1 = 16 sequences" in message
 
 
 def test_dangling_references_are_named():
@@ -76,7 +78,7 @@ def test_dangling_references_are_named():
     config["corpora"]["default"]["sources"]["gupy"] = {"weight": 1}
     config["tokenizers"]["bpe4k"]["corpus"] = "defualt"
     with pytest.raises(InputError) as err:
-        minnow_config.check(config)
+        checks.check(config)
     assert "corpora.default.sources: 'gupy' is not defined under sources" in str(err.value)
     assert "tokenizers.bpe4k.corpus: 'defualt' is not defined under corpora" in str(err.value)
 
@@ -152,7 +154,7 @@ def test_downstream_mistakes_are_named():
         validate(config, SCHEMA)
     config["evaluation"]["downstream"] = {"tasks": ["piqa"], "references": ["gpt9"]}
     with pytest.raises(InputError, match="evaluation.downstream.references: 'gpt9' is not defined under references"):
-        minnow_config.check(config)
+        checks.check(config)
     config["evaluation"] = {**config["evaluation"], "downstream": {}, "eval_sets": {"downstream": {"kind": "local"}}}
     with pytest.raises(WorkflowError, match="downstream"):
         validate(config, SCHEMA)
@@ -161,7 +163,7 @@ def test_downstream_mistakes_are_named():
 def test_a_fine_tune_takes_its_shape_from_its_init_model_and_must_agree_with_it():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     validate(config, SCHEMA)
-    minnow_config.check(config)
+    checks.check(config)
     preset = minnow_config.model_preset(config, "tiny-chat")
     tiny = config["models"]["tiny"]
     assert {k: preset[k] for k in ("d_model", "n_layers", "context")} == {
@@ -177,7 +179,7 @@ def test_a_fine_tune_takes_its_shape_from_its_init_model_and_must_agree_with_it(
     config["models"]["other-tok"] = {**config["models"]["tiny-chat"], "tokenizer": "guppy4k", "d_model": 128}
     del config["models"]["loop-a"]["d_model"]
     with pytest.raises(InputError) as err:
-        minnow_config.check(config)
+        checks.check(config)
     message = str(err.value)
     assert "models.tiny-chat.d_model: 256 disagrees with its init model tiny's 128" in message
     assert "models.orphan.init.model: 'tinny' is not defined under models" in message
@@ -195,7 +197,7 @@ def test_a_model_without_init_still_needs_its_shape():
 def test_a_model_from_a_checkpoint_reads_text_with_that_checkpoints_tokenizer():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     validate(config, SCHEMA)
-    minnow_config.check(config)
+    checks.check(config)
     smol = config["models"]["smollm2-guppy"]["init"]
     assert minnow_config.init_checkpoint(config, "smollm2-guppy") == smol
     assert minnow_config.init_folder(config, "smollm2-guppy") == "results/smollm2-guppy/init"
@@ -208,7 +210,7 @@ def test_a_model_from_a_checkpoint_reads_text_with_that_checkpoints_tokenizer():
     config["tokenizers"]["other"] = {"kind": "pretrained", "from": other}
     config["models"]["other-from"] = {**config["models"]["smollm2-guppy"], "tokenizer": "other"}
     with pytest.raises(InputError) as err:
-        minnow_config.check(config)
+        checks.check(config)
     message = str(err.value)
     assert "models.wrong-tok.tokenizer: 'bpe4k' is not its init checkpoint's tokenizer" in message
     assert "models.other-from.tokenizer: 'other' is not its init checkpoint's tokenizer" in message

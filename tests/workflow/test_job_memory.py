@@ -6,10 +6,10 @@ import json
 import pytest
 import yaml
 
-from minnow.model import param_count
+from minnow.eval import windows
+from minnow.model.shape import SHAPE_KEYS, embedding_rows
 from minnow.model.transformer import ModelConfig, Transformer
 from minnow.pretrained import loaders
-from minnow.workflow import config as minnow_config
 from minnow.workflow import job_memory, sizes
 
 from conftest import REPO
@@ -26,9 +26,9 @@ def config() -> dict:
 
 def test_a_presets_size_is_the_built_models(config, tmp_path):
     parameters, vocab, context = sizes.model_size(config, "tiny", tmp_path / "sizes.json")
-    shape = {k: v for k, v in config["models"]["tiny"].items() if k in minnow_config.SHAPE}
+    shape = {k: v for k, v in config["models"]["tiny"].items() if k in SHAPE_KEYS}
     tokenizer = config["tokenizers"][config["models"]["tiny"]["tokenizer"]]
-    assert vocab == param_count.embedding_rows(tokenizer["vocab_size"])
+    assert vocab == embedding_rows(tokenizer["vocab_size"])
     assert parameters == Transformer(ModelConfig(vocab_size=vocab, **shape)).num_params()
     assert context == shape["context"]
     # a fine-tune of it has its shape
@@ -78,7 +78,7 @@ def test_a_reference_is_read_in_the_reference_context_capped_at_its_own(config, 
         config["evaluation"]["reference_context"] = context
         asked = job_memory.downstream_mb(config, cache, 1, reference=reference)
         assert asked == job_memory.mem_mb(sizes.Size(*SMOLLM2_SIZE), window)
-        assert loaders.read_window(context, SMOLLM2_SIZE[2]) == window
+        assert windows.read_window(context, SMOLLM2_SIZE[2]) == window
 
 
 def test_the_request_grows_with_the_model_the_batch_and_the_attempt():

@@ -26,8 +26,7 @@ from pathlib import Path
 
 from minnow import devices
 from minnow.errors import InputError
-from minnow.eval import references
-from minnow.pretrained import loaders
+from minnow.eval import references, windows
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +41,19 @@ def fewshot_groups(settings: dict) -> dict[int | None, list[str]]:
     return groups
 
 
-def reference_args(spec: dict, context: int, device) -> dict:
+def reference_args(name: str, spec: dict, context: int, device) -> dict:
     """lm-eval's `hf` model arguments for a reference, loaded once as the perplexity stage
     loads it (a hub id, or a GGUF file dequantized by transformers, in fp32) and handed to
     lm-eval on `device`; read in ppl.json's window (`context`, capped at the reference's
     own) after its start token. Loading once spares parsing a GGUF three times (config,
     tokenizer, weights), about 10 s of SmolLM2's job on two cores."""
-    model, tok = loaders.load_model(spec).to(device), loaders.load_tokenizer(spec)
+    model, tok, _ = references.load(name, spec)
     return {
-        "pretrained": model,
+        "pretrained": model.to(device),
         "tokenizer": tok,
-        "max_length": loaders.read_window(context, getattr(model.config, "max_position_embeddings", None)),
+        "max_length": windows.model_window(model, context),
         "prefix_token_id": references.start_id(tok, spec),
     }
-
-
-def batch_size(setting: int | str, device) -> int | str:
-    """lm-eval's batch size: as configured, except `auto` on a CPU, which is one window
-    instead of lm-eval's probe."""
-    return 1 if isinstance(setting, str) and device.type == "cpu" else setting
 
 
 def evaluate(name: str, model_args, settings: dict, manager=None) -> dict:
@@ -72,7 +65,7 @@ def evaluate(name: str, model_args, settings: dict, manager=None) -> dict:
 
     manager = manager or task_manager(settings)
     device = devices.eval_device(settings["device"])
-    batch = batch_size(settings["batch_size"], device)
+    batch = windows.lm_eval_batch(settings["batch_size"], device.type == "cpu")
     lm = HFLM(**model_args(device), batch_size=batch, device=str(device))
     merged = {"results": {}, "n-shot": {}, "n-samples": {}}
     for fewshot, tasks in fewshot_groups(settings).items():
@@ -140,15 +133,7 @@ def evaluate_reference(name: str, spec: dict, settings: dict, context: int) -> d
     a skip: it stops the job, saying so)."""
     manager, device = task_manager(settings), devices.eval_device(settings["device"])
     try:
-        args = reference_args(spec, context, device)
-    except InputError:
-        raise
-    except Exception as e:  # hub errors, missing packages, unreadable GGUF: "cannot load", as for perplexity
-        if spec.get("optional"):
-            log.warning("optional reference %s skipped: %s", name, e)
-            return {"name": name, "skipped": f"{type(e).__name__}: {e}"}
-        raise InputError(
-            f"reference '{name}' cannot be loaded ({type(e).__name__}: {e}); fix references.{name}, mark it "
-            "`optional: true`, or remove it"
-        ) from None
+        args = reference_args(name, spec, context, device)
+    except references.Unavailable as e:
+        return {"name": name, "skipped": str(e)}
     return {"name": name, **evaluate(f"reference {name}", lambda _: args, settings, manager)}

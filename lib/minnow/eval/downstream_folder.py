@@ -10,14 +10,13 @@ from pathlib import Path
 
 from minnow.errors import read_json
 from minnow.eval.downstream import evaluate
-from minnow.tokens import chat_layout, tokenizer
+from minnow.tokens import chat_layout
 
 
 def folder_args(folder: Path) -> dict:
     """lm-eval's `hf` model arguments for an exported Hugging Face folder: its own context,
     documents read after its document separator, as ppl.json scores it."""
-    tok = tokenizer.load(folder / "tokenizer.json")
-    start = chat_layout.read(tok, folder / "tokenizer.json").document_end
+    _, start = chat_layout.document_start(folder)
     context = read_json(folder / "config.json", "model config")["max_position_embeddings"]
     return {"pretrained": str(folder), "dtype": "float32", "max_length": context, "prefix_token_id": start}
 

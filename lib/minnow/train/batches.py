@@ -54,8 +54,8 @@ class Batches:
         return self._pair(self.train.sample(self.world * self.batch_size, self.context + 1, rng, rows))
 
     def train_chunks(self, step: int, grad_accum: int, rows: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """This rank's global batch of a step (its grad_accum draws of batch_size rows, the
-        same rows whatever the split), cut into forwards of `rows` sequences each."""
+        """This rank's batch of a step, its share of the global batch (grad_accum draws of
+        batch_size rows, the same rows whatever the split), cut into forwards of `rows` sequences."""
         if rows == self.batch_size:
             return [self.train_batch(step, micro) for micro in range(grad_accum)]
         x, y = (torch.cat(parts) for parts in zip(*(self.train_batch(step, m) for m in range(grad_accum)), strict=True))

@@ -1,12 +1,15 @@
 """Checkpoints: the resumable state of a training run, in a folder named by the run's fingerprint.
 
 The fingerprint hashes what decides the weights a run computes: architecture,
-training settings, shards, tokenizer, the weights it starts from, and the code of the training loop with
-everything it imports but the modules in NOT_WEIGHTS. A rerun with the same
-fingerprint continues the run's checkpoint (after a kill, or after a change to
-the plots or the model-folder writer, it re-finishes in seconds); a different
-fingerprint starts a new folder, so a stale checkpoint is never continued and
-an earlier run's checkpoints are never lost.
+training settings (`settings.TrainConfig.identity`), shards, tokenizer, the
+weights it starts from, and the code of the training loop with every module it
+imports but those in NOT_WEIGHTS. A rerun with the same fingerprint continues the
+run's checkpoint: after a kill, or after a change to code outside that closure
+(the job, the plots, the model-folder writer, the memory estimate), it
+re-finishes in seconds. Any other fingerprint starts a new folder, including a
+change inside the closure that could not alter the weights (the code is hashed,
+not its behaviour; tests/test_code_closures.py lists the modules), so a stale
+checkpoint is never continued and an earlier run's checkpoints are never lost.
 
 A checkpoint holds everything a killed run needs to continue as if it had not
 stopped: weights, optimizer moments, the step (which fixes the schedule and the
@@ -32,7 +35,7 @@ from minnow.model.transformer import ModelConfig
 FORMAT = 1
 # Imported by the training loop but unable to change the weights (the package's version
 # string, error text, atomic writes, digests; the memory estimate, which only picks how the
-# global batch is split, a HOW_NOT_WHAT setting): a change to them does not start a run over.
+# rank's batch is split, a HOW_NOT_WHAT setting): a change to them does not start a run over.
 NOT_WEIGHTS = frozenset(
     {
         *("minnow", "minnow.train", "minnow.errors", "minnow.atomic", "minnow.digests", "minnow.code_digest"),

@@ -20,10 +20,12 @@ from minnow import devices
 from minnow.atomic import write_json
 from minnow.errors import InputError, read_json
 from minnow.model import model_folder
-from minnow.model.param_count import embedding_rows
+from minnow.model.shape import embedding_rows
 from minnow.tokens import tokenizer
 from minnow.train import loop
 from minnow.train.plots import loss_curve
+from minnow.train.settings import configs
+from minnow.train.start import require_init
 
 log = logging.getLogger(__name__)
 # passes over the train split past which a run memorises its data more than it learns from it
@@ -74,7 +76,7 @@ class TrainJob:
         if self.init is None:
             rows = self.vocab_size or embedding_rows(tokenizer.load(self.tokenizer_json).get_vocab_size())
             return self.spec, rows
-        loop.require_init(self.init)
+        require_init(self.init)
         base = model_folder.model_info(self.init.parent).get("minnow") or {}
         if "vocab_size" not in base:
             raise InputError(f"{self.init.parent / 'config.json'}: not a minnow model config (no 'minnow' entry)")
@@ -83,7 +85,7 @@ class TrainJob:
     def run(self, on_metrics=None, threads: int | None = None, progress: bool = True) -> dict:
         """Train (or resume) the job's run and write its model folder; return the summary."""
         devices.init_distributed()
-        model_cfg, cfg = loop.configs(*self.architecture())
+        model_cfg, cfg = configs(*self.architecture())
         trainer = loop.Trainer(
             model_cfg, cfg, self.shards, self.tokenizer_json, self.checkpoints, on_metrics, threads, self.init
         )

@@ -1,4 +1,4 @@
-"""The train stage: a resumable, mixed-precision training loop for `model.Transformer`.
+"""The train stage: a resumable, mixed-precision training loop for `model.transformer.Transformer`.
 
 AdamW (fused, on CPU too) or Muon and the schedule (`optim`), gradient accumulation
 and clipping; bf16 autocast on CUDA (fp16 with a GradScaler where bf16 is missing) and
@@ -6,9 +6,14 @@ on CPUs that multiply bf16 in hardware, fp32 elsewhere unless configured
 (`devices.autocast_dtype`); optional `torch.compile`; DDP or FSDP2 when launched by
 torchrun (`parallel`).
 
-Checkpoints live in a folder named by the run's fingerprint (`checkpoint`): a
-rerun after a kill, or after a change to code that cannot alter the weights,
-resumes; a rerun because the weights would differ starts over in a new folder.
+Checkpoints live in a folder named by the run's fingerprint (`checkpoint`): the
+settings, data and init weights a run reads, and the code of this module and
+every module it imports but `checkpoint.NOT_WEIGHTS`. A rerun with the same
+fingerprint resumes: after a kill, or after a change to code the loop does not
+import (the job, plots, the model-folder writer, the memory estimate). Any other
+change starts over in a new folder, even one that cannot alter the weights (a
+reworded progress bar here): the fingerprint hashes code, not behaviour
+(tests/test_code_closures.py lists the modules it covers).
 
 Metrics go to a callback (`on_metrics(step, dict)`) that defaults to doing
 nothing, so tests run without MLflow. Writing the model folder, the loss curve
@@ -19,9 +24,7 @@ import contextlib
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -33,56 +36,10 @@ from minnow.model.transformer import ModelConfig, Transformer
 from minnow.tokens import chat_layout, tokenizer
 from minnow.train import checkpoint, memory, optim, parallel
 from minnow.train.batches import Batches
+from minnow.train.settings import TrainConfig
+from minnow.train.start import require_init, start_from
 
 log = logging.getLogger(__name__)
-
-
-# train settings that change how often a run reports, or how it splits its batch and saves memory,
-# but not the weights it computes (beyond rounding): left out of the run's fingerprint
-HOW_NOT_WHAT = ("eval_every", "checkpoint_every", "log_every", "compile", "micro_batch", "activation_checkpointing")
-# How the global batch is spread over ranks: only their product, the global batch's rows, decides
-# the run, so a run resumes on another number of GPUs or nodes that draws the same rows.
-SPREAD = ("batch_size", "gpus", "nodes")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """A preset's `train:` settings; the defaults are the config schema's."""
-
-    steps: int
-    batch_size: int
-    grad_accum: int
-    lr: float
-    min_lr: float
-    warmup_steps: int
-    weight_decay: float
-    beta1: float
-    beta2: float
-    grad_clip: float
-    optimizer: Literal["adamw", "muon"]
-    muon_lr: float
-    eval_every: int
-    eval_batches: int
-    checkpoint_every: int
-    log_every: int
-    precision: Literal["auto", "fp32", "bf16", "fp16"]
-    compile: bool
-    device: Literal["auto", "cpu", "cuda", "mps"]
-    seed: int
-    loss_on: Literal["all", "answers"]
-    gpus: int
-    nodes: int
-    parallel: Literal["ddp", "fsdp"]
-    micro_batch: int | Literal["auto"] | None
-    activation_checkpointing: bool
-    freeze_embeddings: bool
-
-    def identity(self) -> dict:
-        """The settings that decide what a run computes (not how often it reports, nor how
-        its global batch is split over ranks and forwards or its memory saved: those change
-        only rounding)."""
-        kept = {k: v for k, v in asdict(self).items() if k not in HOW_NOT_WHAT + SPREAD}
-        return kept | {"global_rows": self.batch_size * self.gpus * self.nodes}
 
 
 class Trainer:
@@ -106,50 +63,45 @@ class Trainer:
         if self.device.type == "cpu":
             devices.tune_cpu(threads)
         devices.allow_tf32(cfg.precision)
-        tok = tokenizer.load(tokenizer_json)
-        self.layout = chat_layout.read(tok, tokenizer_json)
-        if tok.get_vocab_size() > model_cfg.vocab_size:
-            raise InputError(
-                f"{tokenizer_json}: {tok.get_vocab_size()} tokens, but the model embeds only {model_cfg.vocab_size}"
-            )
+        self.dtype = devices.autocast_dtype(self.device, cfg.precision)
+        self.layout = read_layout(tokenizer_json, model_cfg.vocab_size)
         if init:
             require_init(init)
         self.run_dir = Path(checkpoints) / checkpoint.fingerprint(
             model_cfg, cfg.identity(), shards, tokenizer_json, init
         )
         self.batches = Batches(
-            Path(shards),
-            model_cfg.context,
-            cfg.batch_size,
-            cfg.seed,
-            cfg.eval_batches,
-            cfg.loss_on == "answers",
-            self.layout,
-            self.rank,
-            self.world,
+            *(Path(shards), model_cfg.context, cfg.batch_size, cfg.seed, cfg.eval_batches),
+            *(cfg.loss_on == "answers", self.layout, self.rank, self.world),
         )
-        torch.manual_seed(cfg.seed)
-        self.model = Transformer(model_cfg)
-        if init:
-            start_from(self.model, init)
-        self.model.model.embed_tokens.weight.requires_grad_(not cfg.freeze_embeddings)
-        self.model = self.model.to(self.device)
-        self.model.checkpointing = cfg.activation_checkpointing
-        self.rows = memory.micro_batch(cfg.micro_batch, cfg.batch_size, cfg.grad_accum, self._fit)
-        self.dtype = devices.autocast_dtype(self.device, cfg.precision)
+        self.model = self._build_model(init)
+        self.rows = memory.micro_batch(cfg, self._fit)
         self.flops_per_step = self.tokens_per_step * self.model.flops_per_token()  # counted once, off the hot path
         self.forward = self._wrap(self.model)  # before the optimizer: FSDP replaces the parameters with shards
         self.optimizer = optim.build(self.model, cfg, self.device.type in ("cpu", "cuda"), autocast_dtype=self.dtype)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.step, self.best_val, self.history = 0, math.inf, {"train": [], "val": []}
 
-    def _fit(self, global_rows: int) -> int | None:
-        """micro_batch auto: the largest split of the global batch this device holds."""
+    def _build_model(self, init: Path | None) -> Transformer:
+        """The model on the device, seeded, from `init`'s weights where given."""
+        torch.manual_seed(self.cfg.seed)
+        model = Transformer(self.model_cfg)
+        if init:
+            start_from(model, init)
+        model.model.embed_tokens.weight.requires_grad_(not self.cfg.freeze_embeddings)
+        model = model.to(self.device)
+        model.checkpointing = self.cfg.activation_checkpointing
+        return model
+
+    def _fit(self, rank_rows: int) -> int | None:
+        """micro_batch auto: the largest split of a rank's batch this device holds."""
         budget = memory.budget_bytes(self.device)
         if budget is None:
             return None
         shards = self.world if self.cfg.parallel == "fsdp" else 1
-        return memory.fit_micro_batch(self.model_cfg, global_rows, budget, self.cfg.activation_checkpointing, shards)
+        weight_bytes = 4 if self.dtype is None else 2  # what FSDP gathers weights in
+        checkpointing = self.cfg.activation_checkpointing
+        return memory.fit_micro_batch(self.model_cfg, rank_rows, budget, checkpointing, shards, weight_bytes)
 
     @property
     def tokens_per_step(self) -> int:
@@ -233,7 +185,7 @@ class Trainer:
         return float(sums[0] / sums[1].clamp(min=1))
 
     def train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step over the global batch in forwards of `self.rows` sequences;
+        """One optimizer step over the global batch, this rank's batch in forwards of `self.rows` sequences;
         returns (loss, grad norm) as tensors on the device, so nothing here waits for it
         (they are read at reports). Each forward's mean loss is weighted by its share of the
         batch's counted targets, so the step's loss and gradient are the batch's token mean
@@ -252,7 +204,7 @@ class Trainer:
                 self.scaler.scale(loss * share).backward()
             total += loss.detach() * share
         self.scaler.unscale_(self.optimizer)
-        norm = parallel.local(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip))
+        norm = parallel.full_tensor(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip))
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
@@ -365,64 +317,9 @@ class Trainer:
         }
 
 
-def require_init(init: Path) -> None:
-    if not Path(init).is_file():
-        raise InputError(f"{init}: the init model's weights are missing (train or import that model first)")
-
-
-def start_from(model: Transformer, init: Path) -> None:
-    """Load a finished model's weights (`init`: its model.safetensors, a tied head stored
-    once) into `model`, refusing weights of another shape with what differs. Read here
-    with safetensors rather than through model_folder, whose writer is not weights code."""
-    from safetensors.torch import load_file
-
-    try:
-        state = load_file(str(init))
-    except Exception as e:  # a missing file, or safetensors' own SafetensorError
-        raise InputError(f"{init}: the init model's weights are not readable safetensors ({e})") from None
-    if model.cfg.tie_embeddings and "model.embed_tokens.weight" in state:
-        state["lm_head.weight"] = state["model.embed_tokens.weight"]
-    ours = model.state_dict()
-    differ = [
-        f"{k} {tuple(v.shape)} (init) vs {tuple(ours[k].shape)}"
-        for k, v in state.items()
-        if k in ours and v.shape != ours[k].shape
-    ]
-    missing = sorted(set(ours) - set(state))
-    if differ or missing or set(state) - set(ours):
-        detail = "; ".join(differ[:3] + ([f"missing {', '.join(missing[:3])}"] if missing else []))
-        raise InputError(f"{init}: the init model is another architecture ({detail or 'other tensors'})")
-    model.load_state_dict(state)
-    log.info("starting from %s", init)
-
-
-def model_config(spec: dict, vocab_size: int) -> ModelConfig:
-    """The architecture of a model preset."""
-    arch = {
-        k: spec[k]
-        for k in (
-            "d_model",
-            "n_layers",
-            "n_heads",
-            "n_kv_heads",
-            "ffn_dim",
-            "context",
-            "rope_theta",
-            "norm_eps",
-            "tie_embeddings",
-        )
-        if k in spec
-    }
-    return ModelConfig(vocab_size=vocab_size, **arch)
-
-
-def configs(spec: dict, vocab_size: int) -> tuple[ModelConfig, TrainConfig]:
-    """Model and training configs from a model preset of the validated workflow config
-    (one built by hand gets the schema's defaults from `minnow.workflow.config.with_defaults`)."""
-    missing = sorted(set(TrainConfig.__dataclass_fields__) - set(spec["train"]))
-    if missing:
-        raise InputError(
-            f"train settings lack {', '.join(missing)}; fill the schema's defaults with "
-            "minnow.workflow.config.with_defaults('model', preset)"
-        )
-    return model_config(spec, vocab_size), TrainConfig(**spec["train"])
+def read_layout(tokenizer_json: Path, vocab_size: int) -> chat_layout.Layout:
+    """The tokenizer's chat layout, refused if the tokenizer has more tokens than the model embeds."""
+    tok = tokenizer.load(tokenizer_json)
+    if tok.get_vocab_size() > vocab_size:
+        raise InputError(f"{tokenizer_json}: {tok.get_vocab_size()} tokens, but the model embeds only {vocab_size}")
+    return chat_layout.read(tok, tokenizer_json)

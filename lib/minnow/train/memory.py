@@ -1,6 +1,6 @@
 """How much memory a training step takes, and the micro-batch that fits a card.
 
-`train.micro_batch: auto` keeps a preset's global batch (batch_size x grad_accum
+`train.micro_batch: auto` keeps a rank's batch (batch_size x grad_accum
 sequences per GPU) and splits it into the largest micro-batches that fit the GPU,
 accumulating gradients over the rest: the same recipe trains on a 24 GB card and
 an 80 GB one, only the split differs. The split is chosen from an estimate, not by
@@ -18,11 +18,14 @@ H200 with bf16 and torch.compile (small: 6.9 GB at 32 x 512 tokens; medium: 25.4
 at 16 x 1024) it reads 5-25% high: high on purpose, as eager mode keeps more.
 """
 
+from dataclasses import asdict
+
 import torch
 
 from minnow.errors import InputError
-from minnow.model import param_count
+from minnow.model import shape
 from minnow.model.transformer import ModelConfig
+from minnow.train.settings import TrainConfig, micro_batch_error
 
 STATE_BYTES_PER_PARAM = 16
 LAYER_BYTES_PER_WIDTH, LAYER_BYTES_PER_FFN, LOGIT_BYTES = 16, 7, 12
@@ -32,33 +35,41 @@ USABLE_FRACTION = 0.9  # of a card's memory: the CUDA context, allocator fragmen
 
 def parameters(cfg: ModelConfig) -> int:
     """Weights of a model of this shape (a tied head counted once), as `Transformer.num_params`."""
-    shape = ("vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "tie_embeddings")
-    return param_count.parameters(**{key: getattr(cfg, key) for key in shape})
+    return shape.parameters(cfg.vocab_size, cfg.to_dict())
 
 
-def step_bytes(cfg: ModelConfig, rows: int, checkpointing: bool = False, shards: int = 1) -> int:
+def step_bytes(cfg: ModelConfig, rows: int, checkpointing: bool = False, shards: int = 1, weight_bytes: int = 4) -> int:
     """Estimated peak bytes of one training step on `rows` sequences of the full context, on
-    one of `shards` ranks that shard weights, gradients and optimizer state (FSDP); a sharded
-    rank also holds two blocks gathered whole in fp32 (the one computing, the one prefetched)."""
+    one of `shards` ranks that shard weights, gradients and optimizer state (FSDP)."""
     layer = LAYER_BYTES_PER_WIDTH * cfg.d_model + LAYER_BYTES_PER_FFN * cfg.ffn_dim
     saved = CHECKPOINTED_BYTES_PER_WIDTH * cfg.d_model if checkpointing else layer
     kept = cfg.n_layers * saved + (layer if checkpointing else 0)  # + the one block recomputed at a time
     tokens = rows * cfg.context
-    weights = parameters(cfg)
-    state = STATE_BYTES_PER_PARAM * weights // shards
-    gathered = 0 if shards == 1 else 2 * 4 * (weights - cfg.vocab_size * cfg.d_model) // cfg.n_layers
-    return state + gathered + tokens * (kept + LOGIT_BYTES * cfg.vocab_size)
+    state = STATE_BYTES_PER_PARAM * parameters(cfg) // shards
+    return state + gathered_bytes(cfg, shards, weight_bytes) + tokens * (kept + LOGIT_BYTES * cfg.vocab_size)
+
+
+def gathered_bytes(cfg: ModelConfig, shards: int, weight_bytes: int) -> int:
+    """What a rank of `shards` (FSDP) holds whole besides its shards: two blocks (the one
+    computing, the one prefetched) and the root unit (embedding, final norm, an untied head),
+    which FSDP keeps gathered from forward to backward; `weight_bytes` a weight, the dtype
+    the run gathers in (2 in a bf16 run, 4 in fp32: parallel.wrap's MixedPrecisionPolicy)."""
+    if shards == 1:
+        return 0
+    root = cfg.vocab_size * cfg.d_model * (1 if cfg.tie_embeddings else 2) + cfg.d_model
+    block = (parameters(cfg) - root) // cfg.n_layers
+    return weight_bytes * (2 * block + root)
 
 
 def fit_micro_batch(
-    cfg: ModelConfig, global_rows: int, budget: int, checkpointing: bool = False, shards: int = 1
+    cfg: ModelConfig, rank_rows: int, budget: int, checkpointing: bool = False, shards: int = 1, weight_bytes: int = 4
 ) -> int:
-    """The largest divisor of `global_rows` whose step fits `budget` bytes on a rank of
-    `shards` (FSDP); stops with what to change where even one sequence does not fit."""
-    for rows in sorted((d for d in range(1, global_rows + 1) if global_rows % d == 0), reverse=True):
-        if step_bytes(cfg, rows, checkpointing, shards) <= budget:
+    """The largest divisor of `rank_rows` (a rank's batch) whose step fits `budget` bytes on a
+    rank of `shards` (FSDP); stops with what to change where even one sequence does not fit."""
+    for rows in sorted((d for d in range(1, rank_rows + 1) if rank_rows % d == 0), reverse=True):
+        if step_bytes(cfg, rows, checkpointing, shards, weight_bytes) <= budget:
             return rows
-    need = step_bytes(cfg, 1, checkpointing, shards) / 2**30
+    need = step_bytes(cfg, 1, checkpointing, shards, weight_bytes) / 2**30
     hint = "" if checkpointing else "turn on train.activation_checkpointing, or "
     hint += "shard it over more GPUs (train.parallel: fsdp), or " if shards == 1 else ""
     raise InputError(
@@ -75,20 +86,16 @@ def budget_bytes(device: torch.device) -> int | None:
     return int(torch.cuda.get_device_properties(device).total_memory * USABLE_FRACTION)
 
 
-def micro_batch(setting: int | str | None, batch_size: int, grad_accum: int, rows_fit) -> int:
-    """Rows per forward: the configured batch_size (setting None), the setting itself, or for
-    `auto` `rows_fit(global_rows)` (None where no budget is known: batch_size again)."""
-    global_rows = batch_size * grad_accum
-    if setting is None:
-        return batch_size
-    if setting == "auto":
-        return rows_fit(global_rows) or batch_size
-    if global_rows % setting:
-        raise InputError(
-            f"train.micro_batch: {setting} does not divide the global batch of batch_size x grad_accum = "
-            f"{batch_size} x {grad_accum} = {global_rows} sequences"
-        )
-    return setting
+def micro_batch(train: TrainConfig, rows_fit) -> int:
+    """Rows per forward: batch_size (micro_batch unset), the setting itself, or for `auto`
+    `rows_fit(rank_rows)` (None where no budget is known: batch_size again)."""
+    if train.micro_batch is None:
+        return train.batch_size
+    if train.micro_batch == "auto":
+        return rows_fit(train.rank_rows) or train.batch_size
+    if error := micro_batch_error(asdict(train)):
+        raise InputError(error)
+    return train.micro_batch
 
 
 def peak_memory_mb(device: torch.device) -> tuple[float, str]:

@@ -56,8 +56,9 @@ def global_count(count: int, device: torch.device, world: int) -> int | torch.Te
     return total.clamp(min=1)
 
 
-def local(tensor: torch.Tensor) -> torch.Tensor:
-    """A plain tensor of a value FSDP may hand back as a DTensor (the clipped grad norm)."""
+def full_tensor(tensor: torch.Tensor) -> torch.Tensor:
+    """A plain tensor of a value FSDP may hand back as a DTensor (the clipped grad norm): its
+    full value, gathered from the ranks' shards."""
     return tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
 
 

@@ -1,55 +1,23 @@
-"""The workflow config: checks the JSON schema cannot express, defaults, and what each rule reads of it.
+"""The workflow config: its defaults, and what each rule reads of it.
 
-The schema (config/schema/config.schema.yaml) catches misspelt keys and wrong
-types and is the one source of defaults; `check` catches a corpus mixing a
-source that does not exist, a tokenizer trained on an unknown corpus, or a model
-whose heads do not divide its width, with the dotted key of the mistake in the
-message, before any stage has run. The lookups below are what the rules pass
-their steps as params, kept here so they are unit-tested: a rule's params are
-its rerun trigger, so each holds exactly what its step depends on.
+The schema (config/schema/config.schema.yaml) is the one source of defaults
+(`with_defaults` fills them into entries built by hand); `checks` catches what the
+schema cannot. The lookups below are what the rules pass their steps as params,
+kept here so they are unit-tested: a rule's params are its rerun trigger, so each
+holds exactly what its step depends on.
 """
 
 import copy
 import glob
-import math
 import os
 from pathlib import Path
 
 from minnow.errors import InputError
+from minnow.model.shape import SHAPE_KEYS, embedding_rows
 
 SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema" / "config.schema.yaml"
 VAL_PREFIX = "val-"
 DOCUMENTATION_ONLY = ("params", "gpu_memory_gb")  # a preset's advertised size and card: describe, shape nothing
-# a preset's architecture keys, the six required ones first (a fine-tune takes them from its init model)
-SHAPE = (
-    *("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "context"),
-    *("rope_theta", "norm_eps", "tie_embeddings"),
-)
-
-REFERENCES = (
-    # (section, field holding names, section the names must be in)
-    ("corpora", "sources", "sources"),
-    ("tokenizers", "corpus", "corpora"),
-    ("models", "corpus", "corpora"),
-    ("models", "tokenizer", "tokenizers"),
-)
-
-
-def _names(value) -> list[str]:
-    return list(value) if isinstance(value, dict) else [value]
-
-
-def reference_errors(config: dict) -> list[str]:
-    errors = []
-    for section, field, target in REFERENCES:
-        for entry, spec in config.get(section, {}).items():
-            for name in _names(spec[field]) if field in spec else []:  # a pretrained tokenizer reads no corpus
-                if name not in config.get(target, {}):
-                    known = ", ".join(sorted(config.get(target, {}))) or "none"
-                    errors.append(
-                        f"{section}.{entry}.{field}: '{name}' is not defined under {target} (defined: {known})"
-                    )
-    return errors
 
 
 def init_chain(config: dict, model: str) -> list[str]:
@@ -67,8 +35,22 @@ def model_shape(config: dict, model: str) -> dict:
     """A preset's architecture: the shape keys it states, the rest from its init chain."""
     shape = {}
     for name in reversed(init_chain(config, model)):
-        shape |= {k: v for k, v in config["models"].get(name, {}).items() if k in SHAPE}
+        shape |= {k: v for k, v in config["models"].get(name, {}).items() if k in SHAPE_KEYS}
     return shape
+
+
+def stated_shape(config: dict, model: str) -> dict:
+    """The shape keys a preset states itself, which its imported checkpoint must agree with."""
+    return {k: v for k, v in config["models"][model].items() if k in SHAPE_KEYS}
+
+
+def requested_vocab_rows(config: dict, model: str) -> int | None:
+    """Embedding rows from the config: its tokenizer's vocab_size, rounded (None where the
+    init checkpoint or the pretrained tokenizer's checkpoint decides them)."""
+    if init_checkpoint(config, model):
+        return None
+    requested = config["tokenizers"][config["models"][model]["tokenizer"]].get("vocab_size")
+    return embedding_rows(requested) if requested else None
 
 
 def init_checkpoint(config: dict, model: str) -> dict | None:
@@ -84,106 +66,9 @@ def init_folder(config: dict, model: str) -> str | None:
     return f"results/{model}/init" if init_checkpoint(config, model) else None
 
 
-def pretrained_errors(config: dict) -> list[str]:
-    """A model starting from a checkpoint reads text with that checkpoint's tokenizer."""
-    errors = []
-    for name in config.get("models", {}):
-        checkpoint, tokenizer = init_checkpoint(config, name), config["models"][name]["tokenizer"]
-        spec = config.get("tokenizers", {}).get(tokenizer)
-        if checkpoint and spec is not None and (spec.get("kind") != "pretrained" or spec["from"] != checkpoint):
-            errors.append(
-                f"models.{name}.tokenizer: '{tokenizer}' is not its init checkpoint's tokenizer; define one as "
-                f"tokenizers.<name>: {{kind: pretrained, from: {checkpoint}}}"
-            )
-    return errors
-
-
-def init_errors(config: dict) -> list[str]:
-    """A fine-tune's base must exist, not start from the fine-tune, share its tokenizer and
-    agree with every shape key the fine-tune states."""
-    errors, models = pretrained_errors(config), config.get("models", {})
-    for name, m in models.items():
-        if init_model(config, name) is None:
-            continue
-        base, key = m["init"]["model"], f"models.{name}"
-        chain = init_chain(config, name)
-        if base not in models:
-            errors.append(f"{key}.init.model: '{base}' is not defined under models ({known_models(config)})")
-        elif models.get(chain[-1], {}).get("init", {}).get("model") in chain:
-            errors.append(f"{key}.init.model: {' -> '.join([*chain, models[chain[-1]]['init']['model']])} is a cycle")
-        elif m["tokenizer"] != models[base]["tokenizer"]:
-            errors.append(
-                f"{key}.tokenizer: '{m['tokenizer']}' differs from its init model {base}'s "
-                f"'{models[base]['tokenizer']}' (a model fine-tunes with the tokenizer it was trained with)"
-            )
-        else:
-            shape = model_shape(config, base)
-            errors += [
-                f"{key}.{k}: {m[k]} disagrees with its init model {base}'s {shape[k]}"
-                for k in SHAPE
-                if k in m and k in shape and m[k] != shape[k]
-            ]
-    return errors
-
-
-def model_errors(config: dict) -> list[str]:
-    """Shapes and schedules the schema cannot check, caught before any stage runs."""
-    errors = []
-    for name in config.get("models", {}):
-        m, key, t = model_shape(config, name), f"models.{name}", config["models"][name]["train"]
-        if not all(k in m for k in SHAPE[:6]):
-            continue  # a broken init chain, reported by init_errors
-        if m["d_model"] % m["n_heads"] or (m["d_model"] // m["n_heads"]) % 2:
-            errors.append(
-                f"{key}.n_heads: d_model {m['d_model']} must split into n_heads {m['n_heads']} heads of even size"
-            )
-        if m["n_heads"] % m["n_kv_heads"]:
-            errors.append(
-                f"{key}.n_kv_heads: n_heads {m['n_heads']} must be a multiple of n_kv_heads {m['n_kv_heads']}"
-            )
-        if t.get("min_lr", 0) > t.get("lr", math.inf):
-            errors.append(f"{key}.train.min_lr: {t['min_lr']} is above lr {t['lr']}")
-        if t.get("warmup_steps", 0) >= t["steps"]:
-            errors.append(
-                f"{key}.train.warmup_steps: {t['warmup_steps']} leaves no step of the {t['steps']} after warmup"
-            )
-        if t.get("parallel") == "fsdp" and t.get("optimizer") == "muon":
-            errors.append(f"{key}.train.optimizer: muon does not run on FSDP shards; use adamw with parallel fsdp")
-        rows, global_rows = t.get("micro_batch"), t["batch_size"] * t.get("grad_accum", 1)
-        if isinstance(rows, int) and global_rows % rows:
-            errors.append(f"{key}.train.micro_batch: {rows} does not divide batch_size x grad_accum ({global_rows})")
-    return errors
-
-
-def target_errors(config: dict) -> list[str]:
-    return [
-        f"targets: '{t}' is not defined under models ({known_models(config)})"
-        for t in config.get("targets", [])
-        if t not in config.get("models", {})
-    ]
-
-
-def downstream_errors(config: dict) -> list[str]:
-    named = config.get("evaluation", {}).get("downstream", {}).get("references") or []
-    known = ", ".join(sorted(config.get("references", {}))) or "none"
-    return [
-        f"evaluation.downstream.references: '{r}' is not defined under references (defined: {known})"
-        for r in named
-        if r not in config.get("references", {})
-    ]
-
-
 def known_models(config: dict) -> str:
     """The presets a config defines, for messages about a model name that is not one."""
     return "defined: " + (", ".join(sorted(config.get("models", {}))) or "none")
-
-
-def check(config: dict) -> None:
-    """Raise InputError listing every dangling reference in `config`."""
-    errors = reference_errors(config) + init_errors(config) + model_errors(config) + target_errors(config)
-    errors += downstream_errors(config)
-    if errors:
-        raise InputError("invalid config:\n  " + "\n  ".join(errors))
 
 
 # --- defaults --------------------------------------------------------------------------------

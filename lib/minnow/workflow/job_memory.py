@@ -19,7 +19,7 @@ the config and the checkpoints' files (`sizes`).
 import math
 from pathlib import Path
 
-from minnow.pretrained import loaders
+from minnow.eval.windows import lm_eval_batch, read_window
 from minnow.workflow import sizes
 from minnow.workflow.config import downstream
 
@@ -39,9 +39,9 @@ def mem_mb(size: sizes.Size | None, batch_tokens: int | None, attempt: int = 1) 
 
 
 def downstream_tokens(batch_size: int | str, max_length: int) -> int:
-    """Tokens per forward of an lm-eval job: a configured batch of full windows, else
-    (`auto`) one window, a CPU's batch (a GPU's probe fills the card, not the host)."""
-    return (batch_size if isinstance(batch_size, int) else 1) * max_length
+    """Tokens per forward the host holds in an lm-eval job: a configured batch of full
+    windows, else (`auto`) one window, a CPU's batch (`windows.lm_eval_batch`)."""
+    return lm_eval_batch(batch_size, on_cpu=True) * max_length
 
 
 def _size(config: dict, cache: Path | str, model: str | None, reference: str | None) -> sizes.Size | None:
@@ -59,10 +59,10 @@ def perplexity_mb(config: dict, cache: Path | str, attempt: int, model=None, ref
 def downstream_mb(config: dict, cache: Path | str, attempt: int, model=None, reference=None) -> int:
     """An lm-eval job's request, in the window lm-eval will read: a minnow model's own
     context (its init checkpoint's where the preset states none), a reference's
-    `evaluation.reference_context` capped at its own maximum (`loaders.read_window`)."""
+    `evaluation.reference_context` capped at its own maximum (`windows.read_window`)."""
     size = _size(config, cache, model, reference)
     window = size and size.context
     if size and reference is not None:
-        window = loaders.read_window(config["evaluation"]["reference_context"], size.context)
+        window = read_window(config["evaluation"]["reference_context"], size.context)
     tokens = window and downstream_tokens(downstream(config)["batch_size"], window)
     return mem_mb(size, tokens, attempt)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from minnow import digests
-from minnow.model import param_count
+from minnow.model.shape import embedding_rows, parameters
 from minnow.pretrained import loaders
 from minnow.workflow.config import init_chain, init_checkpoint, model_shape
 
@@ -84,11 +84,9 @@ def model_size(config: dict, model: str, cache: str | Path) -> Size | None:
     tokenizer = config["tokenizers"][config["models"][model]["tokenizer"]]
     if tokenizer.get("kind") == "pretrained":
         found = checkpoint_size(tokenizer["from"], cache)
-        vocab = found and param_count.embedding_rows(found.vocab)
+        vocab = found and embedding_rows(found.vocab)
     else:
-        vocab = param_count.embedding_rows(tokenizer["vocab_size"])
+        vocab = embedding_rows(tokenizer["vocab_size"])
     if not vocab:
         return None
-    shape = {"tie_embeddings": True, **stated}
-    keys = ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "tie_embeddings")
-    return Size(param_count.parameters(vocab, **{k: shape[k] for k in keys}), vocab, shape["context"])
+    return Size(parameters(vocab, stated), vocab, stated["context"])
