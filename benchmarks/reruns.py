@@ -165,7 +165,7 @@ CHANGES = [
     ),
     ("the tokenizer's vocab_size (4096 → 2048)", overlay({"tokenizers": {"bpe4k": {"vocab_size": 2048}}})),
     ("tiny's train.steps (400 → 420)", overlay({"models": {"tiny": {"train": {"steps": 420}}}})),
-    ("the model's code (model.py init)", edit("lib/minnow/model/transformer.py", "std=0.02)", "std=0.021)")),
+    ("the model's code (transformer.py init)", edit("lib/minnow/model/transformer.py", "std=0.02)", "std=0.021)")),
 ]
 
 

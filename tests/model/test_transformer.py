@@ -133,3 +133,15 @@ def test_each_preset_has_its_stated_size(name, spec, vocab):
 def test_presets_span_1m_to_1_5b():
     sizes = {name: float(spec["params"]) for name, spec, _ in preset_models()}
     assert sizes["tiny"] == 1e6 and sizes["large"] == 1.5e9 and {"guppy", "small", "medium"} <= set(sizes)
+
+
+def test_the_shape_keys_are_the_model_configs_fields_and_count_its_weights():
+    from dataclasses import fields
+
+    from minnow.model.shape import SHAPE_KEYS, parameters
+
+    assert [f.name for f in fields(ModelConfig)] == ["vocab_size", *SHAPE_KEYS]
+    for tie in (True, False):
+        cfg = ModelConfig(vocab_size=320, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, ffn_dim=96, context=32)
+        cfg = ModelConfig(**{**cfg.to_dict(), "tie_embeddings": tie})
+        assert parameters(cfg.vocab_size, cfg.to_dict()) == Transformer(cfg).num_params()

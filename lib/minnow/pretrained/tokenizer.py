@@ -4,7 +4,7 @@ A model that starts from a checkpoint (SmolLM2's GGUF, a Hugging Face folder)
 must read text exactly as its base did: this takes the checkpoint's tokenizer
 through transformers, keeps its special tokens and chat template, and checks
 that minnow can lay conversations out with that template before any shard is
-written. Apart from `tokenizer` because it loads checkpoints (`checkpoints`):
+written. Apart from `minnow.tokens.tokenizer` because it loads checkpoints (`loaders`):
 code that only reads a saved tokenizer.json (shards, training, scoring) then
 does not change when the checkpoint loaders do.
 """
