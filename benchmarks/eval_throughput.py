@@ -28,7 +28,7 @@ from bench_common import REPO, cpu_name
 def minnow_scorer(preset: str, config: dict, documents: list[str]):
     """(logits_fn, token ids, start id, context, label) of a preset with seeded random weights;
     its ids are the documents' UTF-8 bytes (speed depends on how many tokens, not which)."""
-    from minnow.model.shape import embedding_rows
+    from minnow.model.param_count import embedding_rows
     from minnow.model.transformer import Transformer
     from minnow.train.settings import preset_model_config
 

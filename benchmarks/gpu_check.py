@@ -67,7 +67,7 @@ def data_for(spec: dict, shards: Path | None, tok: Path | None) -> tuple[Path, P
 
 def work_train(name: str, steps: str, device: str, precision: str, shards: str, tok: str) -> dict:
     """One preset's run in this process, progress on stdout as it goes."""
-    from minnow.model.shape import embedding_rows
+    from minnow.model.param_count import embedding_rows
     from minnow.train import loop, settings
 
     spec = preset_spec(name, int(steps), device, precision or None)

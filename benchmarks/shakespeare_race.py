@@ -308,7 +308,7 @@ def work_minnow(corpus: str, data: str, spec_json: str, steps: str) -> dict:
     import torch
 
     from minnow.model.model_folder import load_model
-    from minnow.model.shape import embedding_rows
+    from minnow.model.param_count import embedding_rows
     from minnow.tokens import tokenizer
     from minnow.train.job import TrainJob
     from minnow.workflow.config import with_defaults

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from minnow.devices import cpu_has_bf16
 from minnow.model import transformer
-from minnow.model.shape import embedding_rows
+from minnow.model.param_count import embedding_rows
 from minnow.train import loop, optim, settings
 from minnow.workflow.config import with_defaults
 from shakespeare_race import BASELINE, EQUAL_SHAPE, nanogpt

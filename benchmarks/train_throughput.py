@@ -27,7 +27,7 @@ import torch.nn.functional as F
 import yaml
 
 from minnow.devices import autocast_dtype, peak_flops
-from minnow.model.shape import embedding_rows
+from minnow.model.param_count import embedding_rows
 from minnow.model.transformer import Attention, Transformer, apply_rope
 from minnow.train.optim import param_groups
 from minnow.train.settings import configs

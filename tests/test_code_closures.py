@@ -51,7 +51,7 @@ STEP_CLOSURES = {
             "train.plots",
             "train.settings",
             "train.start",
-            "model.shape",
+            "model.param_count",
             "tokens.shards",
         ),
         "devices",
@@ -81,7 +81,6 @@ WEIGHTS = {
         "train.optim",
         "train.parallel",
     ),
-    "model.shape",  # the keys a preset states its architecture with
     *("model", "model.transformer", "tokens", "tokens.shards", "tokens.tokenizer", "tokens.chat_layout", "devices"),
 }
 NEVER = {"workflow.config", "workflow.sizes", "workflow.job_memory", "workflow.run_groups", "workflow.tracking"}

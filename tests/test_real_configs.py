@@ -28,7 +28,7 @@ from snakemake.utils import update_config, validate
 
 from minnow.data.normalize import normalize_text
 from minnow.eval import eval_sets
-from minnow.model.shape import embedding_rows
+from minnow.model.param_count import embedding_rows
 from minnow.tokens import tokenizer
 from minnow.tokens.shards import TokenShards
 from minnow.workflow import checks

@@ -121,7 +121,7 @@ def preset_models():
 
 @pytest.mark.parametrize("name, spec, vocab", preset_models(), ids=lambda v: v if isinstance(v, str) else "")
 def test_each_preset_has_its_stated_size(name, spec, vocab):
-    from minnow.model.shape import embedding_rows
+    from minnow.model.param_count import embedding_rows
     from minnow.train.settings import preset_model_config
 
     model_cfg = preset_model_config(spec, embedding_rows(vocab))
@@ -138,7 +138,8 @@ def test_presets_span_1m_to_1_5b():
 def test_the_shape_keys_are_the_model_configs_fields_and_count_its_weights():
     from dataclasses import fields
 
-    from minnow.model.shape import SHAPE_KEYS, parameters
+    from minnow.model.param_count import parameters
+    from minnow.train.settings import SHAPE_KEYS
 
     assert [f.name for f in fields(ModelConfig)] == ["vocab_size", *SHAPE_KEYS]
     for tie in (True, False):

@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from minnow.errors import InputError
-from minnow.model.shape import embedding_rows
+from minnow.model.param_count import embedding_rows
 from minnow.model.transformer import ModelConfig, Transformer
 from minnow.train import memory
 from minnow.train.settings import TrainConfig

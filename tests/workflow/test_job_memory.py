@@ -7,9 +7,10 @@ import pytest
 import yaml
 
 from minnow.eval import windows
-from minnow.model.shape import SHAPE_KEYS, embedding_rows
+from minnow.model.param_count import embedding_rows
 from minnow.model.transformer import ModelConfig, Transformer
 from minnow.pretrained import loaders
+from minnow.train.settings import SHAPE_KEYS
 from minnow.workflow import job_memory, sizes
 
 from conftest import REPO

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from minnow.model.shape import embedding_rows
+from minnow.model.param_count import embedding_rows
 from minnow.workflow import config as minnow_config
 from minnow.workflow import identity, inputs, resources, targets
 

@@ -20,7 +20,7 @@ from minnow import devices
 from minnow.atomic import write_json
 from minnow.errors import InputError, read_json
 from minnow.model import model_folder
-from minnow.model.shape import embedding_rows
+from minnow.model.param_count import embedding_rows
 from minnow.tokens import tokenizer
 from minnow.train import loop
 from minnow.train.plots import loss_curve

@@ -23,7 +23,7 @@ from dataclasses import asdict
 import torch
 
 from minnow.errors import InputError
-from minnow.model import shape
+from minnow.model import param_count
 from minnow.model.transformer import ModelConfig
 from minnow.train.settings import TrainConfig, micro_batch_error
 
@@ -35,7 +35,7 @@ USABLE_FRACTION = 0.9  # of a card's memory: the CUDA context, allocator fragmen
 
 def parameters(cfg: ModelConfig) -> int:
     """Weights of a model of this shape (a tied head counted once), as `Transformer.num_params`."""
-    return shape.parameters(cfg.vocab_size, cfg.to_dict())
+    return param_count.parameters(cfg.vocab_size, cfg.to_dict())
 
 
 def step_bytes(cfg: ModelConfig, rows: int, checkpointing: bool = False, shards: int = 1, weight_bytes: int = 4) -> int:

@@ -1,15 +1,21 @@
 """A preset's training settings, and the architecture the train step builds from it.
 
 `TrainConfig` holds the `train:` section; its `identity` is what of it enters the
-run's fingerprint. Torch-free, so that the config checks Snakemake runs while it
-plans share the rules stated here (a micro-batch must divide a rank's batch).
+run's fingerprint; SHAPE_KEYS are the keys that state the architecture. Torch-free,
+so that the config checks Snakemake runs while it plans share the facts stated
+here (the shape keys; a micro-batch must divide a rank's batch).
 """
 
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 from minnow.errors import InputError
-from minnow.model.shape import SHAPE_KEYS
+
+# the preset keys that state a model's architecture (transformer.ModelConfig's fields but
+# vocab_size: tests/model pins that); a preset must state the first six, or take them from
+# the model it starts from
+REQUIRED_SHAPE_KEYS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "context")
+SHAPE_KEYS = (*REQUIRED_SHAPE_KEYS, "rope_theta", "norm_eps", "tie_embeddings")
 
 # train settings that change how often a run reports, or how it splits its batch and saves memory,
 # but not the weights it computes (beyond rounding): left out of the run's fingerprint

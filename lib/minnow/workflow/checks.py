@@ -10,8 +10,7 @@ at once, so one edit of the config fixes them all.
 import math
 
 from minnow.errors import InputError
-from minnow.model.shape import REQUIRED_SHAPE_KEYS, SHAPE_KEYS
-from minnow.train.settings import micro_batch_error
+from minnow.train.settings import REQUIRED_SHAPE_KEYS, SHAPE_KEYS, micro_batch_error
 from minnow.workflow.config import init_chain, init_checkpoint, init_model, known_models, model_shape
 
 REFERENCES = (

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 from minnow.errors import InputError
-from minnow.model.shape import SHAPE_KEYS, embedding_rows
+from minnow.model.param_count import embedding_rows
+from minnow.train.settings import SHAPE_KEYS
 
 SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema" / "config.schema.yaml"
 VAL_PREFIX = "val-"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from minnow import digests
-from minnow.model.shape import embedding_rows, parameters
+from minnow.model.param_count import embedding_rows, parameters
 from minnow.pretrained import loaders
 from minnow.workflow.config import init_chain, init_checkpoint, model_shape
 

@@ -1,14 +1,8 @@
-"""A model's shape from the config alone: the keys that state it, its weights, its embedding rows.
+"""How many weights a Llama-shaped model has, and how many embedding rows, from the config alone.
 
-Torch-free, so that the workflow can check a preset and size a job's memory request
-while Snakemake plans, without importing torch into every `snakemake` call. The
-keys are `transformer.ModelConfig`'s fields but vocab_size (tests/model pins that):
-the one list the config checks, the train step and the memory estimate read.
+Torch-free, so that the workflow can size a job's memory request from the config
+while Snakemake plans, without importing torch into every `snakemake` call.
 """
-
-# what a preset must state, or take from the model it starts from
-REQUIRED_SHAPE_KEYS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "context")
-SHAPE_KEYS = (*REQUIRED_SHAPE_KEYS, "rope_theta", "norm_eps", "tie_embeddings")
 
 
 def parameters(vocab_size: int, shape: dict) -> int:
