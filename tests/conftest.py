@@ -82,7 +82,9 @@ def snakemake(folder: Path, *args: str, check: bool = True, env: dict | None = N
     folder's own store unless `env` names a MLFLOW_TRACKING_URI."""
     cmd = [str(BIN / "snakemake"), "--cores", "2", *args]
     full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"} | (env or {})
-    proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, env=full_env, timeout=900)
+    # a guard against a hung job, not a speed limit: the main job's build took 830 s beside
+    # the other worker's tests on 2 cores
+    proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, env=full_env, timeout=1800)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc

@@ -20,7 +20,7 @@ def test_digest_follows_imports_transitively_but_not_tracking():
         "atomic.py",
         "errors.py",
     } <= files
-    assert not files & {"workflow/tracking.py", "workflow/steplog.py", "tokenizer.py", "data/dedup.py"}
+    assert not files & {"workflow/tracking.py", "workflow/steplog.py", "tokens/tokenizer.py", "data/dedup.py"}
 
 
 def test_digest_changes_with_an_indirectly_imported_module(tmp_path, monkeypatch):

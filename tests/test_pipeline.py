@@ -300,7 +300,7 @@ def test_an_edit_to_code_that_only_plans_jobs_reruns_nothing(default_build):
 
 def test_an_edit_to_the_checkpoint_loaders_rescores_the_references_and_trains_nothing(default_build):
     edits = {
-        "checkpoints.py": (
+        "pretrained/loaders.py": (
             "    _, where, kwargs = source(spec)\n    return AutoModelForCausalLM",
             "    where, kwargs = source(spec)[1:]\n    return AutoModelForCausalLM",
         )
