@@ -36,8 +36,10 @@ Profiles (--have replaces a profile's list of what the node has):
              SQLite file or a server: lib/minnow/workflow/tracking.py), so mlflow-skinny with
              the SQL store's sqlalchemy and alembic stands in for mlflow, whose server,
              scikit-learn and scipy no step imports. Left out too: lm-eval (only the downstream
-             stage imports it, and only for configured tasks) and accelerate (nothing in
-             minnow imports it).
+             stage imports it, and only for configured tasks), accelerate (nothing in
+             minnow imports it) and matplotlib (the loss curve is drawn without its axes'
+             text where it is missing: minnow.train.plots), so that the house fits one
+             device call.
 
 pip judges environment markers for the interpreter it runs under, not for --python-version
 (its own report says so): built on 3.11 for 3.12, it resolves `python_version < "3.12"`
@@ -90,7 +92,7 @@ class Profile:
 
 PROFILES = {
     "full": Profile(have=TORCH),
-    "gpu-check": Profile(have=NODE_IMAGE, drop=("lm-eval", "accelerate"), skinny_mlflow=True),
+    "gpu-check": Profile(have=NODE_IMAGE, drop=("lm-eval", "accelerate", "matplotlib"), skinny_mlflow=True),
 }
 
 
