@@ -48,6 +48,7 @@ STEP_CLOSURES = {
         *(
             "train.launch",
             "train.memory",
+            "train.precision",
             "train.plots",
             "train.settings",
             "train.start",

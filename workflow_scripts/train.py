@@ -41,6 +41,7 @@ with tracking.step_run(snakemake, step="train") as run:
     else:
         result = job.run(on_metrics=run.log_step_metrics, threads=snakemake.threads)
     run.log_metrics(tracking.numeric_leaves({k: v for k, v in result.items() if k != "history"}))
+    run.log_params({"autocast": result["autocast"]})  # what precision auto chose
     run.log_model_curves(result["history"])
     run.log_model_metrics(
         {

@@ -35,11 +35,12 @@ from minnow.model.transformer import ModelConfig
 FORMAT = 1
 # Imported by the training loop but unable to change the weights (the package's version
 # string, error text, atomic writes, digests; the memory estimate, which only picks how the
-# rank's batch is split, a HOW_NOT_WHAT setting): a change to them does not start a run over.
+# rank's batch is split, a HOW_NOT_WHAT setting; the precision probe, which picks between
+# bf16 and fp32 under `auto`, changing rounding only): a change to them does not start a run over.
 NOT_WEIGHTS = frozenset(
     {
         *("minnow", "minnow.train", "minnow.errors", "minnow.atomic", "minnow.digests", "minnow.code_digest"),
-        "minnow.train.memory",
+        *("minnow.train.memory", "minnow.train.precision"),
     }
 )
 

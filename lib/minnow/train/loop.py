@@ -1,10 +1,9 @@
 """The train stage: a resumable, mixed-precision training loop for `model.transformer.Transformer`.
 
 AdamW (fused, on CPU too) or Muon and the schedule (`optim`), gradient accumulation
-and clipping; bf16 autocast on CUDA (fp16 with a GradScaler where bf16 is missing) and
-on CPUs that multiply bf16 in hardware, fp32 elsewhere unless configured
-(`devices.autocast_dtype`); optional `torch.compile`; DDP or FSDP2 when launched by
-torchrun (`parallel`).
+and clipping; bf16 autocast on CUDA (fp16 with a GradScaler where bf16 is missing)
+and on CPUs where bf16 is the faster, timed (`precision`), fp32 elsewhere unless
+configured; optional `torch.compile`; DDP or FSDP2 when launched by torchrun (`parallel`).
 
 Checkpoints live in a folder named by the run's fingerprint (`checkpoint`): the
 settings, data and init weights a run reads, and the code of this module and
@@ -34,7 +33,7 @@ from minnow import devices
 from minnow.errors import InputError
 from minnow.model.transformer import ModelConfig, Transformer
 from minnow.tokens import chat_layout, tokenizer
-from minnow.train import checkpoint, memory, optim, parallel
+from minnow.train import checkpoint, memory, optim, parallel, precision
 from minnow.train.batches import Batches
 from minnow.train.settings import TrainConfig
 from minnow.train.start import require_init, start_from
@@ -76,6 +75,9 @@ class Trainer:
         )
         self.model = self._build_model(init)
         self.rows = memory.micro_batch(cfg, self._fit)
+        self.dtype, self.precision_probe = precision.resolve(
+            self.model, self.rows, self.device, cfg.precision, self.world
+        )
         self.flops_per_step = self.tokens_per_step * self.model.flops_per_token()  # counted once, off the hot path
         self.forward = self._wrap(self.model)  # before the optimizer: FSDP replaces the parameters with shards
         self.optimizer = optim.build(self.model, cfg, self.device.type in ("cpu", "cuda"), autocast_dtype=self.dtype)
@@ -305,6 +307,7 @@ class Trainer:
             "tokens_seen": self.step * self.tokens_per_step,
             "device": str(self.device),
             "autocast": str(self.dtype).removeprefix("torch.") if self.dtype else "fp32",
+            "precision_probe": self.precision_probe,  # tokens/s per dtype where `auto` timed them on a CPU
             "micro_batch": self.rows,
             "forwards_per_step": self.cfg.batch_size * self.cfg.grad_accum // self.rows,
             "activation_checkpointing": self.cfg.activation_checkpointing,
