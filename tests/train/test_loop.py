@@ -111,7 +111,7 @@ def test_resume_after_sigkill_continues_the_curve(tmp_path, chat_shards):
 
 
 def test_bf16_autocast_on_cpu_follows_the_fp32_curve(tmp_path, chat_shards):
-    """`precision: auto` picks bf16 on CPUs that have it; it must learn what fp32 learns. Measured
+    """`precision: auto` picks bf16 on CPUs where it is the faster; it must learn what fp32 learns. Measured
     against the fp32 curve under three oneDNN kernel sets (AMD Zen 4 with AVX512-BF16, capped at
     AVX512_CORE and at AVX2): at most 2.6e-4 at a step, 1.7e-4 over the last five."""
     result = train_in_process(tmp_path, chat_shards, spec(steps=30, grad_accum=2, eval_every=10, precision="bf16"))
